@@ -1,0 +1,125 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Verb is what the worker tells JetStream about a message.
+type Verb int
+
+// The verbs, one per JetStream acknowledgement kind the worker uses.
+const (
+	// Ack: the job is finished (succeeded, or its terminal status is stored).
+	Ack Verb = iota + 1
+	// Nak: hand the message back for redelivery after Action.Delay.
+	Nak
+	// InProgress: the job is still running; reset the ack-wait timer.
+	InProgress
+	// Term: never redeliver; Action.Reason says why.
+	Term
+)
+
+func (v Verb) String() string {
+	switch v {
+	case Ack:
+		return "ack"
+	case Nak:
+		return "nak"
+	case InProgress:
+		return "in_progress"
+	case Term:
+		return "term"
+	}
+	return fmt.Sprintf("verb(%d)", int(v))
+}
+
+// Terminal statuses a job can be moved to by an Action.
+const (
+	StatusNone      = ""
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCanceled  = "canceled"
+)
+
+// Metric outcome labels (jobs_total{outcome}).
+const (
+	OutcomeSucceeded  = "succeeded"
+	OutcomeFailed     = "failed"
+	OutcomeRetried    = "retried"
+	OutcomeDeadLetter = "dead_lettered"
+	OutcomeCanceled   = "canceled"
+	OutcomeRequeued   = "requeued"
+	OutcomeRunning    = "running"
+)
+
+// Outcome is what happened to one delivery of a job.
+type Outcome struct {
+	// Err is nil when the job succeeded.
+	Err error
+	// Running is true for a heartbeat: the job has not finished yet.
+	Running bool
+	// NumDelivered is the delivery count of the message (1 on first delivery).
+	NumDelivered uint64
+	// MaxDeliver is the consumer's delivery limit; 0 or less means unlimited.
+	MaxDeliver int
+}
+
+// Action is what the worker must do for an Outcome, in this order: store
+// Status (with Code and Reason) when not StatusNone, publish to the
+// dead-letter subject when DeadLetter, then tell JetStream Verb.
+type Action struct {
+	Verb Verb
+	// Delay applies to Nak.
+	Delay time.Duration
+	// Status is the terminal job status to store, or StatusNone.
+	Status string
+	// Code is the machine error code for failed and canceled jobs.
+	Code string
+	// Reason is the human-readable reason (Term reason and status message).
+	Reason string
+	// DeadLetter asks for the message to be copied to the dead-letter queue.
+	DeadLetter bool
+	// Metric is the jobs_total outcome label.
+	Metric string
+}
+
+// RetryPolicy gives the Nak delay after a transient failure of the given
+// delivery attempt (1-based).
+type RetryPolicy func(attempt int) time.Duration
+
+// Decide is the one place that maps a job outcome to what the worker tells
+// JetStream and stores in the job status:
+//
+//   - success → Ack (the succeeded status is stored before, by the job itself);
+//   - still running → InProgress;
+//   - canceled by its owner (ErrCanceled) → status canceled, Term;
+//   - worker shutdown (ErrShutdown) → Nak without delay, status untouched;
+//   - permanent error (see IsPermanent) → status failed, Term;
+//   - transient error on the last delivery → status failed, dead letter, Term;
+//   - other transient error → Nak after retry(NumDelivered).
+func Decide(o Outcome, retry RetryPolicy) Action {
+	switch {
+	case o.Running:
+		return Action{Verb: InProgress, Metric: OutcomeRunning}
+	case o.Err == nil:
+		return Action{Verb: Ack, Metric: OutcomeSucceeded}
+	case errors.Is(o.Err, ErrCanceled):
+		return Action{Verb: Term, Status: StatusCanceled, Code: CodeCanceled, Reason: "canceled", Metric: OutcomeCanceled}
+	case errors.Is(o.Err, ErrShutdown):
+		return Action{Verb: Nak, Metric: OutcomeRequeued}
+	case IsPermanent(o.Err):
+		return Action{Verb: Term, Status: StatusFailed, Code: ErrorCode(o.Err), Reason: o.Err.Error(), Metric: OutcomeFailed}
+	case o.MaxDeliver > 0 && o.NumDelivered >= uint64(o.MaxDeliver):
+		return Action{
+			Verb: Term, Status: StatusFailed, Code: ErrorCode(o.Err), DeadLetter: true, Metric: OutcomeDeadLetter,
+			Reason: fmt.Sprintf("gave up after %d deliveries: %v", o.NumDelivered, o.Err),
+		}
+	}
+	var d time.Duration
+	if retry != nil {
+		d = retry(int(min(o.NumDelivered, 1<<30)))
+	}
+	return Action{Verb: Nak, Delay: d, Code: ErrorCode(o.Err), Reason: o.Err.Error(), Metric: OutcomeRetried}
+}
