@@ -1,0 +1,163 @@
+// Package imagedecode turns untrusted image bytes into an 8-bit
+// non-premultiplied *image.NRGBA with its EXIF orientation applied.
+//
+// The format is sniffed from magic bytes (never from a file name). JPEG, PNG
+// and WebP are decoded; GIF, BMP, TIFF, HEIF/AVIF and friends are refused as
+// unsupported. Size limits are enforced on the byte count and, before any
+// pixel is decoded, on the dimensions read from the header, so a tiny file
+// claiming a huge canvas (a decompression bomb) fails fast. Every error is an
+// [*Error] that matches [ErrBadImage].
+package imagedecode
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"image/png"
+
+	"golang.org/x/image/webp"
+)
+
+// Limits bounds what Decode accepts. Zero fields mean "use the default".
+type Limits struct {
+	MaxBytes     int64 // encoded size; default 32 MiB
+	MaxPixels    int64 // width × height; default 50 000 000
+	MaxDimension int   // width and height each; default 16384
+}
+
+// Default limits (see ARCHITECTURE.md: FACEFLEET_MAX_IMAGE_BYTES, FACEFLEET_MAX_IMAGE_PIXELS).
+const (
+	DefaultMaxBytes     = 32 << 20
+	DefaultMaxPixels    = 50_000_000
+	DefaultMaxDimension = 16384
+)
+
+// DefaultLimits returns 32 MiB, 50 MP, 16384 px.
+func DefaultLimits() Limits {
+	return Limits{MaxBytes: DefaultMaxBytes, MaxPixels: DefaultMaxPixels, MaxDimension: DefaultMaxDimension}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = d.MaxBytes
+	}
+	if l.MaxPixels <= 0 {
+		l.MaxPixels = d.MaxPixels
+	}
+	if l.MaxDimension <= 0 {
+		l.MaxDimension = d.MaxDimension
+	}
+	return l
+}
+
+// Image is a decoded picture, upright (orientation applied), origin at (0,0).
+type Image struct {
+	*image.NRGBA
+	// Format is the sniffed container: "jpeg", "png" or "webp".
+	Format string
+	// Orientation is the EXIF orientation (1..8) that was found and applied; 1 when none.
+	Orientation int
+}
+
+// Format names returned by Sniff.
+const (
+	FormatJPEG = "jpeg"
+	FormatPNG  = "png"
+	FormatWebP = "webp"
+)
+
+// Sniff names the format of data from its magic bytes: "jpeg", "png",
+// "webp" (decodable), "gif", "bmp", "tiff", "heif", "avif", "jxl", "ico"
+// (recognised, unsupported) or "" (unknown).
+func Sniff(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
+		return FormatJPEG
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return FormatPNG
+	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
+		return FormatWebP
+	case bytes.HasPrefix(data, []byte("GIF87a")), bytes.HasPrefix(data, []byte("GIF89a")):
+		return "gif"
+	case bytes.HasPrefix(data, []byte("BM")) && len(data) >= 14:
+		return "bmp"
+	case bytes.HasPrefix(data, []byte("II*\x00")), bytes.HasPrefix(data, []byte("MM\x00*")):
+		return "tiff"
+	case len(data) >= 12 && string(data[4:8]) == "ftyp":
+		switch string(data[8:12]) {
+		case "avif", "avis":
+			return "avif"
+		}
+		return "heif"
+	case bytes.HasPrefix(data, []byte{0xFF, 0x0A}), bytes.HasPrefix(data, []byte("\x00\x00\x00\x0cJXL ")):
+		return "jxl"
+	case bytes.HasPrefix(data, []byte{0, 0, 1, 0}):
+		return "ico"
+	}
+	return ""
+}
+
+// Decode decodes data under lim (zero fields take defaults). It checks the
+// byte count, sniffs the format, reads only the header to check dimensions,
+// then decodes, converts to NRGBA (without copying when the decoder already
+// produced NRGBA) and applies the EXIF orientation.
+func Decode(data []byte, lim Limits) (*Image, error) {
+	lim = lim.withDefaults()
+	if len(data) == 0 {
+		return nil, newError(CodeEmpty, nil, "no image bytes")
+	}
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, newError(CodeTooLarge, nil, "%d bytes exceeds the limit of %d", len(data), lim.MaxBytes)
+	}
+	format := Sniff(data)
+	var (
+		decodeConfig func([]byte) (image.Config, error)
+		decode       func([]byte) (image.Image, error)
+	)
+	switch format {
+	case FormatJPEG:
+		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
+	case FormatPNG:
+		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
+	case FormatWebP:
+		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
+	case "":
+		return nil, newError(CodeUndecodable, nil, "unrecognised image format")
+	default:
+		return nil, newError(CodeUnsupportedFormat, nil, "%s images are not supported (use JPEG, PNG or WebP)", format)
+	}
+
+	cfg, err := decodeConfig(data)
+	if err != nil {
+		return nil, newError(CodeUndecodable, err, "reading %s header", format)
+	}
+	if err := checkSize(cfg.Width, cfg.Height, lim); err != nil {
+		return nil, err
+	}
+	src, err := decode(data)
+	if err != nil {
+		return nil, newError(CodeUndecodable, err, "decoding %s", format)
+	}
+	b := src.Bounds()
+	if b.Dx() != cfg.Width || b.Dy() != cfg.Height { // header and body must agree
+		return nil, newError(CodeUndecodable, nil, "%s header says %dx%d, pixels are %dx%d", format, cfg.Width, cfg.Height, b.Dx(), b.Dy())
+	}
+	orientation := orientationOf(format, data)
+	return &Image{NRGBA: orient(toNRGBA(src), orientation), Format: format, Orientation: orientation}, nil
+}
+
+func checkSize(w, h int, lim Limits) error {
+	switch {
+	case w <= 0 || h <= 0:
+		return newError(CodeEmpty, nil, "image is %dx%d", w, h)
+	case w > lim.MaxDimension || h > lim.MaxDimension:
+		return newError(CodeTooLarge, nil, "%dx%d exceeds the %d px dimension limit", w, h, lim.MaxDimension)
+	case int64(w)*int64(h) > lim.MaxPixels:
+		return newError(CodeTooLarge, nil, "%dx%d = %d pixels exceeds the limit of %d", w, h, int64(w)*int64(h), lim.MaxPixels)
+	}
+	return nil
+}
