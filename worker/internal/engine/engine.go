@@ -1,0 +1,259 @@
+// Package engine runs facefleet's neural networks on ONNX Runtime: BlazeFace
+// face detection (short-range 128×128 and full-range 256×256) and FaceMesh
+// landmarks (468 points from a 192×192 crop), with MediaPipe's pre- and
+// post-processing (letterboxing, SSD anchors, weighted NMS, rotated ROI crop,
+// landmark projection) implemented in Go.
+//
+// An Engine owns one ORT session per network on one device. Its methods are
+// safe for concurrent use but serialised by a mutex, because they reuse the
+// engine's input and output buffers: run one Engine per worker slot for
+// parallelism. Sessions are created once in New and never per image.
+//
+// Input normalisation, verified against the real photos in testdata (see
+// TestInputNormalisation): the detectors take RGB in [-1, 1] (NHWC), the
+// landmark network takes RGB in [0, 1] (NCHW), as in MediaPipe's graphs.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/facefleet/facefleet/models"
+)
+
+// Sentinel errors; every error the package returns that falls in one of these
+// classes wraps it, so callers test with errors.Is.
+var (
+	// ErrRuntimeUnavailable: the ONNX Runtime shared library is missing or
+	// cannot be loaded.
+	ErrRuntimeUnavailable = errors.New("engine: onnx runtime unavailable")
+	// ErrProviderUnavailable: the execution provider of the requested
+	// device (CUDA, TensorRT) is not available in the loaded runtime or on
+	// this machine.
+	ErrProviderUnavailable = errors.New("engine: execution provider unavailable")
+	// ErrInvalidDevice: a device string or kind that is not cpu, cuda:N or
+	// tensorrt:N.
+	ErrInvalidDevice = errors.New("engine: invalid device")
+	// ErrInvalidOptions: bad Config, DetectOptions or arguments.
+	ErrInvalidOptions = errors.New("engine: invalid options")
+	// ErrModel: a model file is missing or has unexpected inputs/outputs.
+	ErrModel = errors.New("engine: unexpected model")
+	// ErrClosed: the Engine was used after Close.
+	ErrClosed = errors.New("engine: closed")
+)
+
+// Device kinds.
+const (
+	KindCPU      = "cpu"
+	KindCUDA     = "cuda"
+	KindTensorRT = "tensorrt"
+)
+
+// Device names an execution device: the CPU, or a GPU by ordinal through the
+// CUDA or TensorRT execution provider.
+type Device struct {
+	Kind string // "cpu" | "cuda" | "tensorrt"
+	ID   int    // GPU ordinal; 0 for the CPU
+}
+
+// String formats d the way ParseDevice reads it: "cpu", "cuda:0".
+func (d Device) String() string {
+	if d.Kind == KindCPU || d.Kind == "" {
+		return KindCPU
+	}
+	return d.Kind + ":" + strconv.Itoa(d.ID)
+}
+
+// ParseDevice parses "cpu", "cuda", "cuda:N", "tensorrt" or "tensorrt:N"
+// (case-insensitive; a missing ordinal means 0).
+func ParseDevice(s string) (Device, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	kind, idStr, hasID := strings.Cut(t, ":")
+	switch kind {
+	case KindCPU:
+		if hasID && idStr != "0" {
+			return Device{}, fmt.Errorf("%w: %q (cpu takes no ordinal)", ErrInvalidDevice, s)
+		}
+		return Device{Kind: KindCPU}, nil
+	case KindCUDA, KindTensorRT:
+		id := 0
+		if hasID {
+			n, err := strconv.Atoi(idStr)
+			if err != nil || n < 0 || idStr == "" || idStr[0] == '+' {
+				return Device{}, fmt.Errorf("%w: %q (ordinal must be a non-negative integer)", ErrInvalidDevice, s)
+			}
+			id = n
+		}
+		return Device{Kind: kind, ID: id}, nil
+	default:
+		return Device{}, fmt.Errorf("%w: %q (want cpu, cuda:N or tensorrt:N)", ErrInvalidDevice, s)
+	}
+}
+
+// Config configures New.
+type Config struct {
+	// LibraryPath is the libonnxruntime.so path. "" means $FACEFLEET_ORT_LIB,
+	// then DefaultLibraryPath. The first successful New fixes it for the
+	// process.
+	LibraryPath string
+	// Device to run on. The zero value means the CPU.
+	Device Device
+	// Precision of the model files: models.FP32 or models.FP16 ("auto" is
+	// resolved by the caller). "" means FP32.
+	Precision models.Precision
+	// IntraOpThreads is ORT's intra-op thread count; 0 = ORT default (one per
+	// physical core).
+	IntraOpThreads int
+	// MinPresence is the face-presence score below which Landmarks drops a
+	// face; 0 means 0.5 (MediaPipe's threshold).
+	MinPresence float32
+	// MaxBatch caps the faces per landmark Run when the landmark model has a
+	// dynamic batch dimension; 0 means 16.
+	MaxBatch int
+	// TensorRTCacheDir, for tensorrt devices, enables TensorRT's engine cache
+	// in this directory; "" disables it.
+	TensorRTCacheDir string
+	// Logger receives session setup messages; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) normalise() error {
+	if c.Device.Kind == "" {
+		c.Device.Kind = KindCPU
+	}
+	if c.Precision == "" {
+		c.Precision = models.FP32
+	}
+	if c.MinPresence == 0 {
+		c.MinPresence = defaultMinPresence
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 16
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	var errs []error
+	switch c.Device.Kind {
+	case KindCPU, KindCUDA, KindTensorRT:
+	default:
+		errs = append(errs, fmt.Errorf("%w: kind %q", ErrInvalidDevice, c.Device.Kind))
+	}
+	if c.Device.ID < 0 {
+		errs = append(errs, fmt.Errorf("%w: negative ordinal %d", ErrInvalidDevice, c.Device.ID))
+	}
+	if c.Precision != models.FP32 && c.Precision != models.FP16 {
+		errs = append(errs, fmt.Errorf("%w: precision %q (want fp32 or fp16)", ErrInvalidOptions, c.Precision))
+	}
+	if c.IntraOpThreads < 0 {
+		errs = append(errs, fmt.Errorf("%w: IntraOpThreads %d < 0", ErrInvalidOptions, c.IntraOpThreads))
+	}
+	if c.MinPresence < 0 || c.MinPresence > 1 {
+		errs = append(errs, fmt.Errorf("%w: MinPresence %v outside [0,1]", ErrInvalidOptions, c.MinPresence))
+	}
+	if c.MaxBatch < 0 {
+		errs = append(errs, fmt.Errorf("%w: MaxBatch %d < 0", ErrInvalidOptions, c.MaxBatch))
+	}
+	return errors.Join(errs...)
+}
+
+// Engine runs detection and landmark networks on one device. See the package
+// documentation for its concurrency contract.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	closed   bool
+	short    *detector
+	full     *detector
+	landmark *session
+	lmBuf    landmarkScratch
+}
+
+// New creates the short- and full-range detector sessions and the landmark
+// session on cfg.Device, and runs each once to warm it up.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.normalise(); err != nil {
+		return nil, err
+	}
+	if err := initRuntime(ResolveLibraryPath(cfg.LibraryPath)); err != nil {
+		return nil, err
+	}
+	so, err := newSessionOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+
+	e := &Engine{cfg: cfg, log: cfg.Logger.With(slog.String("device", cfg.Device.String()))}
+	ok := false
+	defer func() {
+		if !ok {
+			e.destroy()
+		}
+	}()
+	if e.short, err = newDetector(shortRange, so, cfg.Precision); err != nil {
+		return nil, err
+	}
+	if e.full, err = newDetector(fullRange, so, cfg.Precision); err != nil {
+		return nil, err
+	}
+	if e.landmark, err = newSession(models.Landmark, so, cfg.Precision, landmarkInput, landmarkOutputs); err != nil {
+		return nil, err
+	}
+	if err := e.landmark.expectInput(3, landmarkSize, landmarkSize); err != nil {
+		return nil, err
+	}
+	for _, s := range []*session{e.short.sess, e.full.sess, e.landmark} {
+		if _, err := s.run(1); err != nil {
+			return nil, fmt.Errorf("engine: warm-up %s: %w", s.model, err)
+		}
+	}
+	e.log.Info("engine ready",
+		slog.String("precision", string(cfg.Precision)),
+		slog.Bool("landmark_batching", e.landmark.dynamic),
+		slog.String("ort", RuntimeVersion()))
+	ok = true
+	return e, nil
+}
+
+// Precision is the precision of the loaded model files.
+func (e *Engine) Precision() models.Precision { return e.cfg.Precision }
+
+// Device is the device the sessions run on.
+func (e *Engine) Device() Device { return e.cfg.Device }
+
+// BatchesLandmarks reports whether the landmark model takes several faces in
+// one Run (dynamic batch dimension, as in the FP16 pack).
+func (e *Engine) BatchesLandmarks() bool { return e.landmark.dynamic }
+
+// Close releases the sessions. The process-wide ORT environment stays.
+// Close is idempotent.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	return e.destroy()
+}
+
+func (e *Engine) destroy() error {
+	var errs []error
+	if e.short != nil {
+		errs = append(errs, e.short.sess.destroy())
+	}
+	if e.full != nil {
+		errs = append(errs, e.full.sess.destroy())
+	}
+	if e.landmark != nil {
+		errs = append(errs, e.landmark.destroy())
+	}
+	return errors.Join(errs...)
+}
