@@ -1,0 +1,195 @@
+package geometry
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// testPNG encodes a small gradient image.
+func testPNG(t testing.TB, size int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, size, size))
+	for y := range size {
+		for x := range size {
+			img.SetNRGBA(x, y, color.NRGBA{uint8(x * 255 / size), uint8(y * 255 / size), 128, 255})
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	return buf.Bytes()
+}
+
+// glbParts splits a GLB into its JSON document and BIN chunk, checking the
+// container layout on the way.
+func glbParts(t *testing.T, b []byte) (gltfDoc, []byte) {
+	t.Helper()
+	require.GreaterOrEqual(t, len(b), 28)
+	le := binary.LittleEndian
+	require.Equal(t, uint32(glbMagic), le.Uint32(b[0:]))
+	require.Equal(t, uint32(2), le.Uint32(b[4:]))
+	require.Equal(t, uint32(len(b)), le.Uint32(b[8:]))
+	jsonLen := int(le.Uint32(b[12:]))
+	require.Equal(t, uint32(glbChunkJSON), le.Uint32(b[16:]))
+	require.Zero(t, jsonLen%4, "JSON chunk aligned")
+	js := b[20 : 20+jsonLen]
+	rest := b[20+jsonLen:]
+	binLen := int(le.Uint32(rest[0:]))
+	require.Equal(t, uint32(glbChunkBIN), le.Uint32(rest[4:]))
+	require.Zero(t, binLen%4, "BIN chunk aligned")
+	require.Len(t, rest[8:], binLen)
+	var doc gltfDoc
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&doc))
+	return doc, rest[8:]
+}
+
+func TestWriteGLBStructure(t *testing.T) {
+	t.Parallel()
+	m := testMesh(t)
+	tex := testPNG(t, 64)
+	var buf bytes.Buffer
+	require.NoError(t, WriteGLB(&buf, m, tex))
+	doc, bin := glbParts(t, buf.Bytes())
+
+	require.Equal(t, "2.0", doc.Asset.Version)
+	require.Equal(t, "facefleet", doc.Asset.Generator)
+	require.Len(t, doc.Buffers, 1)
+	require.Equal(t, len(bin), doc.Buffers[0].ByteLength)
+	for _, v := range doc.BufferViews {
+		require.Zero(t, v.ByteOffset%4)
+		require.LessOrEqual(t, v.ByteOffset+v.ByteLength, len(bin))
+	}
+	prim := doc.Meshes[0].Primitives[0]
+	require.Equal(t, gltfTriangles, prim.Mode)
+	acc := func(i int) (gltfAccessor, []byte) {
+		a := doc.Accessors[i]
+		v := doc.BufferViews[a.BufferView]
+		return a, bin[v.ByteOffset : v.ByteOffset+v.ByteLength]
+	}
+	pos, pdata := acc(prim.Attributes["POSITION"])
+	require.Equal(t, len(m.Positions), pos.Count)
+	require.Equal(t, "VEC3", pos.Type)
+	for i := range m.Positions {
+		for k := range 3 {
+			got := math.Float32frombits(binary.LittleEndian.Uint32(pdata[(i*3+k)*4:]))
+			require.InDelta(t, m.Positions[i][k]/100, got, 1e-7, "metres")
+			require.GreaterOrEqual(t, float64(got), pos.Min[k])
+			require.LessOrEqual(t, float64(got), pos.Max[k])
+		}
+	}
+	nrm, ndata := acc(prim.Attributes["NORMAL"])
+	for i := range nrm.Count {
+		var s float64
+		for k := range 3 {
+			f := float64(math.Float32frombits(binary.LittleEndian.Uint32(ndata[(i*3+k)*4:])))
+			s += f * f
+		}
+		require.InDelta(t, 1, math.Sqrt(s), 1e-5)
+	}
+	uv, _ := acc(prim.Attributes["TEXCOORD_0"])
+	require.Equal(t, "VEC2", uv.Type)
+	idx, idata := acc(prim.Indices)
+	require.Equal(t, gltfUnsignedSh, idx.ComponentType)
+	require.Equal(t, len(m.Triangles)*3, idx.Count)
+	for i := range idx.Count {
+		require.Less(t, int(binary.LittleEndian.Uint16(idata[i*2:])), pos.Count)
+	}
+	require.Equal(t, 0, doc.Materials[0].PBR.BaseColorTexture.Index)
+	img := doc.Images[0]
+	require.Equal(t, "image/png", img.MimeType)
+	v := doc.BufferViews[img.BufferView]
+	require.Equal(t, tex, bin[v.ByteOffset:v.ByteOffset+v.ByteLength])
+}
+
+func TestWriteGLBWithoutTexture(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	require.NoError(t, WriteGLB(&buf, testMesh(t), nil))
+	doc, _ := glbParts(t, buf.Bytes())
+	require.Empty(t, doc.Images)
+	require.Nil(t, doc.Materials[0].PBR.BaseColorTexture)
+}
+
+func TestWriteGLBRejectsBadMesh(t *testing.T) {
+	t.Parallel()
+	m := *testMesh(t)
+	m.Positions = append([][3]float32(nil), m.Positions...)
+	m.Positions[5][1] = float32(math.NaN())
+	require.ErrorIs(t, WriteGLB(&bytes.Buffer{}, &m, nil), ErrInvalidInput)
+	require.ErrorIs(t, WriteGLB(&bytes.Buffer{}, &Mesh{}, nil), ErrInvalidInput)
+}
+
+// validatorReport is the part of glTF-Validator's report the test reads.
+type validatorReport struct {
+	Issues struct {
+		NumErrors   int `json:"numErrors"`
+		NumWarnings int `json:"numWarnings"`
+		NumInfos    int `json:"numInfos"`
+		NumHints    int `json:"numHints"`
+		Messages    []struct {
+			Code     string `json:"code"`
+			Message  string `json:"message"`
+			Severity int    `json:"severity"`
+			Pointer  string `json:"pointer"`
+		} `json:"messages"`
+	} `json:"issues"`
+	Info struct {
+		Version   string `json:"version"`
+		Generator string `json:"generator"`
+	} `json:"info"`
+}
+
+// TestWriteGLBKhronosValidator runs the real Khronos glTF-Validator (npm
+// gltf-validator, under FACEFLEET_GLTF_VALIDATOR or
+// <repo>/.cache/node/node_modules/gltf-validator) on a GLB and fails on any
+// error; warnings are logged.
+func TestWriteGLBKhronosValidator(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not on PATH; install Node.js to run the Khronos glTF validator")
+	}
+	dir := os.Getenv("FACEFLEET_GLTF_VALIDATOR")
+	if dir == "" {
+		dir, err = filepath.Abs(filepath.Join("..", "..", "..", ".cache", "node", "node_modules", "gltf-validator"))
+		require.NoError(t, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
+		t.Skipf("gltf-validator not installed at %s; run: npm install --prefix .cache/node gltf-validator@2.0.0-dev.3.10", dir)
+	}
+	for name, tex := range map[string][]byte{"textured": testPNG(t, 256), "untextured": nil} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			require.NoError(t, WriteGLB(&buf, testMesh(t), tex))
+			file := filepath.Join(t.TempDir(), "mesh.glb")
+			require.NoError(t, os.WriteFile(file, buf.Bytes(), 0o600))
+			cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "gltf_validate.cjs"), dir, file)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			require.NoError(t, err, "validator: %s", stderr.String())
+			var rep validatorReport
+			require.NoError(t, json.Unmarshal(out, &rep), "report: %s", out)
+			for _, msg := range rep.Issues.Messages {
+				t.Logf("validator severity %d %s at %s: %s", msg.Severity, msg.Code, msg.Pointer, msg.Message)
+			}
+			t.Logf("validator: %d errors, %d warnings, %d infos, %d hints", rep.Issues.NumErrors, rep.Issues.NumWarnings, rep.Issues.NumInfos, rep.Issues.NumHints)
+			require.Zero(t, rep.Issues.NumErrors, "glTF validator errors: %s", out)
+			require.Equal(t, "2.0", rep.Info.Version)
+			require.Equal(t, "facefleet", rep.Info.Generator)
+		})
+	}
+}

@@ -1,0 +1,216 @@
+package geometry
+
+import (
+	"image"
+	"math"
+)
+
+// zraster is the z-buffer of a landmark mesh rasterised in image space over
+// the landmarks' bounding box (clipped to the image): for every pixel the
+// nearest depth and the triangle that produced it (−1 = background).
+type zraster struct {
+	x0, y0, w, h int // box in image pixels
+	z            []float32
+	tri          []int32
+	zmin, zmax   float32 // over covered pixels
+	covered      int
+}
+
+// finite reports whether every coordinate of p is finite.
+func finite(p [3]float32) bool {
+	for _, c := range p {
+		if math.IsNaN(float64(c)) || math.IsInf(float64(c), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// rasterize z-buffers the triangles tris of the landmark mesh into an
+// imgW×imgH image. Pixel (i, j) covers [i, i+1)×[j, j+1) and is sampled at
+// its centre; a pixel is inside a triangle when all barycentric weights are
+// ≥ 0; the smaller interpolated z wins. Triangles with an index out of range
+// or a non-finite vertex are skipped.
+func rasterize(lm [][3]float32, imgW, imgH int, tris [][3]uint16) *zraster {
+	r := &zraster{zmin: float32(math.Inf(1)), zmax: float32(math.Inf(-1))}
+	if imgW <= 0 || imgH <= 0 {
+		return r
+	}
+	// Bounding box of the used, finite vertices.
+	minX, minY := math.Inf(1), math.Inf(1)
+	maxX, maxY := math.Inf(-1), math.Inf(-1)
+	for _, t := range tris {
+		for _, k := range t {
+			if int(k) >= len(lm) || !finite(lm[k]) {
+				continue
+			}
+			p := lm[k]
+			minX, maxX = math.Min(minX, float64(p[0])), math.Max(maxX, float64(p[0]))
+			minY, maxY = math.Min(minY, float64(p[1])), math.Max(maxY, float64(p[1]))
+		}
+	}
+	if minX > maxX {
+		return r
+	}
+	x0, y0 := clampInt(int(math.Floor(minX)), 0, imgW), clampInt(int(math.Floor(minY)), 0, imgH)
+	x1, y1 := clampInt(int(math.Ceil(maxX))+1, 0, imgW), clampInt(int(math.Ceil(maxY))+1, 0, imgH)
+	if x1 <= x0 || y1 <= y0 {
+		return r
+	}
+	r.x0, r.y0, r.w, r.h = x0, y0, x1-x0, y1-y0
+	r.z = make([]float32, r.w*r.h)
+	r.tri = make([]int32, r.w*r.h)
+	for i := range r.z {
+		r.z[i] = float32(math.Inf(1))
+		r.tri[i] = -1
+	}
+	for ti, t := range tris {
+		if int(t[0]) >= len(lm) || int(t[1]) >= len(lm) || int(t[2]) >= len(lm) {
+			continue
+		}
+		a, b, c := lm[t[0]], lm[t[1]], lm[t[2]]
+		if !finite(a) || !finite(b) || !finite(c) {
+			continue
+		}
+		r.fill(int32(ti), a, b, c)
+	}
+	for i, t := range r.tri {
+		if t >= 0 {
+			r.covered++
+			r.zmin = min(r.zmin, r.z[i])
+			r.zmax = max(r.zmax, r.z[i])
+		}
+	}
+	return r
+}
+
+func clampInt(v, lo, hi int) int { return max(lo, min(hi, v)) }
+
+// fill rasterises one triangle.
+func (r *zraster) fill(ti int32, a, b, c [3]float32) {
+	ax, ay, bx, by, cx, cy := float64(a[0]), float64(a[1]), float64(b[0]), float64(b[1]), float64(c[0]), float64(c[1])
+	area := (bx-ax)*(cy-ay) - (by-ay)*(cx-ax)
+	if area == 0 || math.IsNaN(area) || math.IsInf(area, 0) {
+		return
+	}
+	inv := 1 / area
+	// Pixel centres i+0.5 inside [min, max].
+	i0 := clampInt(int(math.Ceil(min(ax, bx, cx)-0.5)), r.x0, r.x0+r.w)
+	i1 := clampInt(int(math.Floor(max(ax, bx, cx)-0.5))+1, r.x0, r.x0+r.w)
+	j0 := clampInt(int(math.Ceil(min(ay, by, cy)-0.5)), r.y0, r.y0+r.h)
+	j1 := clampInt(int(math.Floor(max(ay, by, cy)-0.5))+1, r.y0, r.y0+r.h)
+	if i0 >= i1 || j0 >= j1 {
+		return
+	}
+	// Barycentric weights are affine in the pixel position; step them along
+	// each row.
+	w0dx, w1dx := (by-cy)*inv, (cy-ay)*inv
+	px0 := float64(i0) + 0.5
+	za, zb, zc := float64(a[2]), float64(b[2]), float64(c[2])
+	const eps = -1e-9
+	for j := j0; j < j1; j++ {
+		py := float64(j) + 0.5
+		w0 := ((bx-px0)*(cy-py) - (by-py)*(cx-px0)) * inv
+		w1 := ((cx-px0)*(ay-py) - (cy-py)*(ax-px0)) * inv
+		row := (j-r.y0)*r.w - r.x0
+		for i := i0; i < i1; i++ {
+			w2 := 1 - w0 - w1
+			if w0 >= eps && w1 >= eps && w2 >= eps {
+				z := float32(w0*za + w1*zb + w2*zc)
+				if k := row + i; z < r.z[k] {
+					r.z[k] = z
+					r.tri[k] = ti
+				}
+			}
+			w0 += w0dx
+			w1 += w1dx
+		}
+	}
+}
+
+// RenderDepth rasterises the landmark mesh (triangles tris over the
+// landmarks, image pixels) with a z-buffer and returns its depth map: 0 is
+// background, covered pixels run from 65535 (the nearest point of the face)
+// down to 1 (the farthest visible point), linear in z and normalised to the
+// face's own visible depth range. Triangles with an index out of range or a
+// non-finite vertex are skipped.
+func RenderDepth(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *image.Gray16 {
+	img := image.NewGray16(image.Rect(0, 0, max(imgW, 0), max(imgH, 0)))
+	r := rasterize(landmarks, imgW, imgH, tris)
+	if r.covered == 0 {
+		return img
+	}
+	span := float64(r.zmax) - float64(r.zmin)
+	for y := range r.h {
+		off := img.PixOffset(r.x0, r.y0+y)
+		for x := range r.w {
+			k := y*r.w + x
+			if r.tri[k] < 0 {
+				continue
+			}
+			v := uint16(65535)
+			if span > 0 {
+				v = uint16(1 + math.Round((float64(r.zmax)-float64(r.z[k]))/span*65534))
+			}
+			img.Pix[off+2*x] = uint8(v >> 8)
+			img.Pix[off+2*x+1] = uint8(v)
+		}
+	}
+	return img
+}
+
+// RenderNormals rasterises the landmark mesh like RenderDepth and returns its
+// normal map: area-weighted vertex normals of the landmark mesh, interpolated
+// across each triangle and renormalised, expressed in view space (x right,
+// y up, z towards the viewer) and encoded as (n+1)/2·255 in R, G, B with
+// alpha 255; background pixels are transparent black.
+func RenderNormals(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, max(imgW, 0), max(imgH, 0)))
+	r := rasterize(landmarks, imgW, imgH, tris)
+	if r.covered == 0 {
+		return img
+	}
+	// Normals in the camera frame (x right, y down, z forward); front faces
+	// of the canonical winding point towards the camera (−z).
+	nrm := vertexNormals(landmarks, tris, [3]float32{0, 0, -1})
+	for y := range r.h {
+		py := float64(r.y0+y) + 0.5
+		off := img.PixOffset(r.x0, r.y0+y)
+		for x := range r.w {
+			ti := r.tri[y*r.w+x]
+			if ti < 0 {
+				continue
+			}
+			t := tris[ti]
+			a, b, c := landmarks[t[0]], landmarks[t[1]], landmarks[t[2]]
+			px := float64(r.x0+x) + 0.5
+			ax, ay, bx, by, cx, cy := float64(a[0]), float64(a[1]), float64(b[0]), float64(b[1]), float64(c[0]), float64(c[1])
+			inv := 1 / ((bx-ax)*(cy-ay) - (by-ay)*(cx-ax))
+			w0 := ((bx-px)*(cy-py) - (by-py)*(cx-px)) * inv
+			w1 := ((cx-px)*(ay-py) - (cy-py)*(ax-px)) * inv
+			w2 := 1 - w0 - w1
+			na, nb, nc := nrm[t[0]], nrm[t[1]], nrm[t[2]]
+			n := [3]float64{
+				w0*float64(na[0]) + w1*float64(nb[0]) + w2*float64(nc[0]),
+				w0*float64(na[1]) + w1*float64(nb[1]) + w2*float64(nc[1]),
+				w0*float64(na[2]) + w1*float64(nb[2]) + w2*float64(nc[2]),
+			}
+			l := norm3(n)
+			if !(l > 1e-12) {
+				n, l = [3]float64{0, 0, -1}, 1
+			}
+			// Camera frame → view space: flip y and z.
+			o := img.Pix[off+4*x : off+4*x+4 : off+4*x+4]
+			o[0] = encodeUnit(n[0] / l)
+			o[1] = encodeUnit(-n[1] / l)
+			o[2] = encodeUnit(-n[2] / l)
+			o[3] = 255
+		}
+	}
+	return img
+}
+
+// encodeUnit maps [−1, 1] to [0, 255].
+func encodeUnit(v float64) uint8 {
+	return uint8(math.Round(max(0, min(255, (v+1)/2*255))))
+}
