@@ -1,0 +1,207 @@
+package texture
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/facefleet/facefleet/models/facemesh"
+)
+
+// span is a run of texels [x0, x1) in row y that all lie in triangle tri.
+type span struct {
+	y, x0, x1, tri uint16
+}
+
+// meshData is what Unwrap derives from the mesh alone.
+type meshData struct {
+	verts [][3]uint16 // the mesh's triangles
+	tris  []triUV
+	// mirror[t] is the triangle whose vertices are Mirror of t's vertices, or -1.
+	mirror []int32
+	// mirrorVert[t] holds Mirror of t's vertices, in t's vertex order.
+	mirrorVert [][3]uint16
+}
+
+// triUV holds a triangle's barycentrics as affine functions of (u, v):
+// b1 = a1*u + b1u*v + c1 and so on, and the sign of its UV-space area.
+type triUV struct {
+	a1, bb1, c1 float64
+	a2, bb2, c2 float64
+	// sign is +1 or -1: the orientation (y down) a triangle must have in the
+	// photo to face the camera. The UV layout is the face seen from the
+	// front with v down, so a front-facing triangle keeps its UV winding.
+	sign float64
+	ok   bool // false for a triangle degenerate in UV space
+}
+
+// layout is the texel → triangle map of one mesh at one size.
+type layout struct {
+	mesh   *meshData
+	size   int
+	spans  []span // sorted by row, then x
+	inside int    // texels covered by a triangle
+}
+
+// meshCache holds the derived data of one mesh and its layouts per size.
+type meshCache struct {
+	data  func() (*meshData, error)
+	sizes sync.Map // int → func() (*layout, error)
+}
+
+// caches maps *facemesh.Mesh → *meshCache. It is the package's only state:
+// layouts depend on nothing but the mesh and the size, and computing one per
+// call would cost more than the unwrap itself. A mesh must not be modified
+// after it was first passed to Unwrap.
+var caches sync.Map
+
+func layoutFor(m *facemesh.Mesh, size int) (*layout, error) {
+	v, ok := caches.Load(m)
+	if !ok {
+		v, _ = caches.LoadOrStore(m, &meshCache{data: sync.OnceValues(func() (*meshData, error) { return newMeshData(m) })})
+	}
+	mc := v.(*meshCache)
+	md, err := mc.data()
+	if err != nil {
+		return nil, err
+	}
+	f, ok := mc.sizes.Load(size)
+	if !ok {
+		f, _ = mc.sizes.LoadOrStore(size, sync.OnceValues(func() (*layout, error) { return newLayout(m, md, size), nil }))
+	}
+	return f.(func() (*layout, error))()
+}
+
+func newMeshData(m *facemesh.Mesh) (*meshData, error) {
+	n := len(m.UV)
+	if len(m.Triangles) > math.MaxUint16 {
+		return nil, fmt.Errorf("%w: %d triangles", ErrInvalidInput, len(m.Triangles))
+	}
+	md := &meshData{
+		verts:      append([][3]uint16(nil), m.Triangles...),
+		tris:       make([]triUV, len(m.Triangles)),
+		mirror:     make([]int32, len(m.Triangles)),
+		mirrorVert: make([][3]uint16, len(m.Triangles)),
+	}
+	byVerts := make(map[[3]uint16]int32, len(m.Triangles))
+	for t, tri := range m.Triangles {
+		for _, k := range tri {
+			if int(k) >= n || m.Mirror[k] < 0 || m.Mirror[k] >= n {
+				return nil, fmt.Errorf("%w: triangle %d has vertex %d outside the mesh", ErrInvalidInput, t, k)
+			}
+		}
+		byVerts[sorted3(tri)] = int32(t)
+	}
+	for t, tri := range m.Triangles {
+		p0, p1, p2 := m.UV[tri[0]], m.UV[tri[1]], m.UV[tri[2]]
+		d1x, d1y := float64(p1[0]-p0[0]), float64(p1[1]-p0[1])
+		d2x, d2y := float64(p2[0]-p0[0]), float64(p2[1]-p0[1])
+		det := d1x*d2y - d1y*d2x
+		var tu triUV
+		if det != 0 {
+			x0, y0 := float64(p0[0]), float64(p0[1])
+			tu = triUV{
+				a1: d2y / det, bb1: -d2x / det, c1: -(x0*d2y - y0*d2x) / det,
+				a2: -d1y / det, bb2: d1x / det, c2: -(d1x*y0 - d1y*x0) / det,
+				sign: math.Copysign(1, det), ok: true,
+			}
+		}
+		md.tris[t] = tu
+		mv := [3]uint16{uint16(m.Mirror[tri[0]]), uint16(m.Mirror[tri[1]]), uint16(m.Mirror[tri[2]])}
+		md.mirrorVert[t] = mv
+		if mt, ok := byVerts[sorted3(mv)]; ok {
+			md.mirror[t] = mt
+		} else {
+			md.mirror[t] = -1
+		}
+	}
+	return md, nil
+}
+
+func sorted3(t [3]uint16) [3]uint16 {
+	if t[0] > t[1] {
+		t[0], t[1] = t[1], t[0]
+	}
+	if t[1] > t[2] {
+		t[1], t[2] = t[2], t[1]
+	}
+	if t[0] > t[1] {
+		t[0], t[1] = t[1], t[0]
+	}
+	return t
+}
+
+// newLayout rasterises every triangle in UV space: a texel belongs to the
+// triangle that contains its centre ((i+0.5)/size, (j+0.5)/size); texels on
+// a shared edge go to the later triangle.
+func newLayout(m *facemesh.Mesh, md *meshData, size int) *layout {
+	owner := make([]int32, size*size)
+	for i := range owner {
+		owner[i] = -1
+	}
+	fs := float64(size)
+	for t, tri := range m.Triangles {
+		tu := md.tris[t]
+		if !tu.ok {
+			continue
+		}
+		minU, maxU := math.Inf(1), math.Inf(-1)
+		minV, maxV := math.Inf(1), math.Inf(-1)
+		for _, k := range tri {
+			u, v := float64(m.UV[k][0]), float64(m.UV[k][1])
+			minU, maxU = math.Min(minU, u), math.Max(maxU, u)
+			minV, maxV = math.Min(minV, v), math.Max(maxV, v)
+		}
+		i0, i1 := clampInt(int(math.Floor(minU*fs-0.5)), 0, size-1), clampInt(int(math.Ceil(maxU*fs-0.5)), 0, size-1)
+		j0, j1 := clampInt(int(math.Floor(minV*fs-0.5)), 0, size-1), clampInt(int(math.Ceil(maxV*fs-0.5)), 0, size-1)
+		const eps = -1e-9
+		for j := j0; j <= j1; j++ {
+			v := (float64(j) + 0.5) / fs
+			for i := i0; i <= i1; i++ {
+				u := (float64(i) + 0.5) / fs
+				b1 := tu.a1*u + tu.bb1*v + tu.c1
+				b2 := tu.a2*u + tu.bb2*v + tu.c2
+				if b1 >= eps && b2 >= eps && 1-b1-b2 >= eps {
+					owner[j*size+i] = int32(t)
+				}
+			}
+		}
+	}
+	lay := &layout{mesh: md, size: size}
+	for j := range size {
+		row := owner[j*size : (j+1)*size]
+		for i := 0; i < size; {
+			t := row[i]
+			k := i + 1
+			for k < size && row[k] == t {
+				k++
+			}
+			if t >= 0 {
+				lay.spans = append(lay.spans, span{y: uint16(j), x0: uint16(i), x1: uint16(k), tri: uint16(t)})
+				lay.inside += k - i
+			}
+			i = k
+		}
+	}
+	return lay
+}
+
+// splitSpans cuts spans at row boundaries into n parts of about equal texel
+// counts.
+func splitSpans(spans []span, inside, n int) [][]span {
+	out := make([][]span, 0, n)
+	target := (inside + n - 1) / n
+	start, acc := 0, 0
+	for k := range spans {
+		acc += int(spans[k].x1 - spans[k].x0)
+		if acc >= target && len(out) < n-1 && (k+1 == len(spans) || spans[k+1].y != spans[k].y) {
+			out = append(out, spans[start:k+1])
+			start, acc = k+1, 0
+		}
+	}
+	return append(out, spans[start:])
+}
+
+func clampInt(v, lo, hi int) int {
+	return max(lo, min(v, hi))
+}

@@ -1,0 +1,177 @@
+// Package texture unwraps a face from a photo into MediaPipe's canonical UV
+// layout (canonical_face_model_uv_visualization.png: u right, v = 0 at the
+// top, the face seen from the front).
+//
+// For every texel inside the layout the texel's triangle and barycentrics are
+// known in advance (they depend only on the mesh and the texture size and are
+// cached per size); the same barycentrics applied to the triangle's landmarks
+// give a position in the photo, which is sampled bilinearly. Texels whose
+// triangle faces away from the camera, or which lie behind a nearer part of
+// the face, are invalid; they are filled from the mirrored side of the face
+// (mesh.Mirror) where that side is visible. The result is an NRGBA image whose
+// alpha is 255 for valid texels and 0 for the rest.
+package texture
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/facefleet/facefleet/models/facemesh"
+)
+
+// Texture sizes accepted by Unwrap.
+const (
+	DefaultSize = 1024
+	MinSize     = 256
+	MaxSize     = 4096
+)
+
+// Options control Unwrap.
+type Options struct {
+	// Size is the width and height of the square texture in texels.
+	// Default (0) 1024; allowed 256..4096.
+	Size int
+}
+
+// Stats describe an unwrapped texture.
+type Stats struct {
+	// Coverage is the fraction of the texels inside the UV layout that are
+	// valid (alpha 255) in the output, mirror-filled texels included.
+	Coverage float64
+	// Mirrored is the fraction of the texels inside the UV layout that were
+	// filled from the mirrored side of the face.
+	Mirrored float64
+	// BackFacing is the number of mesh triangles that face away from the
+	// camera in the photo.
+	BackFacing int
+}
+
+// ErrInvalidOptions is the sentinel every bad-option error wraps, so callers
+// can map it to their own "invalid options" outcome with errors.Is.
+var ErrInvalidOptions = errors.New("texture: invalid options")
+
+// ErrInvalidSize is returned (wrapped, with the offending value) for a
+// texture size outside MinSize..MaxSize. It is an *OptionError and wraps
+// ErrInvalidOptions.
+var ErrInvalidSize = &OptionError{Option: "size", Reason: fmt.Sprintf("must be within %d..%d", MinSize, MaxSize)}
+
+// ErrInvalidInput is returned for landmarks, meshes or images Unwrap cannot
+// use (wrong counts, non-finite coordinates, nil or empty images). It points
+// at a bug upstream rather than at a bad request.
+var ErrInvalidInput = errors.New("texture: invalid input")
+
+// OptionError describes one invalid option. It wraps ErrInvalidOptions.
+type OptionError struct {
+	Option string // the option's name, e.g. "size"
+	Reason string // what is allowed
+}
+
+func (e *OptionError) Error() string {
+	return "texture: invalid option " + e.Option + ": " + e.Reason
+}
+
+// Unwrap returns ErrInvalidOptions.
+func (e *OptionError) Unwrap() error { return ErrInvalidOptions }
+
+// Code is the machine-readable error code stored in job status.
+func (e *OptionError) Code() string { return "invalid_options" }
+
+// Validate reports whether o is usable (a zero Size means DefaultSize).
+func (o Options) Validate() error {
+	if o.Size != 0 && (o.Size < MinSize || o.Size > MaxSize) {
+		return fmt.Errorf("%w (got %d)", ErrInvalidSize, o.Size)
+	}
+	return nil
+}
+
+func (o Options) size() int {
+	if o.Size == 0 {
+		return DefaultSize
+	}
+	return o.Size
+}
+
+// Unwrap samples img into a size×size texture in the canonical UV layout of
+// mesh. landmarks are the mesh's vertices in the photo: x right and y down in
+// pixels (pixel i covers [i, i+1)), z on the scale of x, smaller = nearer.
+func Unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options) (*image.NRGBA, Stats, error) {
+	if err := o.Validate(); err != nil {
+		return nil, Stats{}, err
+	}
+	if err := checkInput(img, landmarks, mesh); err != nil {
+		return nil, Stats{}, err
+	}
+	size := o.size()
+	lay, err := layoutFor(mesh, size)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+
+	f := newFrame(img, landmarks, lay)
+	out := image.NewNRGBA(image.Rect(0, 0, size, size))
+
+	workers := workersFor(size)
+	var valid, mirrored int
+	if workers == 1 {
+		valid, mirrored = f.shade(out, lay.spans)
+	} else {
+		var wg sync.WaitGroup
+		counts := make([][2]int, workers)
+		chunks := splitSpans(lay.spans, lay.inside, workers)
+		for w, ch := range chunks {
+			wg.Go(func() {
+				counts[w][0], counts[w][1] = f.shade(out, ch)
+			})
+		}
+		wg.Wait()
+		for _, c := range counts {
+			valid += c[0]
+			mirrored += c[1]
+		}
+	}
+	st := Stats{BackFacing: f.backFacing}
+	if lay.inside > 0 {
+		st.Coverage = float64(valid) / float64(lay.inside)
+		st.Mirrored = float64(mirrored) / float64(lay.inside)
+	}
+	return out, st, nil
+}
+
+// parallelMinSize is the smallest texture size shaded on more than one
+// goroutine; below it the hand-off costs more than it saves (BenchmarkUnwrap).
+const parallelMinSize = 512
+
+func workersFor(size int) int {
+	n := runtime.GOMAXPROCS(0)
+	if size < parallelMinSize || n < 2 {
+		return 1
+	}
+	return min(n, 8)
+}
+
+func checkInput(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh) error {
+	if mesh == nil || len(mesh.UV) == 0 || len(mesh.Triangles) == 0 {
+		return fmt.Errorf("%w: no mesh", ErrInvalidInput)
+	}
+	if len(mesh.Mirror) != len(mesh.UV) {
+		return fmt.Errorf("%w: mesh has %d mirror entries for %d vertices", ErrInvalidInput, len(mesh.Mirror), len(mesh.UV))
+	}
+	if img == nil || img.Rect.Empty() {
+		return fmt.Errorf("%w: empty image", ErrInvalidInput)
+	}
+	if len(landmarks) != len(mesh.UV) {
+		return fmt.Errorf("%w: %d landmarks for a mesh of %d vertices", ErrInvalidInput, len(landmarks), len(mesh.UV))
+	}
+	for i, p := range landmarks {
+		for _, c := range p {
+			if math.IsNaN(float64(c)) || math.IsInf(float64(c), 0) || math.Abs(float64(c)) > 1e7 {
+				return fmt.Errorf("%w: landmark %d is %v", ErrInvalidInput, i, p)
+			}
+		}
+	}
+	return nil
+}
