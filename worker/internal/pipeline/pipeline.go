@@ -1,0 +1,353 @@
+// Package pipeline runs the stages that turn one image into a 3D face result:
+// decode → detect → landmarks → texture → [geometry] → encode. It measures
+// each stage, reports progress, checks for cancellation between stages and
+// returns result.json plus the output files in memory; the caller (the
+// reconstruct command, the fleet worker) decides where they go.
+//
+// The models sit behind the small Model interface (satisfied by
+// *engine.Engine), so the pipeline's own logic is testable without ONNX
+// Runtime.
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"log/slog"
+	"path"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/models/facemesh"
+	"github.com/facefleet/facefleet/worker/internal/engine"
+	"github.com/facefleet/facefleet/worker/internal/geometry"
+	"github.com/facefleet/facefleet/worker/internal/imagedecode"
+	"github.com/facefleet/facefleet/worker/internal/texture"
+)
+
+// Model is what the pipeline needs from the inference engine.
+type Model interface {
+	Detect(ctx context.Context, img *image.NRGBA, o engine.DetectOptions) ([]engine.Detection, error)
+	Landmarks(ctx context.Context, img *image.NRGBA, dets []engine.Detection) ([]engine.Face, error)
+	Precision() models.Precision
+	Device() engine.Device
+}
+
+var _ Model = (*engine.Engine)(nil)
+
+// Stage names, as used in timings and progress (ARCHITECTURE.md).
+const (
+	StageDecode    = "decode"
+	StageDetect    = "detect"
+	StageLandmarks = "landmarks"
+	StageTexture   = "texture"
+	StageGeometry  = "geometry"
+	StageEncode    = "encode"
+)
+
+// Progress is called after each stage with the stage name and the overall
+// percentage done (monotonic, 100 after encode). It runs on Run's goroutine
+// and must return quickly.
+type Progress func(stage string, percent int)
+
+// File is one output file. Path is relative to the result directory
+// (e.g. "face-0/uv_texture.png").
+type File struct {
+	Path        string
+	ContentType string
+	Data        []byte
+}
+
+// Output is what Run produces: the result and every file, result.json last.
+type Output struct {
+	Result Result
+	Files  []File
+
+	bufs []*bytes.Buffer
+}
+
+// Release returns the output's buffers to the pipeline's pool. File.Data
+// must not be used afterwards. Calling it is optional (without it the
+// garbage collector reclaims the memory) and it is safe on nil.
+func (o *Output) Release() {
+	if o == nil {
+		return
+	}
+	for _, b := range o.bufs {
+		bufPool.Put(b)
+	}
+	o.bufs, o.Files = nil, nil
+}
+
+// bufPool recycles the encode buffers: PNGs and GLBs are the largest
+// allocations of a run after the decoded image itself.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// pngPool lets image/png reuse its scratch buffers (depth maps).
+type pngPool struct{ p sync.Pool }
+
+func (p *pngPool) Get() *png.EncoderBuffer {
+	b, _ := p.p.Get().(*png.EncoderBuffer)
+	return b
+}
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
+
+// Pipeline runs images through a Model. It is safe for concurrent use if
+// the Model is (engine.Engine serialises its own calls).
+type Pipeline struct {
+	model Model
+	lim   imagedecode.Limits
+	log   *slog.Logger
+	mesh  *facemesh.Mesh
+	depth png.Encoder
+}
+
+// New returns a Pipeline using model and decode limits lim (zero fields take
+// imagedecode's defaults). A nil log discards messages.
+func New(model Model, lim imagedecode.Limits, log *slog.Logger) *Pipeline {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{
+		model: model,
+		lim:   lim,
+		log:   log,
+		mesh:  models.Canonical(),
+		depth: png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}},
+	}
+}
+
+// faceWork is the per-face state carried between stages.
+type faceWork struct {
+	face    engine.Face
+	tex     *image.NRGBA
+	stats   texture.Stats
+	pose    *geometry.Pose
+	mesh    *geometry.Mesh
+	depth   *image.Gray16
+	normals *image.NRGBA
+}
+
+// Run reconstructs the faces in data. Bad input returns an error wrapping
+// imagedecode.ErrBadImage or ErrInvalidOptions; a cancelled ctx returns
+// ctx.Err() (wrapped) at the next stage boundary. An image without faces is
+// not an error: Result.Faces is empty. progress may be nil.
+func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Progress) (*Output, error) {
+	if progress == nil {
+		progress = func(string, int) {}
+	}
+	o = o.WithDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	var tm Timings
+	lap := func(d *float64) func() {
+		t := time.Now()
+		return func() { *d = ms(time.Since(t)) }
+	}
+	checkpoint := func(stage string, percent int) error {
+		progress(stage, percent)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("pipeline: cancelled after %s: %w", stage, err)
+		}
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pipeline: cancelled before decode: %w", err)
+	}
+
+	done := lap(&tm.Decode)
+	img, err := imagedecode.Decode(data, p.lim)
+	if err != nil {
+		return nil, err
+	}
+	done()
+	if err := checkpoint(StageDecode, 10); err != nil {
+		return nil, err
+	}
+
+	done = lap(&tm.Detect)
+	dets, err := p.model.Detect(ctx, img.NRGBA, engine.DetectOptions{Detector: o.Detector, MaxFaces: o.MaxFaces})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: detect: %w", err)
+	}
+	done()
+	if err := checkpoint(StageDetect, 25); err != nil {
+		return nil, err
+	}
+
+	done = lap(&tm.Landmarks)
+	var faces []engine.Face
+	if len(dets) > 0 {
+		if faces, err = p.model.Landmarks(ctx, img.NRGBA, dets); err != nil {
+			return nil, fmt.Errorf("pipeline: landmarks: %w", err)
+		}
+	}
+	done()
+	// Left to right by box x (ties: top to bottom) so indices are stable.
+	slices.SortStableFunc(faces, func(a, b engine.Face) int {
+		if a.Box[0] != b.Box[0] {
+			return cmpF(a.Box[0], b.Box[0])
+		}
+		return cmpF(a.Box[1], b.Box[1])
+	})
+	work := make([]faceWork, len(faces))
+	for i := range faces {
+		work[i].face = faces[i]
+	}
+	if err := checkpoint(StageLandmarks, 40); err != nil {
+		return nil, err
+	}
+
+	done = lap(&tm.Texture)
+	for i := range work {
+		w := &work[i]
+		w.tex, w.stats, err = texture.Unwrap(img.NRGBA, w.face.Landmarks, p.mesh, texture.Options{Size: o.UVSize})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: texture of face %d: %w", i, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("pipeline: cancelled in texture: %w", err)
+		}
+	}
+	done()
+	pct := 70
+	if o.Geometry {
+		pct = 60
+	}
+	if err := checkpoint(StageTexture, pct); err != nil {
+		return nil, err
+	}
+
+	if o.Geometry {
+		tm.Geometry = new(float64)
+		done = lap(tm.Geometry)
+		w, h := img.Rect.Dx(), img.Rect.Dy()
+		for i := range work {
+			f := &work[i]
+			pose, err := geometry.FitPose(f.face.Landmarks, w, h, p.mesh)
+			if err != nil {
+				// A face whose landmarks admit no pose keeps its texture;
+				// it just has no geometry files.
+				p.log.Warn("no pose for face", slog.Int("face", i), slog.Any("error", err))
+				continue
+			}
+			f.pose = &pose
+			f.mesh = geometry.MetricMesh(f.face.Landmarks, w, h, pose, p.mesh)
+			f.depth = geometry.RenderDepth(f.face.Landmarks, w, h, p.mesh.Triangles)
+			f.normals = geometry.RenderNormals(f.face.Landmarks, w, h, p.mesh.Triangles)
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("pipeline: cancelled in geometry: %w", err)
+			}
+		}
+		done()
+		if err := checkpoint(StageGeometry, 75); err != nil {
+			return nil, err
+		}
+	}
+
+	done = lap(&tm.Encode)
+	out := &Output{}
+	res := Result{
+		Version: ResultVersion,
+		Image:   ImageInfo{Width: img.Rect.Dx(), Height: img.Rect.Dy(), Format: img.Format, Orientation: img.Orientation},
+		Model:   ModelInfo{Pack: models.PackID(), Precision: string(p.model.Precision()), Device: p.model.Device().String()},
+		Options: o,
+		Faces:   make([]FaceResult, 0, len(work)),
+	}
+	for i := range work {
+		fr, err := p.encodeFace(out, i, &work[i])
+		if err != nil {
+			out.Release()
+			return nil, fmt.Errorf("pipeline: encode face %d: %w", i, err)
+		}
+		res.Faces = append(res.Faces, fr)
+	}
+	done()
+	tm.Total = ms(time.Since(start))
+	res.TimingsMS = tm
+	buf := out.buffer()
+	enc := json.NewEncoder(buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		out.Release()
+		return nil, fmt.Errorf("pipeline: result.json: %w", err)
+	}
+	out.Result = res
+	out.Files = append(out.Files, File{Path: ResultFile, ContentType: "application/json", Data: buf.Bytes()})
+	progress(StageEncode, 100)
+	return out, nil
+}
+
+func (o *Output) buffer() *bytes.Buffer {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	o.bufs = append(o.bufs, b)
+	return b
+}
+
+// encodeFace writes the files of face i into out and returns its result entry.
+func (p *Pipeline) encodeFace(out *Output, i int, w *faceWork) (FaceResult, error) {
+	dir := fmt.Sprintf("face-%d", i)
+	fr := FaceResult{
+		Index:     i,
+		BBox:      w.face.Box,
+		Score:     w.face.Score,
+		Presence:  w.face.Presence,
+		Landmarks: w.face.Landmarks,
+		Files:     map[string]string{},
+		Pose:      w.pose,
+		Texture:   TextureInfo{Size: w.tex.Rect.Dx(), Coverage: w.stats.Coverage, Mirrored: w.stats.Mirrored},
+	}
+	add := func(kind string, write func(*bytes.Buffer) error) ([]byte, error) {
+		b := out.buffer()
+		if err := write(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", kind, err)
+		}
+		rel := path.Join(dir, fileNames[kind])
+		out.Files = append(out.Files, File{Path: rel, ContentType: contentTypes[kind], Data: b.Bytes()})
+		fr.Files[kind] = rel
+		return b.Bytes(), nil
+	}
+	texPNG, err := add(FileUVTexture, func(b *bytes.Buffer) error { return texture.EncodePNG(b, w.tex) })
+	if err != nil {
+		return fr, err
+	}
+	if w.mesh == nil {
+		return fr, nil
+	}
+	steps := []struct {
+		kind  string
+		write func(*bytes.Buffer) error
+	}{
+		{FileMeshOBJ, func(b *bytes.Buffer) error { return geometry.WriteOBJ(b, w.mesh, fileNames[FileMeshMTL]) }},
+		{FileMeshMTL, func(b *bytes.Buffer) error { return geometry.WriteMTL(b, fileNames[FileUVTexture]) }},
+		{FileMeshGLB, func(b *bytes.Buffer) error { return geometry.WriteGLB(b, w.mesh, texPNG) }},
+		{FileDepth, func(b *bytes.Buffer) error { return p.depth.Encode(b, w.depth) }},
+		{FileNormals, func(b *bytes.Buffer) error { return texture.EncodePNG(b, w.normals) }},
+	}
+	for _, s := range steps {
+		if _, err := add(s.kind, s.write); err != nil {
+			return fr, err
+		}
+	}
+	return fr, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func cmpF(a, b float32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,96 @@
+package pipeline
+
+import "github.com/facefleet/facefleet/worker/internal/geometry"
+
+// ResultVersion is the version of result.json (docs/result.schema.json).
+const ResultVersion = 1
+
+// Result is result.json: what was done to one image and where the files are.
+type Result struct {
+	Version   int          `json:"version"`
+	Image     ImageInfo    `json:"image"`
+	Model     ModelInfo    `json:"model"`
+	Options   Options      `json:"options"` // with defaults applied
+	TimingsMS Timings      `json:"timings_ms"`
+	Faces     []FaceResult `json:"faces"` // left to right by bbox x; never null
+}
+
+// ImageInfo describes the decoded, upright image.
+type ImageInfo struct {
+	Width       int    `json:"width"`
+	Height      int    `json:"height"`
+	Format      string `json:"format"`      // "jpeg" | "png" | "webp"
+	Orientation int    `json:"orientation"` // EXIF orientation applied, 1..8
+}
+
+// ModelInfo names the models that produced the result.
+type ModelInfo struct {
+	Pack      string `json:"pack"`      // models.PackID()
+	Precision string `json:"precision"` // "fp32" | "fp16"
+	Device    string `json:"device"`    // "cpu", "cuda:0", …
+}
+
+// Timings are stage durations in milliseconds. Geometry is absent when the
+// stage did not run.
+type Timings struct {
+	Decode    float64  `json:"decode"`
+	Detect    float64  `json:"detect"`
+	Landmarks float64  `json:"landmarks"`
+	Texture   float64  `json:"texture"`
+	Geometry  *float64 `json:"geometry,omitempty"`
+	Encode    float64  `json:"encode"`
+	Total     float64  `json:"total"`
+}
+
+// FaceResult is one reconstructed face.
+type FaceResult struct {
+	Index int `json:"index"`
+	// BBox is x, y (top left), width, height in pixels of the upright image.
+	BBox     [4]float32 `json:"bbox"`
+	Score    float32    `json:"score"`    // detection score
+	Presence float32    `json:"presence"` // landmark model's face presence
+	// Landmarks are 468 × [x, y, z] in pixels (see ARCHITECTURE.md).
+	Landmarks [][3]float32 `json:"landmarks"`
+	// Files maps a kind (uv_texture, mesh_obj, mesh_mtl, mesh_glb, depth,
+	// normals) to its path relative to the result directory.
+	Files map[string]string `json:"files"`
+	// Pose is present only with Options.Geometry (and a fittable face).
+	Pose    *geometry.Pose `json:"pose,omitempty"`
+	Texture TextureInfo    `json:"texture"`
+}
+
+// TextureInfo summarises the UV texture.
+type TextureInfo struct {
+	Size     int     `json:"size"`     // texels per side
+	Coverage float64 `json:"coverage"` // fraction of the UV layout filled, mirror fill included
+	Mirrored float64 `json:"mirrored"` // fraction filled from the other side of the face
+}
+
+// File kinds used as keys of FaceResult.Files, and their file names.
+const (
+	FileUVTexture = "uv_texture"
+	FileMeshOBJ   = "mesh_obj"
+	FileMeshMTL   = "mesh_mtl"
+	FileMeshGLB   = "mesh_glb"
+	FileDepth     = "depth"
+	FileNormals   = "normals"
+	ResultFile    = "result.json"
+)
+
+var fileNames = map[string]string{
+	FileUVTexture: "uv_texture.png",
+	FileMeshOBJ:   "mesh.obj",
+	FileMeshMTL:   "mesh.mtl",
+	FileMeshGLB:   "mesh.glb",
+	FileDepth:     "depth.png",
+	FileNormals:   "normals.png",
+}
+
+var contentTypes = map[string]string{
+	FileUVTexture: "image/png",
+	FileMeshOBJ:   "model/obj",
+	FileMeshMTL:   "model/mtl",
+	FileMeshGLB:   "model/gltf-binary",
+	FileDepth:     "image/png",
+	FileNormals:   "image/png",
+}
