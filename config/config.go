@@ -1,0 +1,148 @@
+// Package config holds one documented configuration struct per facefleet
+// binary ([Worker] and [Producer]) and loads it in one place.
+//
+// Sources, lowest precedence first:
+//
+//  1. defaults (the `default` tag of each field, documented on the field);
+//  2. a YAML file named by --config: flat snake_case keys shared by both
+//     binaries, plus optional "worker:" and "producer:" sections for keys of
+//     one binary (they override top-level keys). Strict: an unknown key, in
+//     any section, is an error;
+//  3. environment variables FACEFLEET_*;
+//  4. command-line flags (kebab-case, registered from the struct).
+//
+// The file key of a field is its environment name without the FACEFLEET_
+// prefix, in lower case (FACEFLEET_NATS_URL → nats_url); the flag is the same
+// with dashes (--nats-url). Validate reports every problem at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// ErrInvalid is wrapped by every validation and parse error of this package.
+var ErrInvalid = errors.New("config: invalid configuration")
+
+// NATS configures the JetStream connection. Shared by both binaries.
+type NATS struct {
+	// NATSURL is the NATS server URL (comma-separated for a cluster).
+	// Env FACEFLEET_NATS_URL, default "nats://127.0.0.1:4222".
+	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222" usage:"NATS server URL(s), comma-separated"`
+	// NATSStream is the JetStream stream holding jobs.
+	// Env FACEFLEET_NATS_STREAM, default "FACEFLEET_JOBS".
+	NATSStream string `env:"NATS_STREAM" default:"FACEFLEET_JOBS" usage:"JetStream stream name for jobs"`
+	// NATSReplicas is the stream replica count (1..5).
+	// Env FACEFLEET_NATS_REPLICAS, default 1.
+	NATSReplicas int `env:"NATS_REPLICAS" default:"1" usage:"JetStream stream replicas (1..5)"`
+}
+
+// Redis configures the status store. Shared by both binaries.
+type Redis struct {
+	// RedisAddr is the Redis host:port.
+	// Env FACEFLEET_REDIS_ADDR, default "127.0.0.1:6379".
+	RedisAddr string `env:"REDIS_ADDR" default:"127.0.0.1:6379" usage:"Redis host:port"`
+	// RedisPassword is the Redis password (secret; redacted when printed).
+	// Env FACEFLEET_REDIS_PASSWORD, default "" (no auth).
+	RedisPassword string `env:"REDIS_PASSWORD" default:"" secret:"true" usage:"Redis password"`
+	// RedisDB is the Redis logical database number.
+	// Env FACEFLEET_REDIS_DB, default 0.
+	RedisDB int `env:"REDIS_DB" default:"0" usage:"Redis database number"`
+	// StatusTTL is how long job status records live in Redis after their
+	// last update. Env FACEFLEET_STATUS_TTL, default 168h.
+	StatusTTL time.Duration `env:"STATUS_TTL" default:"168h" usage:"lifetime of job status records"`
+}
+
+// S3 configures the object store for inputs and results. Shared by both
+// binaries.
+type S3 struct {
+	// S3Endpoint is the S3 host:port, without a scheme.
+	// Env FACEFLEET_S3_ENDPOINT, default "127.0.0.1:9000".
+	S3Endpoint string `env:"S3_ENDPOINT" default:"127.0.0.1:9000" usage:"S3 endpoint host:port (no scheme)"`
+	// S3AccessKey is the S3 access key ID. The default matches the local
+	// stack (shared/devservers). Env FACEFLEET_S3_ACCESS_KEY, default "facefleet".
+	S3AccessKey string `env:"S3_ACCESS_KEY" default:"facefleet" usage:"S3 access key ID"`
+	// S3SecretKey is the S3 secret key (secret; redacted when printed). The
+	// default matches the local stack. Env FACEFLEET_S3_SECRET_KEY,
+	// default "facefleet-secret".
+	S3SecretKey string `env:"S3_SECRET_KEY" default:"facefleet-secret" secret:"true" usage:"S3 secret access key"`
+	// S3Bucket is the bucket holding inputs/ and results/.
+	// Env FACEFLEET_S3_BUCKET, default "facefleet".
+	S3Bucket string `env:"S3_BUCKET" default:"facefleet" usage:"S3 bucket"`
+	// S3UseTLS selects https for the S3 endpoint.
+	// Env FACEFLEET_S3_USE_TLS, default false.
+	S3UseTLS bool `env:"S3_USE_TLS" default:"false" usage:"use https for S3"`
+	// S3Region is the S3 region used for signing.
+	// Env FACEFLEET_S3_REGION, default "us-east-1".
+	S3Region string `env:"S3_REGION" default:"us-east-1" usage:"S3 region"`
+}
+
+// Log configures the structured logger. Shared by both binaries.
+type Log struct {
+	// LogLevel is one of debug, info, warn, error.
+	// Env FACEFLEET_LOG_LEVEL, default "info".
+	LogLevel string `env:"LOG_LEVEL" default:"info" usage:"log level: debug|info|warn|error"`
+	// LogFormat is text or json.
+	// Env FACEFLEET_LOG_FORMAT, default "text".
+	LogFormat string `env:"LOG_FORMAT" default:"text" usage:"log format: text|json"`
+}
+
+// Level returns the slog level for LogLevel (info when unknown; Validate
+// rejects unknown levels).
+func (l Log) Level() slog.Level {
+	switch strings.ToLower(l.LogLevel) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// Logger returns a logger writing to w in LogFormat at LogLevel.
+func (l Log) Logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: l.Level()}
+	if strings.EqualFold(l.LogFormat, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (l Log) validate() []error {
+	var errs []error
+	switch strings.ToLower(l.LogLevel) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		errs = append(errs, fieldErr("log_level", "%q is not one of debug, info, warn, error", l.LogLevel))
+	}
+	switch strings.ToLower(l.LogFormat) {
+	case "text", "json":
+	default:
+		errs = append(errs, fieldErr("log_format", "%q is not one of text, json", l.LogFormat))
+	}
+	return errs
+}
+
+// FieldError is a problem with one configuration key. It wraps ErrInvalid.
+type FieldError struct {
+	// Key is the file key (snake_case) of the field.
+	Key string
+	// Msg says what is wrong.
+	Msg string
+}
+
+func (e *FieldError) Error() string { return "config: " + e.Key + ": " + e.Msg }
+
+// Unwrap returns ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func fieldErr(key, format string, args ...any) error {
+	return &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,157 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Worker is the configuration of the worker binary.
+type Worker struct {
+	NATS
+	Redis
+	S3
+	Log
+
+	// Devices lists the inference devices: "cpu", "all" (every GPU found), or
+	// a comma-separated list like "cuda:0,cuda:1".
+	// Env FACEFLEET_DEVICES, default "cpu".
+	Devices string `env:"DEVICES" default:"cpu" usage:"inference devices: cpu | cuda:0,cuda:1 | all"`
+	// GPUProvider is the ONNX Runtime execution provider for GPUs: cuda or
+	// tensorrt. Env FACEFLEET_GPU_PROVIDER, default "cuda".
+	GPUProvider string `env:"GPU_PROVIDER" default:"cuda" usage:"GPU execution provider: cuda|tensorrt"`
+	// Precision is auto, fp16 or fp32; auto = fp16 on GPU, the benchmark
+	// winner on CPU. Env FACEFLEET_PRECISION, default "auto".
+	Precision string `env:"PRECISION" default:"auto" usage:"model precision: auto|fp16|fp32"`
+	// ORTLib is the path to libonnxruntime.so; empty lets the runtime search
+	// the system library path. Env FACEFLEET_ORT_LIB, default "".
+	ORTLib string `env:"ORT_LIB" default:"" usage:"path to libonnxruntime.so"`
+	// SlotsPerDevice is how many jobs run concurrently on each device.
+	// Env FACEFLEET_SLOTS_PER_DEVICE, default 1.
+	SlotsPerDevice int `env:"SLOTS_PER_DEVICE" default:"1" usage:"concurrent jobs per device"`
+	// IntraOpThreads is ONNX Runtime's intra-op thread count; 0 = ORT default.
+	// Env FACEFLEET_INTRA_OP_THREADS, default 0.
+	IntraOpThreads int `env:"INTRA_OP_THREADS" default:"0" usage:"ORT intra-op threads (0 = ORT default)"`
+	// JobTimeout bounds one job's processing.
+	// Env FACEFLEET_JOB_TIMEOUT, default 5m.
+	JobTimeout time.Duration `env:"JOB_TIMEOUT" default:"5m" usage:"per-job timeout"`
+	// DrainTimeout bounds how long shutdown waits for in-flight jobs before
+	// cancelling them. Env FACEFLEET_DRAIN_TIMEOUT, default 60s.
+	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT" default:"60s" usage:"shutdown drain timeout"`
+	// AckWait is the JetStream ack wait of the job consumer.
+	// Env FACEFLEET_ACK_WAIT, default 60s.
+	AckWait time.Duration `env:"ACK_WAIT" default:"60s" usage:"JetStream consumer ack wait"`
+	// MaxDeliver is how many times a job is delivered before it goes to the
+	// dead-letter queue. Env FACEFLEET_MAX_DELIVER, default 5.
+	MaxDeliver int `env:"MAX_DELIVER" default:"5" usage:"deliveries before dead-lettering"`
+	// HTTPAddr is the listen address of /healthz, /readyz and /metrics.
+	// Env FACEFLEET_HTTP_ADDR, default ":8081".
+	HTTPAddr string `env:"HTTP_ADDR" default:":8081" usage:"health/metrics listen address"`
+	// MaxImageBytes is the largest accepted input file in bytes.
+	// Env FACEFLEET_MAX_IMAGE_BYTES, default 33554432 (32 MiB).
+	MaxImageBytes int64 `env:"MAX_IMAGE_BYTES" default:"33554432" usage:"largest input file in bytes"`
+	// MaxImagePixels is the largest accepted decoded image (width × height).
+	// Env FACEFLEET_MAX_IMAGE_PIXELS, default 50000000.
+	MaxImagePixels int64 `env:"MAX_IMAGE_PIXELS" default:"50000000" usage:"largest decoded image in pixels"`
+	// WorkerName names this worker in logs, heartbeats and status records.
+	// Env FACEFLEET_WORKER_NAME, default the host name.
+	WorkerName string `env:"WORKER_NAME" default:"" usage:"worker name (default: host name)"`
+}
+
+// fillWorker fills values whose default is computed.
+func fillWorker(w *Worker) error {
+	if w.WorkerName == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "worker"
+		}
+		w.WorkerName = h
+	}
+	return nil
+}
+
+// DeviceList splits Devices into its items ("cpu", "all", "cuda:0", ...).
+func (w Worker) DeviceList() []string {
+	var out []string
+	for d := range strings.SplitSeq(w.Devices, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			out = append(out, strings.ToLower(d))
+		}
+	}
+	return out
+}
+
+// Validate reports every problem of w at once; each wraps ErrInvalid.
+func (w Worker) Validate() error {
+	errs := commonValidate(w.NATS, w.Redis, w.S3, w.Log)
+	devs := w.DeviceList()
+	if len(devs) == 0 {
+		errs = append(errs, fieldErr("devices", "must not be empty"))
+	}
+	for _, d := range devs {
+		switch {
+		case d == "cpu":
+		case d == "all":
+			if len(devs) > 1 {
+				errs = append(errs, fieldErr("devices", "\"all\" cannot be combined with other devices"))
+			}
+		case strings.HasPrefix(d, "cuda:"):
+			if n, err := strconv.Atoi(strings.TrimPrefix(d, "cuda:")); err != nil || n < 0 {
+				errs = append(errs, fieldErr("devices", "%q: want cuda:N with N ≥ 0", d))
+			}
+		default:
+			errs = append(errs, fieldErr("devices", "%q is not cpu, all or cuda:N", d))
+		}
+	}
+	switch w.GPUProvider {
+	case "cuda", "tensorrt":
+	default:
+		errs = append(errs, fieldErr("gpu_provider", "%q is not one of cuda, tensorrt", w.GPUProvider))
+	}
+	switch w.Precision {
+	case "auto", "fp16", "fp32":
+	default:
+		errs = append(errs, fieldErr("precision", "%q is not one of auto, fp16, fp32", w.Precision))
+	}
+	if w.SlotsPerDevice < 1 {
+		errs = append(errs, fieldErr("slots_per_device", "must be ≥ 1, got %d", w.SlotsPerDevice))
+	}
+	if w.IntraOpThreads < 0 {
+		errs = append(errs, fieldErr("intra_op_threads", "must be ≥ 0, got %d", w.IntraOpThreads))
+	}
+	errs = append(errs, positive("job_timeout", w.JobTimeout), positive("drain_timeout", w.DrainTimeout),
+		positive("ack_wait", w.AckWait))
+	if w.MaxDeliver < 1 {
+		errs = append(errs, fieldErr("max_deliver", "must be ≥ 1, got %d", w.MaxDeliver))
+	}
+	errs = append(errs, validAddr("http_addr", w.HTTPAddr))
+	if w.MaxImageBytes < 1 {
+		errs = append(errs, fieldErr("max_image_bytes", "must be ≥ 1, got %d", w.MaxImageBytes))
+	}
+	if w.MaxImagePixels < 1 {
+		errs = append(errs, fieldErr("max_image_pixels", "must be ≥ 1, got %d", w.MaxImagePixels))
+	}
+	if w.WorkerName == "" || strings.ContainsAny(w.WorkerName, " \t\r\n.*>") {
+		errs = append(errs, fieldErr("worker_name", "%q must be non-empty without spaces, '.', '*' or '>'", w.WorkerName))
+	}
+	return errors.Join(errs...)
+}
+
+// String renders w with secrets redacted.
+func (w Worker) String() string { return format(w) }
+
+// LogValue renders w for slog with secrets redacted.
+func (w Worker) LogValue() slog.Value { return logValue(w) }
+
+// GoString keeps %#v from printing secrets.
+func (w Worker) GoString() string { return format(w) }
+
+var (
+	_ fmt.Stringer   = Worker{}
+	_ fmt.GoStringer = Worker{}
+	_ slog.LogValuer = Worker{}
+)
