@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/facefleet/facefleet/worker/internal/imagedecode"
+	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
 type codeErr struct{ code string }
@@ -45,6 +48,10 @@ func TestDecide(t *testing.T) {
 			Action{Verb: Term, Status: StatusFailed, Code: CodeInvalid, Reason: "fleet: permanent error: bad json", Metric: OutcomeFailed}},
 		{"permanent on last delivery is not dead-lettered", Outcome{Err: Permanent(codeErr{"image_empty"}, ""), NumDelivered: 5, MaxDeliver: 5},
 			Action{Verb: Term, Status: StatusFailed, Code: "image_empty", Reason: "fleet: permanent error: coded: image_empty", Metric: OutcomeFailed}},
+		{"bad image terminates with its code", Outcome{Err: fmt.Errorf("job 1: %w", &imagedecode.Error{Kind: imagedecode.CodeUndecodable, Msg: "truncated"}), NumDelivered: 1, MaxDeliver: 5},
+			Action{Verb: Term, Status: StatusFailed, Code: "image_undecodable", Reason: "job 1: image_undecodable: truncated", Metric: OutcomeFailed}},
+		{"invalid options terminate", Outcome{Err: &pipeline.OptionError{Problems: []string{"uv_size 1"}}, NumDelivered: 2, MaxDeliver: 5},
+			Action{Verb: Term, Status: StatusFailed, Code: "invalid_options", Reason: "invalid_options: uv_size 1", Metric: OutcomeFailed}},
 		{"canceled terminates", Outcome{Err: fmt.Errorf("stage texture: %w", ErrCanceled), NumDelivered: 1, MaxDeliver: 5},
 			Action{Verb: Term, Status: StatusCanceled, Code: CodeCanceled, Reason: "canceled", Metric: OutcomeCanceled}},
 		{"canceled on last delivery still canceled", Outcome{Err: ErrCanceled, NumDelivered: 5, MaxDeliver: 5},

@@ -4,26 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/facefleet/facefleet/worker/internal/engine"
 )
-
-// Device is one inference device a Worker is pinned to.
-type Device struct {
-	// CUDA is false for the CPU.
-	CUDA bool
-	// Index is the CUDA device ordinal as the process sees it (after
-	// CUDA_VISIBLE_DEVICES renumbering); 0 for the CPU.
-	Index int
-}
-
-// String returns "cpu" or "cuda:N", the form ParseDevices accepts.
-func (d Device) String() string {
-	if !d.CUDA {
-		return "cpu"
-	}
-	return "cuda:" + strconv.Itoa(d.Index)
-}
 
 // CUDADiscovery tells ParseDevices which CUDA devices the process can see.
 type CUDADiscovery struct {
@@ -78,45 +62,45 @@ func ordinals(n int) []int {
 }
 
 // ParseDevices parses a --devices value: "cpu", a comma-separated list of
-// "cuda:N" (also "cuda" = cuda:0), or "all" (every visible CUDA device, or
-// the CPU when none is visible). Duplicates are an error.
-func ParseDevices(spec string, cuda CUDADiscovery) ([]Device, error) {
+// GPUs ("cuda:0,cuda:1"; "cuda" means cuda:0), or "all" (every visible CUDA
+// device, or the CPU when none is visible). GPUs run on provider, "cuda" or
+// "tensorrt" ("" means cuda). Duplicates are an error.
+func ParseDevices(spec, provider string, cuda CUDADiscovery) ([]engine.Device, error) {
+	switch provider {
+	case "":
+		provider = engine.KindCUDA
+	case engine.KindCUDA, engine.KindTensorRT:
+	default:
+		return nil, fmt.Errorf("%w: gpu provider %q: want cuda or tensorrt", ErrInvalidConfig, provider)
+	}
+	cpu := []engine.Device{{Kind: engine.KindCPU}}
 	spec = strings.TrimSpace(strings.ToLower(spec))
 	switch spec {
-	case "", "cpu":
-		return []Device{Device{}}, nil
+	case "", engine.KindCPU:
+		return cpu, nil
 	case "all":
 		vis := cuda.Visible()
 		if len(vis) == 0 {
-			return []Device{Device{}}, nil
+			return cpu, nil
 		}
-		out := make([]Device, len(vis))
+		out := make([]engine.Device, len(vis))
 		for i, n := range vis {
-			out[i] = Device{CUDA: true, Index: n}
+			out[i] = engine.Device{Kind: provider, ID: n}
 		}
 		return out, nil
 	}
-	var out []Device
-	seen := map[Device]bool{}
-	for _, f := range strings.Split(spec, ",") {
-		f = strings.TrimSpace(f)
-		var d Device
-		switch {
-		case f == "cpu":
-			d = Device{}
-		case f == "cuda" || f == "gpu":
-			d = Device{CUDA: true}
-		case strings.HasPrefix(f, "cuda:"):
-			n, err := strconv.Atoi(strings.TrimPrefix(f, "cuda:"))
-			if err != nil || n < 0 || n > 1024 {
-				return nil, fmt.Errorf("%w: device %q: want cuda:N with N ≥ 0", ErrInvalidConfig, f)
-			}
-			d = Device{CUDA: true, Index: n}
-		default:
-			return nil, fmt.Errorf("%w: device %q: want cpu, cuda:N or all", ErrInvalidConfig, f)
+	var out []engine.Device
+	seen := map[engine.Device]bool{}
+	for f := range strings.SplitSeq(spec, ",") {
+		d, err := engine.ParseDevice(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: devices %q: %w", ErrInvalidConfig, spec, err)
+		}
+		if d.Kind != engine.KindCPU {
+			d.Kind = provider
 		}
 		if seen[d] {
-			return nil, fmt.Errorf("%w: device %q listed twice", ErrInvalidConfig, f)
+			return nil, fmt.Errorf("%w: device %q listed twice", ErrInvalidConfig, d)
 		}
 		seen[d] = true
 		out = append(out, d)

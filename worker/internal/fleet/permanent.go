@@ -1,20 +1,18 @@
 package fleet
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/facefleet/facefleet/worker/internal/imagedecode"
+	"github.com/facefleet/facefleet/worker/internal/pipeline"
+)
 
 // IsPermanent reports whether err can never succeed on retry: it wraps
 // ErrPermanent or one of the bad-input sentinels of the packages the worker
-// runs (see docs/ARCHITECTURE.md, "Errors").
+// runs (docs/ARCHITECTURE.md, "Errors"): imagedecode.ErrBadImage,
+// pipeline.ErrInvalidOptions.
 func IsPermanent(err error) bool {
-	for _, s := range permanentSentinels() {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// permanentSentinels lists the sentinel errors that mark bad input.
-func permanentSentinels() []error {
-	return []error{ErrPermanent}
+	return errors.Is(err, ErrPermanent) ||
+		errors.Is(err, imagedecode.ErrBadImage) ||
+		errors.Is(err, pipeline.ErrInvalidOptions)
 }
