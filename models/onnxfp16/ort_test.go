@@ -250,3 +250,38 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// runGeneric runs a test graph with inputs X (float) and I (int64), both
+// [1,1,2,2], and returns Y.
+func runGeneric(t *testing.T, onnx []byte, x []float32, i []int64) []float32 {
+	t.Helper()
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(onnx, []string{"X", "I"}, []string{"Y"}, nil)
+	require.NoError(t, err)
+	defer s.Destroy()
+	xt, err := ort.NewTensor(ort.NewShape(1, 1, 2, 2), x)
+	require.NoError(t, err)
+	defer xt.Destroy()
+	it, err := ort.NewTensor(ort.NewShape(1, 1, 2, 2), i)
+	require.NoError(t, err)
+	defer it.Destroy()
+	outs := []ort.Value{nil}
+	require.NoError(t, s.Run([]ort.Value{xt, it}, outs))
+	defer outs[0].Destroy()
+	return append([]float32(nil), outs[0].(*ort.Tensor[float32]).GetData()...)
+}
+
+// runBatch runs a test graph X → Y and returns Y's data and shape.
+func runBatch(t *testing.T, onnx []byte, shape []int64, x []float32) ([]float32, []int64) {
+	t.Helper()
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(onnx, []string{"X"}, []string{"Y"}, nil)
+	require.NoError(t, err)
+	defer s.Destroy()
+	xt, err := ort.NewTensor(ort.NewShape(shape...), x)
+	require.NoError(t, err)
+	defer xt.Destroy()
+	outs := []ort.Value{nil}
+	require.NoError(t, s.Run([]ort.Value{xt}, outs))
+	defer outs[0].Destroy()
+	y := outs[0].(*ort.Tensor[float32])
+	return append([]float32(nil), y.GetData()...), []int64(y.GetShape())
+}

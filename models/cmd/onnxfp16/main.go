@@ -32,14 +32,19 @@ func main() {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fl := flag.NewFlagSet("onnxfp16", flag.ContinueOnError)
 	dir := fl.String("dir", "models", "directory of FP32 *.onnx models")
-	keep := fl.String("keep-fp32", "", "comma-separated op types kept in FP32 (default: the library's DefaultKeepFP32)")
+	keep := fl.String("keep-fp32", "", `comma-separated op types kept in FP32, or "cpu" for the ops ONNX Runtime's CPU provider has no FP16 kernel for (default: none)`)
+	suffix := fl.String("suffix", ".fp16.onnx", "output file suffix replacing .onnx")
 	static := fl.Bool("static-batch", false, "keep the batch dimension as in the input")
 	check := fl.Bool("check", false, "do not write; fail if an output is missing or differs")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	opts := onnxfp16.Options{StaticBatch: *static}
-	if *keep != "" {
+	switch *keep {
+	case "":
+	case "cpu":
+		opts.KeepFP32 = onnxfp16.CPUNoFP16Kernels()
+	default:
 		opts.KeepFP32 = strings.Split(*keep, ",")
 	}
 	paths, err := filepath.Glob(filepath.Join(*dir, "*.onnx"))
@@ -52,7 +57,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if strings.HasSuffix(p, ".fp16.onnx") {
+		if strings.HasSuffix(p, ".fp16.onnx") || strings.HasSuffix(p, *suffix) {
 			continue
 		}
 		in, err := os.ReadFile(p)
@@ -63,7 +68,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		dst := strings.TrimSuffix(p, ".onnx") + ".fp16.onnx"
+		dst := strings.TrimSuffix(p, ".onnx") + *suffix
 		if *check {
 			old, err := os.ReadFile(dst)
 			if err != nil {
