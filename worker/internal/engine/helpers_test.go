@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"image"
 	"image/draw"
 	"image/jpeg"
@@ -77,8 +78,11 @@ func loadPhoto(t testing.TB, name string) *image.NRGBA {
 	defer f.Close()
 	src, err := jpeg.Decode(f)
 	require.NoError(t, err)
-	img := image.NewNRGBA(image.Rect(0, 0, src.Bounds().Dx(), src.Bounds().Dy()))
-	draw.Draw(img, img.Rect, src, src.Bounds().Min, draw.Src)
+	// JPEGs are opaque, so RGBA and NRGBA bytes agree; draw has a fast
+	// YCbCr → RGBA path.
+	rgba := image.NewRGBA(image.Rect(0, 0, src.Bounds().Dx(), src.Bounds().Dy()))
+	draw.Draw(rgba, rgba.Rect, src, src.Bounds().Min, draw.Src)
+	img := &image.NRGBA{Pix: rgba.Pix, Stride: rgba.Stride, Rect: rgba.Rect}
 	photoCache.Store(name, img)
 	return img
 }
@@ -123,3 +127,5 @@ func halve(img *image.NRGBA) *image.NRGBA {
 	}
 	return out
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

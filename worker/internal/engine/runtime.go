@@ -52,16 +52,16 @@ func initRuntime(path string) error {
 	if err != nil {
 		abs = path
 	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("%w: library %s: %w (run `make setup` or set %s)",
+			ErrRuntimeUnavailable, abs, err, LibraryEnv)
+	}
 	if ortRuntime.path != "" {
 		if ortRuntime.path != abs {
 			return fmt.Errorf("%w: environment already uses %s, cannot switch to %s",
 				ErrRuntimeUnavailable, ortRuntime.path, abs)
 		}
 		return nil
-	}
-	if _, err := os.Stat(abs); err != nil {
-		return fmt.Errorf("%w: library %s: %w (run `make setup` or set %s)",
-			ErrRuntimeUnavailable, abs, err, LibraryEnv)
 	}
 	if ort.IsInitialized() {
 		// Someone else in this process initialised ORT directly; use it.
@@ -195,4 +195,3 @@ func appendTensorRT(so *ort.SessionOptions, cfg Config) error {
 func providerErr(d Device, err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrProviderUnavailable, d, err)
 }
-

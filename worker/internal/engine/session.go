@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	ort "github.com/yalue/onnxruntime_go"
 	"github.com/x448/float16"
+	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/facefleet/facefleet/models"
 )
