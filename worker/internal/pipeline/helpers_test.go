@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/require"
+
+	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/worker/internal/engine"
+)
+
+// moduleRoot finds the directory holding go.mod.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "go.mod not found")
+		dir = parent
+	}
+}
+
+func ortLibrary(t testing.TB) string {
+	if p := os.Getenv(engine.LibraryEnv); p != "" {
+		return p
+	}
+	p := filepath.Join(moduleRoot(t), engine.DefaultLibraryPath)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// shared is one CPU engine for the whole test binary: sessions take a
+// while to create and the engine serialises its calls anyway.
+var shared struct {
+	sync.Mutex
+	eng *engine.Engine
+	err error
+}
+
+// realEngine returns the shared engine, skipping the test when the ONNX
+// Runtime library is absent.
+func realEngine(t testing.TB) *engine.Engine {
+	t.Helper()
+	lib := ortLibrary(t)
+	if lib == "" {
+		t.Skipf("ONNX Runtime library not found: set %s or run `make setup`", engine.LibraryEnv)
+	}
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.eng == nil && shared.err == nil {
+		shared.eng, shared.err = engine.New(engine.Config{LibraryPath: lib, IntraOpThreads: 1})
+	}
+	require.NoError(t, shared.err)
+	return shared.eng
+}
+
+func photo(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(moduleRoot(t), "worker", "testdata", "images", name))
+	require.NoError(t, err)
+	return b
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// resultSchema compiles docs/result.schema.json.
+func resultSchema(t testing.TB) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(filepath.Join(moduleRoot(t), "docs", "result.schema.json"))
+	require.NoError(t, err)
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource("result.schema.json", doc))
+	s, err := c.Compile("result.schema.json")
+	require.NoError(t, err)
+	return s
+}
+
+func validate(t testing.TB, s *jsonschema.Schema, data []byte) error {
+	t.Helper()
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	require.NoError(t, err)
+	return s.Validate(inst)
+}
+
+// fakeModel places synthetic faces: the canonical mesh projected frontally
+// at the given centres and scales (px per cm). It records calls and can fail.
+type fakeModel struct {
+	mu        sync.Mutex
+	centres   [][3]float32 // x, y, scale
+	detectErr error
+	lmErr     error
+	calls     []string
+}
+
+var _ Model = (*fakeModel)(nil)
+
+func (m *fakeModel) Detect(ctx context.Context, img *image.NRGBA, o engine.DetectOptions) ([]engine.Detection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, "detect:"+o.Detector)
+	if m.detectErr != nil {
+		return nil, m.detectErr
+	}
+	var dets []engine.Detection
+	for _, c := range m.centres {
+		half := 9 * c[2]
+		dets = append(dets, engine.Detection{Box: [4]float32{c[0] - half, c[1] - half, 2 * half, 2 * half}, Score: 0.9})
+	}
+	if o.MaxFaces > 0 && len(dets) > o.MaxFaces {
+		dets = dets[:o.MaxFaces]
+	}
+	return dets, nil
+}
+
+func (m *fakeModel) Landmarks(ctx context.Context, img *image.NRGBA, dets []engine.Detection) ([]engine.Face, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, "landmarks")
+	if m.lmErr != nil {
+		return nil, m.lmErr
+	}
+	mesh := models.Canonical()
+	var faces []engine.Face
+	for _, d := range dets {
+		s := d.Box[2] / 18
+		cx, cy := d.Box[0]+d.Box[2]/2, d.Box[1]+d.Box[3]/2
+		lm := make([][3]float32, len(mesh.Vertices))
+		for i, v := range mesh.Vertices {
+			lm[i] = [3]float32{cx + s*v[0], cy - s*v[1], -s * v[2]}
+		}
+		faces = append(faces, engine.Face{Detection: d, Presence: 0.99, Landmarks: lm})
+	}
+	return faces, nil
+}
+
+func (m *fakeModel) Precision() models.Precision { return models.FP32 }
+func (m *fakeModel) Device() engine.Device       { return engine.Device{Kind: engine.KindCPU} }
+
+// gradientPNG is a w×h opaque PNG with a smooth pattern (textures sample it).
+func gradientPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetNRGBA(x, y, color.NRGBA{uint8(x), uint8(y), uint8(x + y), 255})
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	return buf.Bytes()
+}
