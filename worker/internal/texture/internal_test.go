@@ -2,10 +2,14 @@ package texture
 
 import (
 	"hash/adler32"
+	"image"
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/facefleet/facefleet/models"
 )
 
 func TestAdler32Combine(t *testing.T) {
@@ -23,4 +27,46 @@ func TestAdler32Combine(t *testing.T) {
 		want := adler32.Checksum(append(append([]byte(nil), a...), b...))
 		require.Equal(t, want, adler32Combine(adler32.Checksum(a), adler32.Checksum(b), int64(len(b))), "len %d", n)
 	}
+}
+
+// TestDepthHidesCheekBehindNose checks the occlusion test on its own: with
+// the head turned 35°, some texels of front-facing triangles on the far side
+// are hidden behind the nose, and none on the near side are.
+func TestDepthHidesCheekBehindNose(t *testing.T) {
+	t.Parallel()
+	m := models.Canonical()
+	yaw := 35 * math.Pi / 180
+	lm := make([][3]float32, len(m.Vertices))
+	for i, v := range m.Vertices {
+		x, y, z := float64(v[0]), float64(v[1]), float64(v[2])
+		lm[i] = [3]float32{float32(255 + 20*(x*math.Cos(yaw)+z*math.Sin(yaw))), float32(250 - 20*y), float32(-20 * (-x*math.Sin(yaw) + z*math.Cos(yaw)))}
+	}
+	lay, err := layoutFor(m, 256)
+	require.NoError(t, err)
+	img := image.NewNRGBA(image.Rect(0, 0, 510, 510))
+	f := newFrame(img, lm, lay)
+	hiddenFar, hiddenNear, seen := 0, 0, 0
+	for _, sp := range lay.spans {
+		tf := f.tris[sp.tri]
+		if !tf.front {
+			continue
+		}
+		for i := int(sp.x0); i < int(sp.x1); i++ {
+			fi, fj := float64(i), float64(sp.y)
+			o := tf.own
+			x, y, z := o.ax*fi+o.bx*fj+o.cx, o.ay*fi+o.by*fj+o.cy, o.az*fi+o.bz*fj+o.cz
+			seen++
+			if f.depth.visible(x, y, z) {
+				continue
+			}
+			if i > 128 {
+				hiddenFar++
+			} else {
+				hiddenNear++
+			}
+		}
+	}
+	t.Logf("front-facing texels %d, hidden far %d, hidden near %d", seen, hiddenFar, hiddenNear)
+	require.Greater(t, hiddenFar, 100)
+	require.Zero(t, hiddenNear)
 }

@@ -99,6 +99,11 @@ func (o Options) size() int {
 // mesh. landmarks are the mesh's vertices in the photo: x right and y down in
 // pixels (pixel i covers [i, i+1)), z on the scale of x, smaller = nearer.
 func Unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options) (*image.NRGBA, Stats, error) {
+	return unwrap(img, landmarks, mesh, o, workersFor(o.size()))
+}
+
+// unwrap is Unwrap shading on the given number of goroutines.
+func unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, workers int) (*image.NRGBA, Stats, error) {
 	if err := o.Validate(); err != nil {
 		return nil, Stats{}, err
 	}
@@ -114,7 +119,6 @@ func Unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Opt
 	f := newFrame(img, landmarks, lay)
 	out := image.NewNRGBA(image.Rect(0, 0, size, size))
 
-	workers := workersFor(size)
 	var valid, mirrored int
 	if workers == 1 {
 		valid, mirrored = f.shade(out, lay.spans)
