@@ -28,7 +28,7 @@ type RedisServer struct {
 
 // StartRedis starts redis-server on 127.0.0.1 and waits until PING answers.
 //
-// With dir == "" the server is ephemeral (--save '' --appendonly no);
+// With dir == "" the server is ephemeral (no RDB snapshots, --appendonly no);
 // otherwise it is durable: data and the append-only file live in dir
 // (--dir DIR --appendonly yes --appendfsync everysec). port 0 picks a free
 // port. The process is killed when ctx is cancelled, when Stop is called,

@@ -1,0 +1,361 @@
+// Package job defines the job message (version 1) that producers publish and
+// workers consume: JSON with strict decoding, validation that reports every
+// problem at once, and UUIDv7 job IDs.
+//
+//	{"version":1,"id":"<uuidv7>","tenant":"acme",
+//	 "input":{"bucket":"facefleet","key":"inputs/<id>/photo.jpg"},
+//	 "options":{"geometry":true,"uv_size":1024,"detector":"short","max_faces":1},
+//	 "priority":"normal","submitted_at":"2026-01-02T03:04:05Z",
+//	 "trace":{"traceparent":"00-…"}}
+package job
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Version is the message version this package writes and accepts.
+const Version = 1
+
+// Limits.
+const (
+	// MaxMessageBytes bounds an encoded message; Decode refuses larger input.
+	MaxMessageBytes = 16 << 10
+	// MaxKeyLen bounds an object key (bytes).
+	MaxKeyLen = 1024
+	// MaxTenantLen bounds a tenant name.
+	MaxTenantLen = 64
+	// MinUVSize and MaxUVSize bound Options.UVSize (pixels, square).
+	MinUVSize, MaxUVSize = 256, 4096
+	// MinMaxFaces and MaxMaxFaces bound Options.MaxFaces.
+	MinMaxFaces, MaxMaxFaces = 1, 16
+	// MaxTraceparentLen bounds Trace.Traceparent.
+	MaxTraceparentLen = 128
+)
+
+// Defaults applied by Options.WithDefaults.
+const (
+	DefaultUVSize   = 1024
+	DefaultDetector = DetectorShort
+	DefaultMaxFaces = 1
+)
+
+// Detector names: short-range (faces within ~2 m, 128×128) or full-range (256×256).
+const (
+	DetectorShort = "short"
+	DetectorFull  = "full"
+)
+
+// Priority of a job; each maps to its own subject and consumer.
+type Priority string
+
+// Priorities, highest first.
+const (
+	PriorityHigh   Priority = "high"
+	PriorityNormal Priority = "normal"
+	PriorityLow    Priority = "low"
+)
+
+// Priorities lists every priority, highest first (the fetch order).
+func Priorities() []Priority { return []Priority{PriorityHigh, PriorityNormal, PriorityLow} }
+
+// Valid reports whether p is one of the known priorities.
+func (p Priority) Valid() bool {
+	return p == PriorityHigh || p == PriorityNormal || p == PriorityLow
+}
+
+// Sentinel errors.
+var (
+	// ErrInvalid is wrapped by every validation problem (*FieldError).
+	ErrInvalid = errors.New("job: invalid message")
+	// ErrMalformed is returned for input that is not a single well-formed JSON
+	// object of the expected shape (syntax, unknown fields, wrong types).
+	ErrMalformed = errors.New("job: malformed message")
+	// ErrTooLarge is returned for input larger than MaxMessageBytes.
+	ErrTooLarge = errors.New("job: message too large")
+	// ErrUnsupportedVersion is returned when version is not Version.
+	ErrUnsupportedVersion = errors.New("job: unsupported message version")
+)
+
+// FieldError is one validation problem. It wraps ErrInvalid.
+type FieldError struct {
+	// Field is the JSON path, e.g. "input.key" or "options.uv_size".
+	Field string
+	// Problem says what is wrong, e.g. "required" or "must be 256..4096".
+	Problem string
+}
+
+func (e *FieldError) Error() string { return "job: " + e.Field + ": " + e.Problem }
+
+// Unwrap returns ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// Code is the machine code stored in status records.
+func (e *FieldError) Code() string { return "invalid_job" }
+
+// Input locates the uploaded image.
+type Input struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+}
+
+// Options select what the worker produces. The UV texture is always made.
+type Options struct {
+	// Geometry adds mesh.obj/mtl/glb, pose, depth and normal maps.
+	Geometry bool `json:"geometry"`
+	// UVSize is the side of the square UV texture in pixels (256..4096).
+	UVSize int `json:"uv_size"`
+	// Detector is "short" or "full".
+	Detector string `json:"detector"`
+	// MaxFaces caps the faces processed per image (1..16).
+	MaxFaces int `json:"max_faces"`
+}
+
+// WithDefaults returns o with zero fields set to their defaults.
+func (o Options) WithDefaults() Options {
+	if o.UVSize == 0 {
+		o.UVSize = DefaultUVSize
+	}
+	if o.Detector == "" {
+		o.Detector = DefaultDetector
+	}
+	if o.MaxFaces == 0 {
+		o.MaxFaces = DefaultMaxFaces
+	}
+	return o
+}
+
+// Validate reports every problem with o (fields prefixed "options.").
+func (o Options) Validate() error {
+	var errs []error
+	if o.UVSize < MinUVSize || o.UVSize > MaxUVSize {
+		errs = append(errs, &FieldError{"options.uv_size", fmt.Sprintf("must be %d..%d, got %d", MinUVSize, MaxUVSize, o.UVSize)})
+	}
+	if o.Detector != DetectorShort && o.Detector != DetectorFull {
+		errs = append(errs, &FieldError{"options.detector", fmt.Sprintf("must be %q or %q, got %q", DetectorShort, DetectorFull, o.Detector)})
+	}
+	if o.MaxFaces < MinMaxFaces || o.MaxFaces > MaxMaxFaces {
+		errs = append(errs, &FieldError{"options.max_faces", fmt.Sprintf("must be %d..%d, got %d", MinMaxFaces, MaxMaxFaces, o.MaxFaces)})
+	}
+	return errors.Join(errs...)
+}
+
+// Trace carries W3C trace context across the queue.
+type Trace struct {
+	Traceparent string `json:"traceparent,omitempty"`
+	Tracestate  string `json:"tracestate,omitempty"`
+}
+
+// Message is a job message, version 1.
+type Message struct {
+	Version     int       `json:"version"`
+	ID          string    `json:"id"`
+	Tenant      string    `json:"tenant"`
+	Input       Input     `json:"input"`
+	Options     Options   `json:"options"`
+	Priority    Priority  `json:"priority"`
+	SubmittedAt time.Time `json:"submitted_at"`
+	Trace       *Trace    `json:"trace,omitempty"`
+}
+
+// NewID returns a new job ID: a UUIDv7 string (time-ordered).
+func NewID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("job: new id: %w", err)
+	}
+	return id.String(), nil
+}
+
+// New builds a version-1 message with a fresh ID, SubmittedAt = now (UTC),
+// defaulted options and priority normal when empty. It does not validate.
+func New(tenant string, in Input, opts Options, prio Priority, now time.Time) (*Message, error) {
+	id, err := NewID()
+	if err != nil {
+		return nil, err
+	}
+	if prio == "" {
+		prio = PriorityNormal
+	}
+	return &Message{Version: Version, ID: id, Tenant: tenant, Input: in, Options: opts.WithDefaults(),
+		Priority: prio, SubmittedAt: now.UTC()}, nil
+}
+
+// Validate reports every problem with m as errors.Join of *FieldError
+// (each wrapping ErrInvalid), or nil.
+func (m *Message) Validate() error {
+	var errs []error
+	add := func(field, problem string) { errs = append(errs, &FieldError{field, problem}) }
+	if m.Version != Version {
+		add("version", fmt.Sprintf("must be %d, got %d", Version, m.Version))
+	}
+	if m.ID == "" {
+		add("id", "required")
+	} else if u, err := uuid.Parse(m.ID); err != nil || u.Version() != 7 || u.String() != m.ID {
+		add("id", "must be a lowercase canonical UUIDv7")
+	}
+	switch {
+	case m.Tenant == "":
+		add("tenant", "required")
+	case len(m.Tenant) > MaxTenantLen:
+		add("tenant", fmt.Sprintf("longer than %d bytes", MaxTenantLen))
+	case !validTenant(m.Tenant):
+		add("tenant", "may contain only letters, digits, '-', '_' and '.'")
+	}
+	if m.Input.Bucket == "" {
+		add("input.bucket", "required")
+	} else if !validBucket(m.Input.Bucket) {
+		add("input.bucket", "not a valid bucket name")
+	}
+	if err := ValidateKey(m.Input.Key); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			add("input.key", fe.Problem)
+		}
+	}
+	if err := m.Options.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if !m.Priority.Valid() {
+		add("priority", fmt.Sprintf("must be high, normal or low, got %q", m.Priority))
+	}
+	if m.SubmittedAt.IsZero() {
+		add("submitted_at", "required")
+	}
+	if m.Trace != nil && (len(m.Trace.Traceparent) > MaxTraceparentLen || len(m.Trace.Tracestate) > 512) {
+		add("trace", "too long")
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateKey checks an object key: non-empty, at most MaxKeyLen bytes, valid
+// UTF-8, no leading '/', no control characters, no "." or ".." path segment,
+// no empty segment ("//"). The error is a *FieldError for "key".
+func ValidateKey(key string) error {
+	problem := ""
+	switch {
+	case key == "":
+		problem = "required"
+	case len(key) > MaxKeyLen:
+		problem = fmt.Sprintf("longer than %d bytes", MaxKeyLen)
+	case !utf8.ValidString(key):
+		problem = "not valid UTF-8"
+	case strings.HasPrefix(key, "/"):
+		problem = "must not start with '/'"
+	case strings.IndexFunc(key, unicode.IsControl) >= 0:
+		problem = "must not contain control characters"
+	default:
+		for seg := range strings.SplitSeq(key, "/") {
+			if seg == ".." || seg == "." {
+				problem = "must not contain '.' or '..' segments"
+				break
+			}
+			if seg == "" {
+				problem = "must not contain empty segments"
+				break
+			}
+		}
+		if problem == "" && strings.Contains(key, "\\") {
+			problem = "must not contain '\\'"
+		}
+	}
+	if problem == "" {
+		return nil
+	}
+	return &FieldError{Field: "key", Problem: problem}
+}
+
+func validTenant(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func validBucket(s string) bool {
+	if len(s) < 3 || len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// required lists the fields that must be present in the JSON object.
+var required = []string{"version", "id", "tenant", "input", "options", "priority", "submitted_at"}
+
+// Decode parses and validates a message. It refuses input larger than
+// MaxMessageBytes (ErrTooLarge), unknown fields, trailing data and wrong types
+// (ErrMalformed), other versions (ErrUnsupportedVersion), and then returns
+// Validate's errors (ErrInvalid) — missing required fields included.
+func Decode(data []byte) (*Message, error) {
+	if len(data) > MaxMessageBytes {
+		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(data), MaxMessageBytes)
+	}
+	// Presence check first, so a missing field is reported as such rather
+	// than as its zero value.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if v, ok := raw["version"]; ok {
+		var ver int
+		if err := json.Unmarshal(v, &ver); err != nil {
+			return nil, fmt.Errorf("%w: version: %v", ErrMalformed, err)
+		}
+		if ver != Version {
+			return nil, fmt.Errorf("%w: %d", ErrUnsupportedVersion, ver)
+		}
+	}
+	var missing []error
+	for _, f := range required {
+		if v, ok := raw[f]; !ok || string(v) == "null" {
+			missing = append(missing, &FieldError{Field: f, Problem: "required"})
+		}
+	}
+	if len(missing) > 0 {
+		return nil, errors.Join(missing...)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Message
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: trailing data after the object", ErrMalformed)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Encode validates m and returns its JSON encoding.
+func (m *Message) Encode() ([]byte, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("job: encode: %w", err)
+	}
+	if len(b) > MaxMessageBytes {
+		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(b), MaxMessageBytes)
+	}
+	return b, nil
+}

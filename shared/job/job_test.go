@@ -1,0 +1,199 @@
+package job_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/facefleet/facefleet/shared/job"
+)
+
+func validMessage(t testing.TB) *job.Message {
+	t.Helper()
+	m, err := job.New("acme", job.Input{Bucket: "facefleet", Key: "inputs/x/photo.jpg"},
+		job.Options{Geometry: true}, "", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	require.NoError(t, err)
+	return m
+}
+
+func TestNewIDIsV7AndOrdered(t *testing.T) {
+	t.Parallel()
+	a, err := job.NewID()
+	require.NoError(t, err)
+	b, err := job.NewID()
+	require.NoError(t, err)
+	ua, err := uuid.Parse(a)
+	require.NoError(t, err)
+	require.Equal(t, uuid.Version(7), ua.Version())
+	require.Less(t, a, b, "UUIDv7 strings sort by creation time")
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	m := validMessage(t)
+	m.Trace = &job.Trace{Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	b, err := m.Encode()
+	require.NoError(t, err)
+	got, err := job.Decode(b)
+	require.NoError(t, err)
+	require.Equal(t, m, got)
+	require.Equal(t, job.PriorityNormal, got.Priority)
+	require.Equal(t, job.Options{Geometry: true, UVSize: 1024, Detector: "short", MaxFaces: 1}, got.Options)
+}
+
+func TestDecodeStrict(t *testing.T) {
+	t.Parallel()
+	good, err := validMessage(t).Encode()
+	require.NoError(t, err)
+	var obj map[string]any
+	require.NoError(t, json.Unmarshal(good, &obj))
+	mutate := func(f func(map[string]any)) []byte {
+		c := map[string]any{}
+		b, _ := json.Marshal(obj)
+		_ = json.Unmarshal(b, &c)
+		f(c)
+		out, _ := json.Marshal(c)
+		return out
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		want error
+		fld  string
+	}{
+		{"unknown field", mutate(func(m map[string]any) { m["extra"] = 1 }), job.ErrMalformed, ""},
+		{"unknown nested", mutate(func(m map[string]any) { m["options"].(map[string]any)["x"] = 1 }), job.ErrMalformed, ""},
+		{"wrong type", mutate(func(m map[string]any) { m["tenant"] = 5 }), job.ErrMalformed, ""},
+		{"not json", []byte("{"), job.ErrMalformed, ""},
+		{"array", []byte("[]"), job.ErrMalformed, ""},
+		{"trailing", append(append([]byte{}, good...), []byte(" {}")...), job.ErrMalformed, ""},
+		{"too large", []byte(`{"x":"` + strings.Repeat("a", job.MaxMessageBytes) + `"}`), job.ErrTooLarge, ""},
+		{"version 2", mutate(func(m map[string]any) { m["version"] = 2 }), job.ErrUnsupportedVersion, ""},
+		{"missing id", mutate(func(m map[string]any) { delete(m, "id") }), job.ErrInvalid, "id"},
+		{"null input", mutate(func(m map[string]any) { m["input"] = nil }), job.ErrInvalid, "input"},
+		{"missing version", mutate(func(m map[string]any) { delete(m, "version") }), job.ErrInvalid, "version"},
+		{"bad priority", mutate(func(m map[string]any) { m["priority"] = "urgent" }), job.ErrInvalid, "priority"},
+		{"uv too big", mutate(func(m map[string]any) { m["options"].(map[string]any)["uv_size"] = 8192 }), job.ErrInvalid, "options.uv_size"},
+		{"traversal", mutate(func(m map[string]any) { m["input"].(map[string]any)["key"] = "inputs/../etc" }), job.ErrInvalid, "input.key"},
+		{"not v7", mutate(func(m map[string]any) { m["id"] = uuid.NewString() }), job.ErrInvalid, "id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := job.Decode(tc.in)
+			require.ErrorIs(t, err, tc.want)
+			if tc.fld != "" {
+				var fe *job.FieldError
+				require.ErrorAs(t, err, &fe)
+				require.Contains(t, fieldsOf(err), tc.fld)
+			}
+		})
+	}
+}
+
+func fieldsOf(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		var fe *job.FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe.Field)
+		}
+	}
+	walk(err)
+	return out
+}
+
+func TestValidateReportsAllProblems(t *testing.T) {
+	t.Parallel()
+	m := &job.Message{Version: 1, Options: job.Options{UVSize: 1, Detector: "huge", MaxFaces: 99}, Priority: "x"}
+	err := m.Validate()
+	require.ErrorIs(t, err, job.ErrInvalid)
+	require.ElementsMatch(t, []string{"id", "tenant", "input.bucket", "input.key", "options.uv_size",
+		"options.detector", "options.max_faces", "priority", "submitted_at"}, fieldsOf(err))
+}
+
+func TestValidateKey(t *testing.T) {
+	t.Parallel()
+	ok := []string{"a", "inputs/0190/photo.jpg", "a..b/c.d", strings.Repeat("k", job.MaxKeyLen), "ünïcode/ß.png"}
+	bad := []string{"", "/abs", "a/../b", "..", "a/./b", "a//b", "a\x00b", "tab\there", "a\x7f", "a\\b",
+		strings.Repeat("k", job.MaxKeyLen+1), "bad\xffutf8"}
+	for _, k := range ok {
+		require.NoError(t, job.ValidateKey(k), k)
+	}
+	for _, k := range bad {
+		err := job.ValidateKey(k)
+		require.ErrorIs(t, err, job.ErrInvalid, "%q", k)
+	}
+}
+
+func TestOptionsBounds(t *testing.T) {
+	t.Parallel()
+	base := job.Options{}.WithDefaults()
+	require.NoError(t, base.Validate())
+	for _, uv := range []int{256, 4096} {
+		o := base
+		o.UVSize = uv
+		require.NoError(t, o.Validate())
+	}
+	for _, uv := range []int{255, 4097, -1} {
+		o := base
+		o.UVSize = uv
+		require.ErrorIs(t, o.Validate(), job.ErrInvalid)
+	}
+	for _, n := range []int{0, 17} {
+		o := base
+		o.MaxFaces = n
+		require.ErrorIs(t, o.Validate(), job.ErrInvalid)
+	}
+	o := base
+	o.Detector = job.DetectorFull
+	require.NoError(t, o.Validate())
+}
+
+func FuzzDecode(f *testing.F) {
+	good, err := validMessage(f).Encode()
+	require.NoError(f, err)
+	f.Add(good)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"version":1,"id":null}`))
+	f.Add([]byte(`[1,2]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := job.Decode(data)
+		if err != nil {
+			require.Nil(t, m)
+			require.True(t, errors.Is(err, job.ErrInvalid) || errors.Is(err, job.ErrMalformed) ||
+				errors.Is(err, job.ErrTooLarge) || errors.Is(err, job.ErrUnsupportedVersion), "untyped error: %v", err)
+			return
+		}
+		// Anything accepted must be valid and survive a round trip.
+		require.NoError(t, m.Validate())
+		b, err := m.Encode()
+		require.NoError(t, err)
+		m2, err := job.Decode(b)
+		require.NoError(t, err)
+		require.Equal(t, m, m2)
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	data, err := validMessage(b).Encode()
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := job.Decode(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
