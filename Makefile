@@ -2,25 +2,49 @@
 SHELL := bash
 GO ?= go
 BIN := bin
+export PATH := $(PATH):$(shell $(GO) env GOPATH)/bin
 export FACEFLEET_ORT_LIB ?= $(CURDIR)/.cache/ort/libonnxruntime.so.1
+IMAGE_TAG ?= 0.1.0
 
 .DEFAULT_GOAL := help
 
 help: ## Show this help
-	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install the ONNX Runtime CPU library into .cache/ort (idempotent)
-	@bash .ci/install-ort.sh
+setup: ## Install what tests and the local stack need (redis-server, ONNX Runtime, gltf-validator, helm); idempotent
+	@bash .ci/install-tools.sh
 
 build: ## Build bin/worker, bin/producer, bin/localstack
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./worker ./producer ./localstack
 
-models: ## Regenerate derived model files (canonical mesh JSON, FP16 graphs)
+demo: setup build ## Start the local stack, submit the sample faces, show the results, stop
+	$(BIN)/localstack demo
+
+up: setup build ## Run the local stack in the foreground (Ctrl-C stops it); state in .data/
+	$(BIN)/localstack up
+
+test: setup ## Run every test
+	$(GO) test -count=1 -timeout 40m ./...
+
+bench: setup build ## Benchmarks: worker bench (model vs pipeline) and the fleet bench
+	$(BIN)/worker bench
+	$(BIN)/localstack bench
+
+models: ## Regenerate derived model files (canonical mesh JSON, FP16 graphs, model card hashes)
 	$(GO) run ./models/cmd/meshpack
 	$(GO) run ./models/cmd/onnxfp16 -dir models
 
-test: setup ## Run every test (needs redis-server on PATH; see .ci/run)
-	$(GO) test -count=1 -timeout 30m ./...
+images: ## Build the Docker images (needs Docker and internet)
+	docker build -f worker/Dockerfile.gpu -t facefleet/worker-gpu:$(IMAGE_TAG) .
+	docker build -f worker/Dockerfile -t facefleet/worker-cpu:$(IMAGE_TAG) .
+	docker build -f producer/Dockerfile -t facefleet/producer:$(IMAGE_TAG) .
 
-.PHONY: help setup build models test
+lint: ## go vet and chart lint
+	$(GO) vet ./...
+	helm lint --strict charts/facefleet
+
+clean: ## Remove build outputs and local stack state
+	rm -rf $(BIN) .data out
+
+.PHONY: help setup build demo up test bench models images lint clean
