@@ -52,8 +52,8 @@ func rasterize(lm [][3]float32, imgW, imgH int, tris [][3]uint16) *zraster {
 	if minX > maxX {
 		return r
 	}
-	x0, y0 := clampInt(int(math.Floor(minX)), 0, imgW), clampInt(int(math.Floor(minY)), 0, imgH)
-	x1, y1 := clampInt(int(math.Ceil(maxX))+1, 0, imgW), clampInt(int(math.Ceil(maxY))+1, 0, imgH)
+	x0, y0 := clampF(math.Floor(minX), 0, imgW), clampF(math.Floor(minY), 0, imgH)
+	x1, y1 := clampF(math.Ceil(maxX)+1, 0, imgW), clampF(math.Ceil(maxY)+1, 0, imgH)
 	if x1 <= x0 || y1 <= y0 {
 		return r
 	}
@@ -77,14 +77,31 @@ func rasterize(lm [][3]float32, imgW, imgH int, tris [][3]uint16) *zraster {
 	for i, t := range r.tri {
 		if t >= 0 {
 			r.covered++
-			r.zmin = min(r.zmin, r.z[i])
-			r.zmax = max(r.zmax, r.z[i])
+			// Plain comparisons: the builtin min/max handle NaN and are
+			// several times slower here.
+			z := r.z[i]
+			if z < r.zmin {
+				r.zmin = z
+			}
+			if z > r.zmax {
+				r.zmax = z
+			}
 		}
 	}
 	return r
 }
 
-func clampInt(v, lo, hi int) int { return max(lo, min(hi, v)) }
+// clampF clamps v to [lo, hi] before converting it, so huge or infinite
+// coordinates never reach an int conversion.
+func clampF(v float64, lo, hi int) int {
+	if !(v > float64(lo)) { // also NaN
+		return lo
+	}
+	if v > float64(hi) {
+		return hi
+	}
+	return int(v)
+}
 
 // fill rasterises one triangle.
 func (r *zraster) fill(ti int32, a, b, c [3]float32) {
@@ -95,10 +112,10 @@ func (r *zraster) fill(ti int32, a, b, c [3]float32) {
 	}
 	inv := 1 / area
 	// Pixel centres i+0.5 inside [min, max].
-	i0 := clampInt(int(math.Ceil(min(ax, bx, cx)-0.5)), r.x0, r.x0+r.w)
-	i1 := clampInt(int(math.Floor(max(ax, bx, cx)-0.5))+1, r.x0, r.x0+r.w)
-	j0 := clampInt(int(math.Ceil(min(ay, by, cy)-0.5)), r.y0, r.y0+r.h)
-	j1 := clampInt(int(math.Floor(max(ay, by, cy)-0.5))+1, r.y0, r.y0+r.h)
+	i0 := clampF(math.Ceil(min(ax, bx, cx)-0.5), r.x0, r.x0+r.w)
+	i1 := clampF(math.Floor(max(ax, bx, cx)-0.5)+1, r.x0, r.x0+r.w)
+	j0 := clampF(math.Ceil(min(ay, by, cy)-0.5), r.y0, r.y0+r.h)
+	j1 := clampF(math.Floor(max(ay, by, cy)-0.5)+1, r.y0, r.y0+r.h)
 	if i0 >= i1 || j0 >= j1 {
 		return
 	}
@@ -171,8 +188,17 @@ func RenderNormals(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *im
 		return img
 	}
 	// Normals in the camera frame (x right, y down, z forward); front faces
-	// of the canonical winding point towards the camera (−z).
+	// of the canonical winding point towards the camera (−z). Across a
+	// triangle the interpolated normal is affine in the pixel position:
+	// n(px, py) = gx·px + gy·py + g0, precomputed per triangle.
 	nrm := vertexNormals(landmarks, tris, [3]float32{0, 0, -1})
+	grads := make([][3][3]float64, len(tris))
+	for ti, t := range tris {
+		if int(t[0]) >= len(landmarks) || int(t[1]) >= len(landmarks) || int(t[2]) >= len(landmarks) {
+			continue // never rasterised
+		}
+		grads[ti] = normalGradient(landmarks[t[0]], landmarks[t[1]], landmarks[t[2]], nrm[t[0]], nrm[t[1]], nrm[t[2]])
+	}
 	for y := range r.h {
 		py := float64(r.y0+y) + 0.5
 		off := img.PixOffset(r.x0, r.y0+y)
@@ -181,36 +207,56 @@ func RenderNormals(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *im
 			if ti < 0 {
 				continue
 			}
-			t := tris[ti]
-			a, b, c := landmarks[t[0]], landmarks[t[1]], landmarks[t[2]]
+			g := &grads[ti]
 			px := float64(r.x0+x) + 0.5
-			ax, ay, bx, by, cx, cy := float64(a[0]), float64(a[1]), float64(b[0]), float64(b[1]), float64(c[0]), float64(c[1])
-			inv := 1 / ((bx-ax)*(cy-ay) - (by-ay)*(cx-ax))
-			w0 := ((bx-px)*(cy-py) - (by-py)*(cx-px)) * inv
-			w1 := ((cx-px)*(ay-py) - (cy-py)*(ax-px)) * inv
-			w2 := 1 - w0 - w1
-			na, nb, nc := nrm[t[0]], nrm[t[1]], nrm[t[2]]
 			n := [3]float64{
-				w0*float64(na[0]) + w1*float64(nb[0]) + w2*float64(nc[0]),
-				w0*float64(na[1]) + w1*float64(nb[1]) + w2*float64(nc[1]),
-				w0*float64(na[2]) + w1*float64(nb[2]) + w2*float64(nc[2]),
+				g[0][0]*px + g[1][0]*py + g[2][0],
+				g[0][1]*px + g[1][1]*py + g[2][1],
+				g[0][2]*px + g[1][2]*py + g[2][2],
 			}
-			l := norm3(n)
+			l := math.Sqrt(n[0]*n[0] + n[1]*n[1] + n[2]*n[2])
 			if !(l > 1e-12) {
 				n, l = [3]float64{0, 0, -1}, 1
 			}
+			inv := 1 / l
 			// Camera frame → view space: flip y and z.
 			o := img.Pix[off+4*x : off+4*x+4 : off+4*x+4]
-			o[0] = encodeUnit(n[0] / l)
-			o[1] = encodeUnit(-n[1] / l)
-			o[2] = encodeUnit(-n[2] / l)
+			o[0] = encodeUnit(n[0] * inv)
+			o[1] = encodeUnit(-n[1] * inv)
+			o[2] = encodeUnit(-n[2] * inv)
 			o[3] = 255
 		}
 	}
 	return img
 }
 
+// normalGradient returns g with n(px, py) = g[0]·px + g[1]·py + g[2], the
+// barycentric interpolation of the vertex normals na, nb, nc over the
+// triangle a, b, c in image space.
+func normalGradient(a, b, c [3]float32, na, nb, nc [3]float32) [3][3]float64 {
+	ax, ay, bx, by, cx, cy := float64(a[0]), float64(a[1]), float64(b[0]), float64(b[1]), float64(c[0]), float64(c[1])
+	inv := 1 / ((bx-ax)*(cy-ay) - (by-ay)*(cx-ax))
+	// w0 = ((bx−px)(cy−py) − (by−py)(cx−px))·inv, w1 likewise; w2 = 1−w0−w1.
+	w0x, w0y, w0c := (by-cy)*inv, (cx-bx)*inv, (bx*cy-by*cx)*inv
+	w1x, w1y, w1c := (cy-ay)*inv, (ax-cx)*inv, (cx*ay-cy*ax)*inv
+	var g [3][3]float64
+	for k := range 3 {
+		da, db, dc := float64(na[k]-nc[k]), float64(nb[k]-nc[k]), float64(nc[k])
+		g[0][k] = w0x*da + w1x*db
+		g[1][k] = w0y*da + w1y*db
+		g[2][k] = w0c*da + w1c*db + dc
+	}
+	return g
+}
+
 // encodeUnit maps [−1, 1] to [0, 255].
 func encodeUnit(v float64) uint8 {
-	return uint8(math.Round(max(0, min(255, (v+1)/2*255))))
+	f := (v+1)*127.5 + 0.5
+	if !(f > 0) {
+		return 0
+	}
+	if f >= 255 {
+		return 255
+	}
+	return uint8(f)
 }

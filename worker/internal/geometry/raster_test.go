@@ -180,3 +180,14 @@ func TestRenderNormalsFollowYaw(t *testing.T) {
 	}
 	require.Greater(t, meanNormalX(turned), base+0.03)
 }
+
+func TestRenderDepthSinglePixel(t *testing.T) {
+	t.Parallel()
+	// A sliver covering exactly one pixel centre: still the nearest value.
+	lm := [][3]float32{{2.4, 2.4, 7}, {2.7, 2.4, 7}, {2.4, 2.7, 7}}
+	d := RenderDepth(lm, 5, 5, [][3]uint16{{0, 1, 2}})
+	require.Equal(t, uint16(65535), d.Gray16At(2, 2).Y)
+	lm = [][3]float32{{2.4, 2.4, 9}, {2.7, 2.4, 3}, {2.4, 2.7, 1}}
+	d = RenderDepth(lm, 5, 5, [][3]uint16{{0, 1, 2}})
+	require.Equal(t, uint16(65535), d.Gray16At(2, 2).Y)
+}
