@@ -191,3 +191,17 @@ func TestRenderDepthSinglePixel(t *testing.T) {
 	d = RenderDepth(lm, 5, 5, [][3]uint16{{0, 1, 2}})
 	require.Equal(t, uint16(65535), d.Gray16At(2, 2).Y)
 }
+
+func TestRenderDepthInterpolatesDescending(t *testing.T) {
+	t.Parallel()
+	// The mirror of TestRenderDepthInterpolates: z falls along the scan
+	// order, so the nearest pixel is met last.
+	lm := [][3]float32{{0, 0, 64}, {64, 0, 0}, {64, 64, 0}, {0, 64, 64}}
+	d := RenderDepth(lm, 64, 64, [][3]uint16{{0, 1, 2}, {0, 2, 3}})
+	for y := range 64 {
+		for x := range 64 {
+			want := 1 + (float64(x)+0.5-0.5)/63*65534
+			require.InDelta(t, want, float64(d.Gray16At(x, y).Y), 2, "(%d,%d)", x, y)
+		}
+	}
+}
