@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/models/facemesh"
 )
 
 func TestAdler32Combine(t *testing.T) {
@@ -35,12 +36,7 @@ func TestAdler32Combine(t *testing.T) {
 func TestDepthHidesCheekBehindNose(t *testing.T) {
 	t.Parallel()
 	m := models.Canonical()
-	yaw := 35 * math.Pi / 180
-	lm := make([][3]float32, len(m.Vertices))
-	for i, v := range m.Vertices {
-		x, y, z := float64(v[0]), float64(v[1]), float64(v[2])
-		lm[i] = [3]float32{float32(255 + 20*(x*math.Cos(yaw)+z*math.Sin(yaw))), float32(250 - 20*y), float32(-20 * (-x*math.Sin(yaw) + z*math.Cos(yaw)))}
-	}
+	lm := turned(m, 35)
 	lay, err := layoutFor(m, 256)
 	require.NoError(t, err)
 	img := image.NewNRGBA(image.Rect(0, 0, 510, 510))
@@ -69,4 +65,49 @@ func TestDepthHidesCheekBehindNose(t *testing.T) {
 	t.Logf("front-facing texels %d, hidden far %d, hidden near %d", seen, hiddenFar, hiddenNear)
 	require.Greater(t, hiddenFar, 100)
 	require.Zero(t, hiddenNear)
+}
+
+// turned is the canonical mesh turned by yaw degrees (+x side away), 20 px/cm.
+func turned(m *facemesh.Mesh, yawDeg float64) [][3]float32 {
+	yaw := yawDeg * math.Pi / 180
+	lm := make([][3]float32, len(m.Vertices))
+	for i, v := range m.Vertices {
+		x, y, z := float64(v[0]), float64(v[1]), float64(v[2])
+		lm[i] = [3]float32{float32(255 + 20*(x*math.Cos(yaw)+z*math.Sin(yaw))), float32(250 - 20*y), float32(-20 * (-x*math.Sin(yaw) + z*math.Cos(yaw)))}
+	}
+	return lm
+}
+
+// TestGrazingPrefersMirror: seen from the front no triangle prefers its
+// mirror (both sides are seen alike); turned 50°, far-side triangles seen
+// edge-on do, almost only on the far side.
+func TestGrazingPrefersMirror(t *testing.T) {
+	t.Parallel()
+	m := models.Canonical()
+	lay, err := layoutFor(m, 256)
+	require.NoError(t, err)
+	img := image.NewNRGBA(image.Rect(0, 0, 510, 510))
+	count := func(yaw float64) (far, near int) {
+		f := newFrame(img, turned(m, yaw), lay)
+		for k, tf := range f.tris {
+			if !tf.mirFirst {
+				continue
+			}
+			tri := m.Triangles[k]
+			if m.Vertices[tri[0]][0]+m.Vertices[tri[1]][0]+m.Vertices[tri[2]][0] > 0 {
+				far++
+			} else {
+				t.Logf("near-side triangle %d %v prefers the mirror", k, tri)
+				near++
+			}
+		}
+		return far, near
+	}
+	far, near := count(0)
+	require.Zero(t, far+near)
+	far, near = count(50)
+	t.Logf("turned 50°: %d far-side and %d near-side triangles prefer the mirror", far, near)
+	// The near side may have a lip-fold triangle or two that turn edge-on.
+	require.Greater(t, far, 20)
+	require.Less(t, near*10, far)
 }

@@ -32,7 +32,8 @@ type triUV struct {
 	// photo to face the camera. The UV layout is the face seen from the
 	// front with v down, so a front-facing triangle keeps its UV winding.
 	sign float64
-	ok   bool // false for a triangle degenerate in UV space
+	area float64 // |area| in UV units
+	ok   bool    // false for a triangle degenerate in UV space
 }
 
 // layout is the texel → triangle map of one mesh at one size.
@@ -103,7 +104,7 @@ func newMeshData(m *facemesh.Mesh) (*meshData, error) {
 			tu = triUV{
 				a1: d2y / det, bb1: -d2x / det, c1: -(x0*d2y - y0*d2x) / det,
 				a2: -d1y / det, bb2: d1x / det, c2: -(d1x*y0 - d1y*x0) / det,
-				sign: math.Copysign(1, det), ok: true,
+				sign: math.Copysign(1, det), area: math.Abs(det) / 2, ok: true,
 			}
 		}
 		md.tris[t] = tu

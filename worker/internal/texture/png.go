@@ -2,9 +2,9 @@ package texture
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"fmt"
+	flate "github.com/klauspost/compress/flate"
 	"hash/adler32"
 	"hash/crc32"
 	"image"

@@ -3,6 +3,7 @@ package texture
 import (
 	"image"
 	"math"
+	"slices"
 )
 
 // affine3 maps a texel (i, j) to a point of the photo:
@@ -17,7 +18,15 @@ type affine3 struct {
 type triFrame struct {
 	own, mir     affine3
 	front, mirOK bool // own triangle / mirrored triangle faces the camera
+	// mirFirst: the own triangle is seen at a grazing angle and its mirror
+	// is not, so the mirror side is the better source.
+	mirFirst bool
 }
+
+// grazing is the fraction of the face's median photo-to-UV area ratio below
+// which a front-facing triangle counts as seen edge-on: its texels would be
+// a few photo pixels smeared out, and a squarely seen mirror is better.
+const grazing = 0.2
 
 // frame is everything Unwrap derives from one photo and its landmarks.
 type frame struct {
@@ -40,6 +49,8 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout) *frame {
 	}
 	mesh := meshTriangles(lay)
 	front := make([]bool, len(md.tris))
+	ratio := make([]float64, len(md.tris)) // photo area / UV area of front-facing triangles
+	var ratios []float64
 	for t := range md.tris {
 		tu := md.tris[t]
 		if !tu.ok {
@@ -49,9 +60,16 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout) *frame {
 		switch {
 		case a*tu.sign > 1e-6:
 			front[t] = true
+			ratio[t] = math.Abs(a) / 2 / tu.area
+			ratios = append(ratios, ratio[t])
 		case a*tu.sign < 0:
 			f.backFacing++
 		}
+	}
+	edgeOn := 0.0
+	if len(ratios) > 0 {
+		slices.Sort(ratios)
+		edgeOn = grazing * ratios[len(ratios)/2]
 	}
 	f.depth = newDepthBuffer(lm, mesh, front)
 	f.depth.ox -= f.minX // shade works in image-local coordinates
@@ -67,6 +85,7 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout) *frame {
 		tf.own = texelAffine(tu, s, lm, mesh[t], f.minX, f.minY)
 		if mt := md.mirror[t]; mt >= 0 && front[mt] {
 			tf.mirOK = true
+			tf.mirFirst = front[t] && ratio[t] < edgeOn && ratio[mt] >= edgeOn
 			tf.mir = texelAffine(tu, s, lm, md.mirrorVert[t], f.minX, f.minY)
 		}
 	}
@@ -109,7 +128,6 @@ func texelAffine(tu triUV, s float64, lm [][3]float32, v [3]uint16, minX, minY f
 // shade fills the texels of spans in out and returns how many became valid
 // and how many of those came from the mirrored side.
 func (f *frame) shade(out *image.NRGBA, spans []span) (valid, mirrored int) {
-	fw, fh := float64(f.w), float64(f.h)
 	for _, sp := range spans {
 		tf := &f.tris[sp.tri]
 		if !tf.front && !tf.mirOK {
@@ -122,25 +140,34 @@ func (f *frame) shade(out *image.NRGBA, spans []span) (valid, mirrored int) {
 		row := out.Pix[int(sp.y)*out.Stride:]
 		for i := int(sp.x0); i < int(sp.x1); i++ {
 			fi := float64(i)
-			if tf.front {
-				x, y := o.ax*fi+ox, o.ay*fi+oy
-				if x >= 0 && y >= 0 && x <= fw && y <= fh && f.depth.visible(x, y, o.az*fi+oz) {
-					f.sample(row[i*4:i*4+4:i*4+4], x, y)
-					valid++
-					continue
-				}
+			px := row[i*4 : i*4+4 : i*4+4]
+			if tf.mirFirst && f.try(px, m, fi, mx, my, mz) {
+				valid++
+				mirrored++
+				continue
 			}
-			if tf.mirOK {
-				x, y := m.ax*fi+mx, m.ay*fi+my
-				if x >= 0 && y >= 0 && x <= fw && y <= fh && f.depth.visible(x, y, m.az*fi+mz) {
-					f.sample(row[i*4:i*4+4:i*4+4], x, y)
-					valid++
-					mirrored++
-				}
+			if tf.front && f.try(px, o, fi, ox, oy, oz) {
+				valid++
+				continue
+			}
+			if tf.mirOK && !tf.mirFirst && f.try(px, m, fi, mx, my, mz) {
+				valid++
+				mirrored++
 			}
 		}
 	}
 	return valid, mirrored
+}
+
+// try samples the photo point of texel column fi through a (whose row
+// terms are rx, ry, rz) into px if it is inside the photo and not hidden.
+func (f *frame) try(px []uint8, a affine3, fi, rx, ry, rz float64) bool {
+	x, y := a.ax*fi+rx, a.ay*fi+ry
+	if x < 0 || y < 0 || x > float64(f.w) || y > float64(f.h) || !f.depth.visible(x, y, a.az*fi+rz) {
+		return false
+	}
+	f.sample(px, x, y)
+	return true
 }
 
 // sample writes the bilinearly filtered colour at (x, y) (pixel i covers
