@@ -1,0 +1,111 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/facefleet/facefleet/shared/job"
+)
+
+// Fetcher pulls messages in priority order: high first, then normal, then low.
+type Fetcher struct {
+	q         *Queue
+	consumers []prioConsumer
+	// idle polling: first and maximum delay between empty rounds.
+	minPoll, maxPoll time.Duration
+}
+
+type prioConsumer struct {
+	prio job.Priority
+	c    jetstream.Consumer
+}
+
+// Fetcher looks up the per-priority consumers (they must be provisioned).
+func (q *Queue) Fetcher(ctx context.Context) (*Fetcher, error) {
+	f := &Fetcher{q: q, minPoll: 5 * time.Millisecond, maxPoll: 100 * time.Millisecond}
+	for _, p := range job.Priorities() {
+		c, err := q.js.Consumer(ctx, q.cfg.Stream, ConsumerName(p))
+		if err != nil {
+			return nil, fmt.Errorf("queue: consumer %s: %w", ConsumerName(p), err)
+		}
+		f.consumers = append(f.consumers, prioConsumer{p, c})
+	}
+	return f, nil
+}
+
+// Fetch returns up to n messages (never more), taking high-priority messages
+// first, then normal, then low. When none are available it keeps polling all
+// priorities (5 ms growing to 100 ms between rounds) until some arrive,
+// maxWait passes or ctx ends; maxWait <= 0 makes a single round. An empty
+// result with a nil error means nothing was available. The caller owns the
+// messages and must Ack/Nak/Term each, also those returned with an error.
+func (f *Fetcher) Fetch(ctx context.Context, n int, maxWait time.Duration) ([]jetstream.Msg, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	var deadline <-chan time.Time
+	if maxWait > 0 {
+		t := time.NewTimer(maxWait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	delay := f.minPoll
+	for {
+		msgs, err := f.round(ctx, n)
+		if len(msgs) > 0 || err != nil || maxWait <= 0 {
+			return msgs, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-deadline:
+			t.Stop()
+			return nil, nil
+		case <-t.C:
+		}
+		delay = min(2*delay, f.maxPoll)
+	}
+}
+
+// round makes one no-wait pass over the priorities.
+func (f *Fetcher) round(ctx context.Context, n int) ([]jetstream.Msg, error) {
+	var out []jetstream.Msg
+	for _, pc := range f.consumers {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		want := n - len(out)
+		if want <= 0 {
+			break
+		}
+		batch, err := pc.c.FetchNoWait(want)
+		if err != nil {
+			return out, fmt.Errorf("queue: fetch %s: %w", pc.prio, err)
+		}
+		for m := range batch.Messages() {
+			out = append(out, m)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+			return out, fmt.Errorf("queue: fetch %s: %w", pc.prio, err)
+		}
+	}
+	return out, nil
+}
+
+// Priority returns the priority of a fetched message from its subject, or
+// "" when the subject is not one of this queue's.
+func (q *Queue) Priority(msg jetstream.Msg) job.Priority {
+	for _, p := range job.Priorities() {
+		if msg.Subject() == q.cfg.Subject(p) {
+			return p
+		}
+	}
+	return ""
+}

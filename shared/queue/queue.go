@@ -1,0 +1,334 @@
+// Package queue provisions and uses the JetStream work queue for face jobs:
+// one work-queue stream with a subject per priority, one durable pull consumer
+// per priority, publish with de-duplication by job ID, a priority-ordered
+// fetcher that never takes more messages than free slots, and a dead-letter
+// stream.
+//
+// Layout (defaults): stream FACEFLEET_JOBS with subjects facefleet.jobs.high,
+// facefleet.jobs.normal, facefleet.jobs.low (work-queue retention, file
+// storage); consumers workers-high, workers-normal, workers-low (explicit
+// ack); dead letters go to stream FACEFLEET_DLQ, subject facefleet.jobs.dlq
+// (limits retention).
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/facefleet/facefleet/shared/job"
+)
+
+// Header names set on published jobs and dead letters.
+const (
+	HeaderTenant = "Facefleet-Tenant"
+	// HeaderTraceparent carries the W3C traceparent of the job, when any.
+	HeaderTraceparent = "traceparent"
+	// HeaderDLQReason, HeaderDLQDeliveries, HeaderDLQSubject, HeaderDLQStreamSeq
+	// and HeaderDLQTime are added to dead letters.
+	HeaderDLQReason     = "Facefleet-Dlq-Reason"
+	HeaderDLQDeliveries = "Facefleet-Dlq-Deliveries"
+	HeaderDLQSubject    = "Facefleet-Dlq-Subject"
+	HeaderDLQStreamSeq  = "Facefleet-Dlq-Stream-Seq"
+	HeaderDLQTime       = "Facefleet-Dlq-Time"
+)
+
+// ErrInvalidConfig wraps every Config validation problem.
+var ErrInvalidConfig = errors.New("queue: invalid config")
+
+// Config describes the stream, consumers and dead-letter stream.
+type Config struct {
+	// Stream is the work-queue stream name. Default "FACEFLEET_JOBS".
+	Stream string
+	// SubjectPrefix: jobs go to <prefix>.high|normal|low, dead letters to
+	// <prefix>.dlq. Default "facefleet.jobs".
+	SubjectPrefix string
+	// Replicas of both streams and the consumers. Default 1.
+	Replicas int
+	// DuplicateWindow for Nats-Msg-Id de-duplication. Default 2m.
+	DuplicateWindow time.Duration
+	// AckWait before an unacknowledged message is redelivered. Default 60s.
+	// Workers extend it with InProgress while they work.
+	AckWait time.Duration
+	// MaxDeliver is the maximum number of deliveries per message. Default 5.
+	MaxDeliver int
+	// BackOff, when set, replaces AckWait per delivery (len < MaxDeliver).
+	// Default none.
+	BackOff []time.Duration
+	// MaxAckPending caps unacknowledged messages per consumer. Default 1000.
+	MaxAckPending int
+	// DeadLetterStream is the dead-letter stream name. Default "FACEFLEET_DLQ".
+	DeadLetterStream string
+	// DeadLetterMaxAge is how long dead letters are kept. Default 14 days.
+	DeadLetterMaxAge time.Duration
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config { return Config{}.WithDefaults() }
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Stream == "" {
+		c.Stream = "FACEFLEET_JOBS"
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = "facefleet.jobs"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 60 * time.Second
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 5
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = 1000
+	}
+	if c.DeadLetterStream == "" {
+		c.DeadLetterStream = "FACEFLEET_DLQ"
+	}
+	if c.DeadLetterMaxAge == 0 {
+		c.DeadLetterMaxAge = 14 * 24 * time.Hour
+	}
+	return c
+}
+
+// Validate reports every problem with c (after WithDefaults) at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...))
+	}
+	if c.Stream == "" || c.DeadLetterStream == "" || c.Stream == c.DeadLetterStream {
+		bad("Stream and DeadLetterStream must be set and differ")
+	}
+	if c.SubjectPrefix == "" {
+		bad("SubjectPrefix is required")
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		bad("Replicas must be 1..5, got %d", c.Replicas)
+	}
+	if c.DuplicateWindow <= 0 {
+		bad("DuplicateWindow must be > 0")
+	}
+	if c.AckWait < time.Second {
+		bad("AckWait must be >= 1s, got %s", c.AckWait)
+	}
+	if c.MaxDeliver < 1 {
+		bad("MaxDeliver must be >= 1, got %d", c.MaxDeliver)
+	}
+	if len(c.BackOff) > 0 && len(c.BackOff) >= c.MaxDeliver {
+		bad("BackOff must have fewer entries (%d) than MaxDeliver (%d)", len(c.BackOff), c.MaxDeliver)
+	}
+	for i, d := range c.BackOff {
+		if d <= 0 {
+			bad("BackOff[%d] must be > 0", i)
+		}
+	}
+	if c.MaxAckPending < 1 {
+		bad("MaxAckPending must be >= 1, got %d", c.MaxAckPending)
+	}
+	if c.DeadLetterMaxAge < 0 {
+		bad("DeadLetterMaxAge must be >= 0")
+	}
+	return errors.Join(errs...)
+}
+
+// Subject returns the subject for priority p: <prefix>.<p>.
+func (c Config) Subject(p job.Priority) string { return c.SubjectPrefix + "." + string(p) }
+
+// DeadLetterSubject returns <prefix>.dlq.
+func (c Config) DeadLetterSubject() string { return c.SubjectPrefix + ".dlq" }
+
+// ConsumerName returns the durable consumer name for p: "workers-<p>".
+func ConsumerName(p job.Priority) string { return "workers-" + string(p) }
+
+// Provision creates or updates the job stream, the per-priority consumers and
+// the dead-letter stream. It is idempotent.
+func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	subjects := make([]string, 0, 3)
+	for _, p := range job.Priorities() {
+		subjects = append(subjects, cfg.Subject(p))
+	}
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "facefleet jobs (work queue)",
+		Subjects:    subjects,
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Duplicates:  cfg.DuplicateWindow,
+		MaxMsgSize:  2 * job.MaxMessageBytes,
+		Discard:     jetstream.DiscardNew,
+	})
+	if err != nil {
+		return fmt.Errorf("queue: provision stream %s: %w", cfg.Stream, err)
+	}
+	for _, p := range job.Priorities() {
+		_, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
+			Durable:       ConsumerName(p),
+			Description:   "facefleet workers, " + string(p) + " priority",
+			FilterSubject: cfg.Subject(p),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			AckWait:       cfg.AckWait,
+			MaxDeliver:    cfg.MaxDeliver,
+			BackOff:       cfg.BackOff,
+			MaxAckPending: cfg.MaxAckPending,
+			Replicas:      cfg.Replicas,
+		})
+		if err != nil {
+			return fmt.Errorf("queue: provision consumer %s: %w", ConsumerName(p), err)
+		}
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.DeadLetterStream,
+		Description: "facefleet dead letters",
+		Subjects:    []string{cfg.DeadLetterSubject()},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      cfg.DeadLetterMaxAge,
+		Duplicates:  cfg.DuplicateWindow,
+	})
+	if err != nil {
+		return fmt.Errorf("queue: provision stream %s: %w", cfg.DeadLetterStream, err)
+	}
+	return nil
+}
+
+// Queue publishes to and inspects a provisioned job stream.
+type Queue struct {
+	js  jetstream.JetStream
+	cfg Config
+}
+
+// New returns a Queue for cfg (defaults applied). It does not provision.
+func New(js jetstream.JetStream, cfg Config) (*Queue, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Queue{js: js, cfg: cfg}, nil
+}
+
+// Config returns the configuration in use (defaults applied).
+func (q *Queue) Config() Config { return q.cfg }
+
+// Publish validates and publishes m to its priority subject with
+// Nats-Msg-Id = m.ID. duplicate is true when JetStream already had a message
+// with that ID inside the duplicate window (nothing new was stored).
+func (q *Queue) Publish(ctx context.Context, m *job.Message) (duplicate bool, err error) {
+	data, err := m.Encode()
+	if err != nil {
+		return false, err
+	}
+	msg := nats.NewMsg(q.cfg.Subject(m.Priority))
+	msg.Data = data
+	msg.Header.Set(HeaderTenant, m.Tenant)
+	if m.Trace != nil && m.Trace.Traceparent != "" {
+		msg.Header.Set(HeaderTraceparent, m.Trace.Traceparent)
+	}
+	ack, err := q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(q.cfg.Stream))
+	if err != nil {
+		return false, fmt.Errorf("queue: publish %s: %w", m.ID, err)
+	}
+	return ack.Duplicate, nil
+}
+
+// DeadLetter copies msg (payload and headers) to the dead-letter stream with
+// the reason, the delivery count, the original subject and stream sequence.
+// It does not acknowledge msg: the caller then calls msg.TermWithReason (or
+// Ack). Dead-lettering the same delivery twice stores one copy.
+func (q *Queue) DeadLetter(ctx context.Context, msg jetstream.Msg, reason string) error {
+	out := nats.NewMsg(q.cfg.DeadLetterSubject())
+	out.Data = msg.Data()
+	for k, vs := range msg.Headers() {
+		for _, v := range vs {
+			out.Header.Add(k, v)
+		}
+	}
+	out.Header.Del(jetstream.MsgIDHeader)
+	out.Header.Del(jetstream.ExpectedStreamHeader)
+	out.Header.Set(HeaderDLQReason, reason)
+	out.Header.Set(HeaderDLQSubject, msg.Subject())
+	out.Header.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
+	dedupe := ""
+	if md, err := msg.Metadata(); err == nil {
+		out.Header.Set(HeaderDLQDeliveries, strconv.FormatUint(md.NumDelivered, 10))
+		out.Header.Set(HeaderDLQStreamSeq, strconv.FormatUint(md.Sequence.Stream, 10))
+		dedupe = fmt.Sprintf("dlq-%s-%d", md.Stream, md.Sequence.Stream)
+	}
+	var opts []jetstream.PublishOpt
+	opts = append(opts, jetstream.WithExpectStream(q.cfg.DeadLetterStream))
+	if dedupe != "" {
+		opts = append(opts, jetstream.WithMsgID(dedupe))
+	}
+	if _, err := q.js.PublishMsg(ctx, out, opts...); err != nil {
+		return fmt.Errorf("queue: dead-letter: %w", err)
+	}
+	return nil
+}
+
+// IsLastDelivery reports whether msg is on its final allowed delivery
+// (NumDelivered >= MaxDeliver): a failure now should dead-letter and Term.
+func (q *Queue) IsLastDelivery(msg jetstream.Msg) bool {
+	md, err := msg.Metadata()
+	if err != nil {
+		return false
+	}
+	return md.NumDelivered >= uint64(q.cfg.MaxDeliver)
+}
+
+// LagInfo is the backlog per priority.
+type LagInfo struct {
+	// Pending is the number of messages not yet delivered, per priority.
+	Pending map[job.Priority]uint64
+	// InFlight is the number delivered but not yet acknowledged, per priority.
+	InFlight map[job.Priority]uint64
+}
+
+// Total returns the sum of Pending and InFlight over all priorities.
+func (l LagInfo) Total() uint64 {
+	var n uint64
+	for _, v := range l.Pending {
+		n += v
+	}
+	for _, v := range l.InFlight {
+		n += v
+	}
+	return n
+}
+
+// Lag reads the consumers' pending and in-flight counts. The server updates
+// them asynchronously, so a message published a moment ago may not show yet.
+func (q *Queue) Lag(ctx context.Context) (LagInfo, error) {
+	l := LagInfo{Pending: map[job.Priority]uint64{}, InFlight: map[job.Priority]uint64{}}
+	for _, p := range job.Priorities() {
+		c, err := q.js.Consumer(ctx, q.cfg.Stream, ConsumerName(p))
+		if err != nil {
+			return LagInfo{}, fmt.Errorf("queue: lag %s: %w", ConsumerName(p), err)
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return LagInfo{}, fmt.Errorf("queue: lag %s: %w", ConsumerName(p), err)
+		}
+		l.Pending[p] = info.NumPending
+		l.InFlight[p] = uint64(info.NumAckPending)
+	}
+	return l, nil
+}
