@@ -100,7 +100,7 @@ func TestLandmarksInsideFace(t *testing.T) {
 			require.Greater(t, f.Presence, float32(0.5))
 			b := f.Box
 			for i, l := range f.Landmarks {
-				over := max(b[0]-l[0], l[0]-(b[0]+b[2]))/b[2]
+				over := max(b[0]-l[0], l[0]-(b[0]+b[2])) / b[2]
 				over = max(over, max(b[1]-l[1], l[1]-(b[1]+b[3]))/b[3])
 				worst = max(worst, over)
 				require.True(t, inBox(l[0], l[1], b, 0.25), "%s landmark %d %v outside box %v", photo, i, l, b)

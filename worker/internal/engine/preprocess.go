@@ -133,15 +133,15 @@ func cropInto(dst []float32, img *image.NRGBA, r ROI, size int) {
 			x0, y0 := int(cx), int(cy)
 			fx, fy := cx-float32(x0), cy-float32(y0)
 			x1, y1 := min(x0+1, w-1), min(y0+1, h-1)
-			o00, o01 := y0*stride+x0*4, y0*stride+x1*4
-			o10, o11 := y1*stride+x0*4, y1*stride+x1*4
-			for ch, p := range [3][]float32{rp, gp, bp} {
-				a0, a1 := float32(pix[o00+ch]), float32(pix[o01+ch])
-				b0, b1 := float32(pix[o10+ch]), float32(pix[o11+ch])
-				top := a0 + (a1-a0)*fx
-				bot := b0 + (b1-b0)*fx
-				p[i] = (top + (bot-top)*fy) * k
-			}
+			p00 := pix[y0*stride+x0*4:][:3:3]
+			p01 := pix[y0*stride+x1*4:][:3:3]
+			p10 := pix[y1*stride+x0*4:][:3:3]
+			p11 := pix[y1*stride+x1*4:][:3:3]
+			w00, w01 := (1-fx)*(1-fy)*k, fx*(1-fy)*k
+			w10, w11 := (1-fx)*fy*k, fx*fy*k
+			rp[i] = float32(p00[0])*w00 + float32(p01[0])*w01 + float32(p10[0])*w10 + float32(p11[0])*w11
+			gp[i] = float32(p00[1])*w00 + float32(p01[1])*w01 + float32(p10[1])*w10 + float32(p11[1])*w11
+			bp[i] = float32(p00[2])*w00 + float32(p01[2])*w01 + float32(p10[2])*w10 + float32(p11[2])*w11
 			i++
 			x += ux
 			y += uy
