@@ -163,14 +163,9 @@ func reconstruct(ctx context.Context, args []string, stdout, stderr io.Writer, l
 		dir := filepath.Join(outDir, stem(img))
 		res, err := reconstructOne(ctx, p, img, dir, o)
 		if err != nil {
-			e := &ImageError{Image: img, Err: err}
-			code := "error"
-			var c interface{ Code() string }
-			if errors.As(err, &c) {
-				code = c.Code()
-			}
-			fmt.Fprintf(stderr, "%s: %s: %v\n", img, code, err)
-			errs = append(errs, e)
+			// Typed errors print their code first ("image_too_large: …").
+			fmt.Fprintf(stderr, "%s: %v\n", img, err)
+			errs = append(errs, &ImageError{Image: img, Err: err})
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: %d face(s), %dx%d, %.0f ms → %s\n", img, len(res.Faces), res.Image.Width, res.Image.Height, res.TimingsMS.Total, dir)
