@@ -169,11 +169,22 @@ func TestWriteGLBKhronosValidator(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
 		t.Skipf("gltf-validator not installed at %s; run: npm install --prefix .cache/node gltf-validator@2.0.0-dev.3.10", dir)
 	}
-	for name, tex := range map[string][]byte{"textured": testPNG(t, 256), "untextured": nil} {
+	rf := loadRealFace(t, "pexels-tim-douglas-6567248.face0.json")
+	realPose, err := FitPose(rf.Landmarks, rf.Width, rf.Height, canonical(t))
+	require.NoError(t, err)
+	realMesh := MetricMesh(rf.Landmarks, rf.Width, rf.Height, realPose, canonical(t))
+	for name, c := range map[string]struct {
+		mesh *Mesh
+		tex  []byte
+	}{
+		"textured":       {testMesh(t), testPNG(t, 256)},
+		"untextured":     {testMesh(t), nil},
+		"real landmarks": {realMesh, testPNG(t, 512)},
+	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
-			require.NoError(t, WriteGLB(&buf, testMesh(t), tex))
+			require.NoError(t, WriteGLB(&buf, c.mesh, c.tex))
 			file := filepath.Join(t.TempDir(), "mesh.glb")
 			require.NoError(t, os.WriteFile(file, buf.Bytes(), 0o600))
 			cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "gltf_validate.cjs"), dir, file)
