@@ -1,0 +1,69 @@
+-- facefleet job status transitions. Every write to a job record goes through
+-- this script, so the rules hold under any concurrency:
+--   queued < running < terminal (succeeded | failed | canceled);
+--   a terminal record never changes; percent never decreases within a run;
+--   a stale or duplicate delivery never moves a job backwards.
+-- KEYS[1] record hash, KEYS[2] events channel.
+-- ARGV[1] op, ARGV[2] now (RFC 3339), ARGV[3] ttl in ms (0 = none), ARGV[4..] op args.
+-- Returns {result, HGETALL}: result is ok | nochange | exists | notfound | terminal | stale.
+local key, chan = KEYS[1], KEYS[2]
+local op, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+
+local function commit(fields)
+  redis.call('HSET', key, 'updated_at', now, unpack(fields))
+  redis.call('HINCRBY', key, 'revision', 1)
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  local all = redis.call('HGETALL', key)
+  local m = {}
+  for i = 1, #all, 2 do m[all[i]] = all[i + 1] end
+  redis.call('PUBLISH', chan, cjson.encode(m))
+  return {'ok', all}
+end
+
+if op == 'create' then
+  if redis.call('EXISTS', key) == 1 then return {'exists', redis.call('HGETALL', key)} end
+  local f = {}
+  for i = 4, #ARGV do f[#f + 1] = ARGV[i] end
+  return commit(f)
+end
+
+if redis.call('EXISTS', key) == 0 then return {'notfound', {}} end
+local state = redis.call('HGET', key, 'state')
+if state == 'succeeded' or state == 'failed' or state == 'canceled' then
+  return {'terminal', redis.call('HGETALL', key)}
+end
+local function current() return {'nochange', redis.call('HGETALL', key)} end
+local function stale() return {'stale', redis.call('HGETALL', key)} end
+
+if op == 'start' then
+  local attempt = tonumber(ARGV[6])
+  local cur = tonumber(redis.call('HGET', key, 'attempts')) or 0
+  if state == 'running' then
+    if attempt < cur then return stale() end
+    if attempt == cur then return current() end -- duplicate start of this run
+  end
+  return commit({'state', 'running', 'worker', ARGV[4], 'device', ARGV[5], 'attempts', ARGV[6],
+    'started_at', now, 'stage', '', 'percent', '0'})
+elseif op == 'progress' then
+  if state ~= 'running' then return stale() end
+  local p = tonumber(ARGV[5])
+  local cur = tonumber(redis.call('HGET', key, 'percent')) or 0
+  if p < cur then return stale() end
+  if p == cur and redis.call('HGET', key, 'stage') == ARGV[4] then return current() end
+  return commit({'stage', ARGV[4], 'percent', ARGV[5]})
+elseif op == 'succeed' then
+  if state ~= 'running' then return stale() end
+  return commit({'state', 'succeeded', 'stage', '', 'percent', '100', 'outputs', ARGV[4],
+    'timings', ARGV[5], 'finished_at', now})
+elseif op == 'fail' then
+  return commit({'state', 'failed', 'error_code', ARGV[4], 'error_message', ARGV[5], 'finished_at', now})
+elseif op == 'cancel' then
+  if state == 'queued' then
+    return commit({'state', 'canceled', 'cancel_requested', '1', 'finished_at', now})
+  end
+  if redis.call('HGET', key, 'cancel_requested') == '1' then return current() end
+  return commit({'cancel_requested', '1'})
+elseif op == 'canceled' then
+  return commit({'state', 'canceled', 'finished_at', now})
+end
+return redis.error_reply('unknown op ' .. tostring(op))
