@@ -26,22 +26,50 @@ import (
 // benchReport is what one precision measured.
 type benchReport struct {
 	precision models.Precision
-	images    int     // images processed per pass
-	faces     int     // faces found per pass
-	bareIPS   float64 // images/s through the bare sessions
-	pipeIPS   float64 // images/s through the whole local pipeline
+	images    int       // images per pass
+	faces     int       // faces found per pass
+	bare      []float64 // images/s of each bare pass
+	pipe      []float64 // images/s of each pipeline pass
 	stageMS   map[string]float64
 	totalMS   float64
-	bareDetMS float64 // per detector run
-	bareLmMS  float64 // per landmark run (one face)
+	detT, lmT time.Duration
+	detRuns   int
+	lmRuns    int
 }
 
-// bench runs `worker bench`: for FP32 and FP16 in the same process it measures
-// (1) bare model throughput — the detector and landmark ORT sessions alone on
-// pre-made input tensors, one detector run plus one landmark run per face the
-// pipeline found in each image: the upper bound, and (2) the full local
-// pipeline (decode → … → encode, in memory), then prints their ratio, each
-// stage's share, the peak RSS and which precision is faster on this device.
+func (r *benchReport) bareIPS() float64 { return median(r.bare) }
+func (r *benchReport) pipeIPS() float64 { return median(r.pipe) }
+
+// benchSubject is one precision under test: its engine, pipeline and bare sessions.
+type benchSubject struct {
+	eng      *engine.Engine
+	p        *pipeline.Pipeline
+	det, lm  *bareSession
+	facesPer []int
+	r        benchReport
+}
+
+func (s *benchSubject) close() {
+	if s.det != nil {
+		s.det.destroy()
+	}
+	if s.lm != nil {
+		s.lm.destroy()
+	}
+	if s.eng != nil {
+		s.eng.Close()
+	}
+}
+
+// bench runs `worker bench`. For every precision (FP32 and FP16 by default,
+// in the same process) it measures (1) bare model throughput — the detector
+// and landmark ORT sessions alone on pre-made input tensors, one detector
+// run plus one landmark run per face the pipeline found in each image: the
+// upper bound — and (2) the full local pipeline (decode → … → encode, in
+// memory). Passes of the precisions are interleaved and the median pass is
+// reported, so load changes on a shared machine hit both alike. It prints
+// the pipeline/bare ratio, each stage's share, the peak RSS and which
+// precision is faster on this device.
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -53,8 +81,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		precision string
 	)
 	ef.register(fs)
-	fs.StringVar(&dir, "images", "worker/testdata", "directory of JPEG/PNG/WebP images to run")
-	fs.IntVar(&n, "n", 3, "passes over the images per precision (after one warm-up pass)")
+	fs.StringVar(&dir, "images", "worker/testdata/images", "directory of JPEG/PNG/WebP images to run")
+	fs.IntVar(&n, "n", 5, "interleaved passes over the images per precision (after one warm-up pass)")
 	fs.BoolVar(&o.Geometry, "geometry", false, "include the geometry stage")
 	fs.IntVar(&o.UVSize, "uv-size", pipeline.DefaultUVSize, "UV texture size")
 	fs.StringVar(&o.Detector, "detector", pipeline.DefaultDetector, "face detector: short | full")
@@ -75,16 +103,39 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "bench: %d images from %s (%s), %d passes, detector %s, geometry %v, uv %d, device %s, ORT threads %d (0 = default)\n",
+	fmt.Fprintf(stdout, "bench: %d images from %s (%s), %d interleaved passes, detector %s, geometry %v, uv %d, device %s, ORT threads %d (0 = default)\n",
 		len(images), dir, strings.Join(names, " "), n, o.WithDefaults().Detector, o.Geometry, o.WithDefaults().UVSize, ef.device, ef.threads)
 
-	var reports []benchReport
+	var subjects []*benchSubject
+	defer func() {
+		for _, s := range subjects {
+			s.close()
+		}
+	}()
 	for _, p := range strings.Split(precision, ",") {
-		r, err := benchPrecision(ctx, &ef, strings.TrimSpace(p), images, n, o, log)
+		s, err := newBenchSubject(ctx, &ef, strings.TrimSpace(p), images, o, log)
+		if s != nil {
+			subjects = append(subjects, s)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		reports = append(reports, r)
+	}
+	for range n {
+		for _, s := range subjects {
+			if err := s.barePass(ctx); err != nil {
+				return err
+			}
+		}
+		for _, s := range subjects {
+			if err := s.pipelinePass(ctx, images, o); err != nil {
+				return err
+			}
+		}
+	}
+	reports := make([]benchReport, len(subjects))
+	for i, s := range subjects {
+		reports[i] = s.r
 	}
 	printBench(stdout, reports)
 	return nil
@@ -116,105 +167,113 @@ func loadImages(dir string) ([][]byte, []string, error) {
 	return data, names, nil
 }
 
-func benchPrecision(ctx context.Context, ef *engineFlags, precision string, images [][]byte, n int, o pipeline.Options, log *slog.Logger) (benchReport, error) {
+// newBenchSubject opens the engine and bare sessions of one precision and
+// runs a warm-up pass, which also counts the faces per image.
+func newBenchSubject(ctx context.Context, ef *engineFlags, precision string, images [][]byte, o pipeline.Options, log *slog.Logger) (*benchSubject, error) {
 	eng, err := ef.open(log, precision)
 	if err != nil {
-		return benchReport{}, err
+		return nil, err
 	}
-	defer eng.Close()
-	r := benchReport{precision: eng.Precision(), images: len(images), stageMS: map[string]float64{}}
-	p := pipeline.New(eng, imagedecode.DefaultLimits(), log)
-
-	// Warm-up pass, which also counts the faces per image for the bare run.
-	facesPer := make([]int, len(images))
+	s := &benchSubject{eng: eng, p: pipeline.New(eng, imagedecode.DefaultLimits(), log)}
+	s.r = benchReport{precision: eng.Precision(), images: len(images), stageMS: map[string]float64{}}
+	s.facesPer = make([]int, len(images))
 	for i, img := range images {
-		out, err := p.Run(ctx, img, o, nil)
+		out, err := s.p.Run(ctx, img, o, nil)
 		if err != nil {
-			return r, fmt.Errorf("image %d: %w", i, err)
+			return s, fmt.Errorf("image %d: %w", i, err)
 		}
-		facesPer[i] = len(out.Result.Faces)
-		r.faces += facesPer[i]
+		s.facesPer[i] = len(out.Result.Faces)
+		s.r.faces += s.facesPer[i]
 		out.Release()
 	}
-
-	start := time.Now()
-	for range n {
-		for _, img := range images {
-			out, err := p.Run(ctx, img, o, nil)
-			if err != nil {
-				return r, err
-			}
-			t := out.Result.TimingsMS
-			r.stageMS[pipeline.StageDecode] += t.Decode
-			r.stageMS[pipeline.StageDetect] += t.Detect
-			r.stageMS[pipeline.StageLandmarks] += t.Landmarks
-			r.stageMS[pipeline.StageTexture] += t.Texture
-			if t.Geometry != nil {
-				r.stageMS[pipeline.StageGeometry] += *t.Geometry
-			}
-			r.stageMS[pipeline.StageEncode] += t.Encode
-			r.totalMS += t.Total
-			out.Release()
-		}
-	}
-	r.pipeIPS = float64(n*len(images)) / time.Since(start).Seconds()
-
 	if eng.Device().Kind != engine.KindCPU {
 		log.Warn("bare session benchmark runs on the CPU provider only; skipped", slog.String("device", eng.Device().String()))
-		return r, nil
+		return s, nil
 	}
 	det := models.DetectorShort
 	if o.WithDefaults().Detector == engine.DetectorFull {
 		det = models.DetectorFull
 	}
-	ds, err := newBareSession(det, r.precision, ef.threads)
-	if err != nil {
-		return r, err
+	if s.det, err = newBareSession(det, s.r.precision, ef.threads); err != nil {
+		return s, err
 	}
-	defer ds.destroy()
-	ls, err := newBareSession(models.Landmark, r.precision, ef.threads)
-	if err != nil {
-		return r, err
+	if s.lm, err = newBareSession(models.Landmark, s.r.precision, ef.threads); err != nil {
+		return s, err
 	}
-	defer ls.destroy()
 	for range 2 { // warm-up
-		if err := ds.run(); err != nil {
-			return r, err
+		if err := s.det.run(); err != nil {
+			return s, err
 		}
-		if err := ls.run(); err != nil {
-			return r, err
-		}
-	}
-	var detT, lmT time.Duration
-	runs, lmRuns := 0, 0
-	start = time.Now()
-	for range n {
-		for _, f := range facesPer {
-			if err := ctx.Err(); err != nil {
-				return r, err
-			}
-			t0 := time.Now()
-			if err := ds.run(); err != nil {
-				return r, err
-			}
-			t1 := time.Now()
-			for range f {
-				if err := ls.run(); err != nil {
-					return r, err
-				}
-			}
-			detT += t1.Sub(t0)
-			lmT += time.Since(t1)
-			runs++
-			lmRuns += f
+		if err := s.lm.run(); err != nil {
+			return s, err
 		}
 	}
-	r.bareIPS = float64(runs) / time.Since(start).Seconds()
-	r.bareDetMS = float64(detT.Microseconds()) / 1000 / float64(runs)
-	if lmRuns > 0 {
-		r.bareLmMS = float64(lmT.Microseconds()) / 1000 / float64(lmRuns)
+	return s, nil
+}
+
+// barePass runs the sessions alone for one pass over the images.
+func (s *benchSubject) barePass(ctx context.Context) error {
+	if s.det == nil {
+		return nil
 	}
-	return r, nil
+	start := time.Now()
+	for _, f := range s.facesPer {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if err := s.det.run(); err != nil {
+			return err
+		}
+		t1 := time.Now()
+		for range f {
+			if err := s.lm.run(); err != nil {
+				return err
+			}
+		}
+		s.r.detT += t1.Sub(t0)
+		s.r.lmT += time.Since(t1)
+		s.r.detRuns++
+		s.r.lmRuns += f
+	}
+	s.r.bare = append(s.r.bare, float64(len(s.facesPer))/time.Since(start).Seconds())
+	return nil
+}
+
+// pipelinePass runs the whole pipeline once over the images.
+func (s *benchSubject) pipelinePass(ctx context.Context, images [][]byte, o pipeline.Options) error {
+	start := time.Now()
+	for _, img := range images {
+		out, err := s.p.Run(ctx, img, o, nil)
+		if err != nil {
+			return err
+		}
+		t := out.Result.TimingsMS
+		s.r.stageMS[pipeline.StageDecode] += t.Decode
+		s.r.stageMS[pipeline.StageDetect] += t.Detect
+		s.r.stageMS[pipeline.StageLandmarks] += t.Landmarks
+		s.r.stageMS[pipeline.StageTexture] += t.Texture
+		if t.Geometry != nil {
+			s.r.stageMS[pipeline.StageGeometry] += *t.Geometry
+		}
+		s.r.stageMS[pipeline.StageEncode] += t.Encode
+		s.r.totalMS += t.Total
+		out.Release()
+	}
+	s.r.pipe = append(s.r.pipe, float64(len(images))/time.Since(start).Seconds())
+	return nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // bareSession is one ORT session with zero-filled float32 tensors made once:
@@ -310,13 +369,20 @@ func printBench(w io.Writer, reports []benchReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "precision\tfaces/pass\tbare img/s\tdetect ms\tlandmark ms/face\tpipeline img/s\tpipeline/bare\t")
 	for _, r := range reports {
-		ratio := "n/a"
-		if r.bareIPS > 0 {
-			ratio = fmt.Sprintf("%.1f%%", 100*r.pipeIPS/r.bareIPS)
+		ratio, det, lm := "n/a", 0.0, 0.0
+		if r.bareIPS() > 0 {
+			ratio = fmt.Sprintf("%.1f%%", 100*r.pipeIPS()/r.bareIPS())
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.precision, r.faces, r.bareIPS, r.bareDetMS, r.bareLmMS, r.pipeIPS, ratio)
+		if r.detRuns > 0 {
+			det = float64(r.detT.Microseconds()) / 1000 / float64(r.detRuns)
+		}
+		if r.lmRuns > 0 {
+			lm = float64(r.lmT.Microseconds()) / 1000 / float64(r.lmRuns)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.precision, r.faces, r.bareIPS(), det, lm, r.pipeIPS(), ratio)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "(img/s: median pass; detect/landmark ms: mean per run)")
 	fmt.Fprintln(w, "stage shares of pipeline time:")
 	stages := []string{pipeline.StageDecode, pipeline.StageDetect, pipeline.StageLandmarks, pipeline.StageTexture, pipeline.StageGeometry, pipeline.StageEncode}
 	for _, r := range reports {
@@ -326,13 +392,13 @@ func printBench(w io.Writer, reports []benchReport) {
 				parts = append(parts, fmt.Sprintf("%s %.1f%%", s, 100*v/r.totalMS))
 			}
 		}
-		fmt.Fprintf(w, "  %s: %s\n", r.precision, strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  %s: %s (mean %.1f ms/image)\n", r.precision, strings.Join(parts, ", "), r.totalMS/float64(max(1, len(r.pipe)*r.images)))
 	}
 	fmt.Fprintf(w, "peak RSS: %.1f MiB\n", peakRSSMiB())
 	if len(reports) >= 2 {
 		best := reports[0]
 		for _, r := range reports[1:] {
-			if r.bareIPS > best.bareIPS {
+			if r.bareIPS() > best.bareIPS() {
 				best = r
 			}
 		}

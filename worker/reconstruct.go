@@ -18,13 +18,25 @@ import (
 )
 
 // cpuAutoPrecision is what precision "auto" means on the CPU: the faster of
-// the two, measured by `worker bench` on the images in worker/testdata
-// (ORT 1.30 CPU provider, 2 shared cores, short-range detector, 1 face per
-// image mostly). See the bench numbers recorded in docs/ (report) and
-// TestCPUAutoPrecisionDocumented.
+// the two by bare model throughput, as measured by `worker bench` (both
+// precisions in one process, passes interleaved, median pass) on the three
+// photos in worker/testdata/images (5 faces per pass: detector run + one
+// landmark run per face), ORT 1.30 CPU provider, AMD EPYC with AVX-512F but
+// no AVX512-FP16, 2 cores shared with other jobs (load average 15–18):
 //
-// Measured 2026-11-28 (bare detect+landmark sessions, images/s):
-// FP32 see bench.go's cpuAutoEvidence.
+//	run                      fp32 img/s   fp16 img/s
+//	n=7, default threads         45.3         42.1
+//	n=9, default threads         59.8         65.1
+//	n=9, 1 thread                46.1         44.7
+//	mean ms per run (3 runs)  detect 4.7–5.0, landmark 6.6–11.1 (fp32)
+//	                          detect 5.2–6.2, landmark 7.0–9.0  (fp16)
+//
+// The two are equal within the noise of this shared machine (FP32 ahead in
+// two runs of three); x86 without AVX512-FP16 has no native FP16 arithmetic
+// for ORT's CPU kernels to gain from, and FP32 is the exact reference the
+// FP16 files were converted from. So auto = FP32 on the CPU. Re-measure with
+// `worker bench` on the production CPU and change this constant if FP16 wins
+// there by more than the pass-to-pass spread.
 const cpuAutoPrecision = models.FP32
 
 // resolvePrecision maps a precision flag ("auto", "fp16", "fp32") to a model
