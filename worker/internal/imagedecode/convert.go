@@ -14,8 +14,8 @@ func toNRGBA(src image.Image) *image.NRGBA {
 	if n, ok := src.(*image.NRGBA); ok && b.Min == (image.Point{}) {
 		return n
 	}
-	dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	w, h := b.Dx(), b.Dy()
+	dst := newNRGBA(w, h)
 	switch s := src.(type) {
 	case *image.YCbCr, *image.Gray, *image.CMYK:
 		// Opaque sources: an RGBA with A=255 is byte-identical to NRGBA, so

@@ -147,7 +147,12 @@ func Decode(data []byte, lim Limits) (*Image, error) {
 		return nil, newError(CodeUndecodable, nil, "%s header says %dx%d, pixels are %dx%d", format, cfg.Width, cfg.Height, b.Dx(), b.Dy())
 	}
 	orientation := orientationOf(format, data)
-	return &Image{NRGBA: orient(toNRGBA(src), orientation), Format: format, Orientation: orientation}, nil
+	upright := toNRGBA(src)
+	if o := orient(upright, orientation); o != upright {
+		releasePix(upright)
+		upright = o
+	}
+	return &Image{NRGBA: upright, Format: format, Orientation: orientation}, nil
 }
 
 func checkSize(w, h int, lim Limits) error {

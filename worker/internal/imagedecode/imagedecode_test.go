@@ -490,6 +490,33 @@ func TestWebPExif(t *testing.T) {
 	require.Equal(t, 8, orientationOf("webp", b.Bytes()))
 }
 
+// TestReleaseReuse decodes into recycled buffers and checks that the result
+// equals a decode into fresh memory (every byte of a reused buffer rewritten).
+func TestReleaseReuse(t *testing.T) {
+	// Not parallel: it reasons about the package's buffer pool.
+	photo := readFile(t, "ddfa_jianzhuguo.jpg")
+	fresh, err := Decode(photo, DefaultLimits())
+	require.NoError(t, err)
+	want := append([]byte{}, fresh.Pix...)
+	grid := withPNGExif(encodePNG(t, gridImage()), tiffOrientation(binary.BigEndian, 6))
+	for range 3 {
+		// A larger, garbage-filled buffer goes back to the pool first.
+		junk := &image.NRGBA{Pix: bytes.Repeat([]byte{0xAB}, 4*500*600), Stride: 4 * 500, Rect: image.Rect(0, 0, 500, 600)}
+		(&Image{NRGBA: junk}).Release()
+		img, err := Decode(photo, DefaultLimits())
+		require.NoError(t, err)
+		require.Equal(t, want, img.Pix)
+		img.Release()
+		require.Nil(t, img.NRGBA)
+		g, err := Decode(grid, DefaultLimits())
+		require.NoError(t, err)
+		requireLayout(t, g.NRGBA, displayed[6], 0)
+		g.Release()
+	}
+	var nilImg *Image
+	nilImg.Release()
+}
+
 func TestErrorFormatting(t *testing.T) {
 	t.Parallel()
 	cause := errors.New("boom")

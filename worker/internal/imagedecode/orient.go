@@ -40,7 +40,7 @@ func orient(src *image.NRGBA, o int) *image.NRGBA {
 	}
 	base := at(0, 0)
 	stepX, stepY := at(1, 0)-base, at(0, 1)-base
-	dst := image.NewNRGBA(image.Rect(0, 0, dw, dh))
+	dst := newNRGBA(dw, dh)
 	for dy := 0; dy < dh; dy++ {
 		drow := dst.Pix[dy*dst.Stride : dy*dst.Stride+4*dw]
 		si := base + dy*stepY

@@ -167,6 +167,9 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	if err != nil {
 		return nil, err
 	}
+	// Nothing in the Output refers to the decoded pixels (textures and maps
+	// are new images), so its buffer is recycled for the next Run.
+	defer img.Release()
 	done()
 	if err := checkpoint(StageDecode, 10); err != nil {
 		return nil, err
