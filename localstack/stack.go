@@ -143,8 +143,8 @@ type Stack struct {
 	opts Options
 	// Endpoints and settings the children and clients use.
 	NATSURL, S3Endpoint, RedisAddr string
-	APIURL                          string
-	WorkerURLs                      []string
+	APIURL                         string
+	WorkerURLs                     []string
 	// Common is the shared configuration of the stack's servers (bucket,
 	// stream, S3 keys), as the children see it.
 	Common config.Producer
