@@ -1,6 +1,8 @@
 package onnxfp16_test
 
 import (
+	"errors"
+
 	"github.com/facefleet/facefleet/models/onnxfp16"
 	"github.com/facefleet/facefleet/models/onnxfp16/onnxpb"
 )
@@ -67,4 +69,13 @@ func ramp(n int, scale float32) []float32 {
 		out[i] = (float32(i%7) - 3) * scale
 	}
 	return out
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
 }

@@ -70,12 +70,17 @@ func (c *converter) precision(keep []string) error {
 			}
 		}
 	}
+	graphOut := map[string]bool{}
+	for _, o := range g.Output {
+		graphOut[o.GetName()] = true
+	}
 	var st halfStats
 	for _, t := range g.Initializer {
 		if t.GetDataType() != TypeFloat {
 			continue
 		}
-		if wantHalf[t.GetName()] {
+		// An initializer that is also a graph output keeps its FLOAT type.
+		if wantHalf[t.GetName()] && !graphOut[t.GetName()] {
 			if err := toHalf(t, &st); err != nil {
 				return err
 			}
@@ -86,11 +91,6 @@ func (c *converter) precision(keep []string) error {
 			avail[t.GetName()] = map[int32]string{TypeFloat: t.GetName()}
 		}
 	}
-	graphOut := map[string]bool{}
-	for _, o := range g.Output {
-		graphOut[o.GetName()] = true
-	}
-
 	nodes := make([]*onnxpb.NodeProto, 0, len(g.Node)+8)
 	get := func(v string, want int32) (string, error) {
 		a := avail[v]

@@ -1,9 +1,11 @@
 // Command onnxfp16 converts the FP32 ONNX models in a directory to FP16
 // (package models/onnxfp16): every *.onnx that is not already *.fp16.onnx
 // becomes <name>.fp16.onnx beside it. Output is deterministic, so a rerun
-// rewrites identical bytes.
+// rewrites identical bytes. With -card it then refreshes the SHA-256 table
+// of the model card; with -check it writes nothing and fails if anything is
+// stale.
 //
-//	go run ./models/cmd/onnxfp16 -dir models
+//	go run ./models/cmd/onnxfp16 -dir models -card models/MODEL_CARD.md
 package main
 
 import (
@@ -35,7 +37,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	keep := fl.String("keep-fp32", "", `comma-separated op types kept in FP32, or "cpu" for the ops ONNX Runtime's CPU provider has no FP16 kernel for (default: none)`)
 	suffix := fl.String("suffix", ".fp16.onnx", "output file suffix replacing .onnx")
 	static := fl.Bool("static-batch", false, "keep the batch dimension as in the input")
-	check := fl.Bool("check", false, "do not write; fail if an output is missing or differs")
+	check := fl.Bool("check", false, "do not write; fail if an output or the card's table is missing or differs")
+	card := fl.String("card", "", "model card (Markdown) whose SHA-256 table of the pack's files to update after converting")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -85,6 +88,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("no FP32 *.onnx in %s", *dir)
+	}
+	if *card != "" {
+		return updateCard(*card, *dir, *check)
 	}
 	return nil
 }
