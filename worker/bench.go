@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -79,6 +80,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		dir       string
 		n         int
 		precision string
+		asJSON    bool
 	)
 	ef.register(fs)
 	fs.StringVar(&dir, "images", "worker/testdata/images", "directory of JPEG/PNG/WebP images to run")
@@ -87,6 +89,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	fs.IntVar(&o.UVSize, "uv-size", pipeline.DefaultUVSize, "UV texture size")
 	fs.StringVar(&o.Detector, "detector", pipeline.DefaultDetector, "face detector: short | full")
 	fs.StringVar(&precision, "precisions", "fp32,fp16", "comma-separated precisions to compare")
+	fs.BoolVar(&asJSON, "json", false, "print the figures as one JSON object on stdout (the header goes to stderr)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -103,7 +106,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "bench: %d images from %s (%s), %d interleaved passes, detector %s, geometry %v, uv %d, device %s, ORT threads %d (0 = default)\n",
+	header := stdout
+	if asJSON {
+		header = stderr
+	}
+	fmt.Fprintf(header, "bench: %d images from %s (%s), %d interleaved passes, detector %s, geometry %v, uv %d, device %s, ORT threads %d (0 = default)\n",
 		len(images), dir, strings.Join(names, " "), n, o.WithDefaults().Detector, o.Geometry, o.WithDefaults().UVSize, ef.device, ef.threads)
 
 	var subjects []*benchSubject
@@ -137,8 +144,55 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	for i, s := range subjects {
 		reports[i] = s.r
 	}
+	if asJSON {
+		return writeBenchJSON(stdout, reports, len(images), n, ef.device, o.WithDefaults())
+	}
 	printBench(stdout, reports)
 	return nil
+}
+
+// benchJSON is the machine-readable form of `worker bench -json`.
+type benchJSON struct {
+	Images  int                  `json:"images"`
+	Passes  int                  `json:"passes"`
+	Device  string               `json:"device"`
+	Options pipeline.Options     `json:"options"`
+	Results []benchPrecisionJSON `json:"results"`
+	PeakRSS float64              `json:"peak_rss_mib"`
+	CPUAuto models.Precision     `json:"cpu_auto_precision"`
+}
+
+type benchPrecisionJSON struct {
+	Precision models.Precision `json:"precision"`
+	// FacesPerPass is the faces found in one pass over the images.
+	FacesPerPass int `json:"faces_per_pass"`
+	// BareImagesPerSec is 0 where the bare run was skipped (GPU devices).
+	BareImagesPerSec      float64 `json:"bare_images_per_s"`
+	BareDetectMS          float64 `json:"bare_detect_ms"`
+	BareLandmarkMSPerFace float64 `json:"bare_landmark_ms_per_face"`
+	PipelineImagesPerSec  float64 `json:"pipeline_images_per_s"`
+	// StageMS sums each stage's milliseconds over the timed passes; TotalMS
+	// is the sum of the pipeline totals.
+	StageMS map[string]float64 `json:"stage_ms"`
+	TotalMS float64            `json:"total_ms"`
+}
+
+func writeBenchJSON(w io.Writer, reports []benchReport, images, passes int, device string, o pipeline.Options) error {
+	out := benchJSON{Images: images, Passes: passes, Device: device, Options: o, PeakRSS: peakRSSMiB(), CPUAuto: cpuAutoPrecision}
+	for _, r := range reports {
+		j := benchPrecisionJSON{Precision: r.precision, FacesPerPass: r.faces,
+			BareImagesPerSec: r.bareIPS(), PipelineImagesPerSec: r.pipeIPS(), StageMS: r.stageMS, TotalMS: r.totalMS}
+		if r.detRuns > 0 {
+			j.BareDetectMS = float64(r.detT.Microseconds()) / 1000 / float64(r.detRuns)
+		}
+		if r.lmRuns > 0 {
+			j.BareLandmarkMSPerFace = float64(r.lmT.Microseconds()) / 1000 / float64(r.lmRuns)
+		}
+		out.Results = append(out.Results, j)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 func loadImages(dir string) ([][]byte, []string, error) {
