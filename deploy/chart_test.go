@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/facefleet/facefleet/shared/toolcheck"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -44,10 +46,7 @@ func helmBin(t *testing.T) string {
 			return c
 		}
 	}
-	if os.Getenv("FACEFLEET_REQUIRE_TOOLS") != "" {
-		t.Fatal("helm not found (go install helm.sh/helm/v4/cmd/helm@v4.3.2)")
-	}
-	t.Skip("helm not found; install with: go install helm.sh/helm/v4/cmd/helm@v4.3.2")
+	toolcheck.Missing(t, "helm not found; run `make setup` (go install helm.sh/helm/v4/cmd/helm@v4.3.2)")
 	return ""
 }
 
@@ -366,9 +365,9 @@ func TestHelmConfigChangeRollsPods(t *testing.T) {
 func TestHelmRejectsBadValues(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"unknown-key":  "gpus",
-		"wrong-type":   "replicas",
-		"short-grace":  "terminationGracePeriodSeconds must be longer",
+		"unknown-key": "gpus",
+		"wrong-type":  "replicas",
+		"short-grace": "terminationGracePeriodSeconds must be longer",
 	}
 	for file, want := range cases {
 		out, err := runHelm(t, "template", "ff", chartDir(t), "-f",

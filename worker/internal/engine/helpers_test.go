@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
 // testLibrary finds the ONNX Runtime library: $FACEFLEET_ORT_LIB, else
@@ -45,7 +47,7 @@ var sharedEngine = sync.OnceValues(func() (*Engine, error) {
 func setup(t testing.TB) *Engine {
 	t.Helper()
 	if testLibrary() == "" {
-		t.Skipf("ONNX Runtime library not found: set %s or run `make setup`", LibraryEnv)
+		toolcheck.Missing(t, "ONNX Runtime library not found: set %s or run `make setup`", LibraryEnv)
 	}
 	e, err := sharedEngine()
 	require.NoError(t, err)

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
 // testPNG encodes a small gradient image.
@@ -159,7 +161,7 @@ func TestWriteGLBKhronosValidator(t *testing.T) {
 	t.Parallel()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node not on PATH; install Node.js to run the Khronos glTF validator")
+		toolcheck.Missing(t, "node not on PATH; install Node.js to run the Khronos glTF validator")
 	}
 	dir := os.Getenv("FACEFLEET_GLTF_VALIDATOR")
 	if dir == "" {
@@ -167,7 +169,7 @@ func TestWriteGLBKhronosValidator(t *testing.T) {
 		require.NoError(t, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
-		t.Skipf("gltf-validator not installed at %s; run: npm install --prefix .cache/node gltf-validator@2.0.0-dev.3.10", dir)
+		toolcheck.Missing(t, "gltf-validator not installed at %s; run: make setup", dir)
 	}
 	rf := loadRealFace(t, "pexels-tim-douglas-6567248.face0.json")
 	realPose, err := FitPose(rf.Landmarks, rf.Width, rf.Height, canonical(t))
