@@ -63,6 +63,7 @@ type Report struct {
 	WeightsConverted      int            // float values in those initializers and constants
 	Clamped               int            // weights clamped to ±65504
 	FlushedToZero         int            // nonzero weights too small for FP16, now zero
+	Subnormal             int            // weights stored as FP16 subnormals (|w| < 2⁻¹⁴)
 	ReshapesFixed         int            // Reshape shapes whose leading 1 became -1 or 0
 	ConstantOfShapesFixed int            // ConstantOfShape shapes now taking the batch at run time
 	ValueInfoDropped      int            // intermediate value_info entries removed
@@ -78,10 +79,10 @@ func (r Report) String() string {
 	}
 	sort.Strings(kept)
 	return fmt.Sprintf("nodes %d: fp16 %d, fp32 %d [%s], other %d; casts +%d; batch nodes +%d; "+
-		"initializers→fp16 %d (%d values, clamped %d, flushed %d); reshapes fixed %d; constantofshape fixed %d; "+
+		"initializers→fp16 %d (%d values, clamped %d, flushed %d, subnormal %d); reshapes fixed %d; constantofshape fixed %d; "+
 		"value_info dropped %d; bytes %d → %d",
 		r.Nodes, r.FP16Nodes, r.FP32Nodes, strings.Join(kept, " "), r.OtherNodes, r.CastsInserted, r.BatchNodesAdded,
-		r.InitializersConverted, r.WeightsConverted, r.Clamped, r.FlushedToZero, r.ReshapesFixed, r.ConstantOfShapesFixed,
+		r.InitializersConverted, r.WeightsConverted, r.Clamped, r.FlushedToZero, r.Subnormal, r.ReshapesFixed, r.ConstantOfShapesFixed,
 		r.ValueInfoDropped, r.BytesBefore, r.BytesAfter)
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/facefleet/facefleet/models"
 	"github.com/facefleet/facefleet/models/onnxfp16"
 	"github.com/facefleet/facefleet/models/onnxfp16/onnxpb"
 )
@@ -96,5 +97,36 @@ func TestORTFP16Kernels(t *testing.T) {
 	}
 	for op := range listed {
 		require.True(t, seen[op], "%s is listed but not probed", op)
+	}
+}
+
+// TestCPUKeepLeavesNothingToORT converts the shipped models keeping
+// CPUNoFP16Kernels in FP32 and checks that ONNX Runtime then finds an FP16
+// kernel for every remaining FP16 node: its optimised graph has no more
+// Casts than the converter wrote.
+func TestCPUKeepLeavesNothingToORT(t *testing.T) {
+	t.Parallel()
+	for _, sp := range specs() {
+		fp32, err := models.ONNX(sp.model, models.FP32)
+		require.NoError(t, err)
+		conv, rep, err := onnxfp16.Convert(fp32, onnxfp16.Options{KeepFP32: onnxfp16.CPUNoFP16Kernels()})
+		require.NoError(t, err)
+		require.Positive(t, rep.FP32Nodes)
+		path := filepath.Join(t.TempDir(), "opt.onnx")
+		newSession(t, conv, sp, path)
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		opt, err := onnxfp16.Decode(b)
+		require.NoError(t, err)
+		var ortCasts int
+		for _, n := range opt.GetGraph().GetNode() {
+			if n.GetOpType() == "Cast" {
+				ortCasts++
+				// ORT's InsertCastTransformer names its Casts so.
+				require.NotContains(t, n.GetName(), "InsertedPrecisionFreeCast", "%s: ORT inserted a Cast", sp.model)
+			}
+		}
+		t.Logf("%s: converter casts %d, casts after ORT optimisation %d", sp.model, rep.CastsInserted, ortCasts)
+		require.LessOrEqual(t, ortCasts, rep.CastsInserted, "%s: ORT had to add Casts", sp.model)
 	}
 }

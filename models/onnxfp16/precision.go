@@ -174,7 +174,7 @@ func (c *converter) precision(keep []string) error {
 		c.rep.CastsInserted++
 	}
 	g.Node = nodes
-	c.rep.Clamped, c.rep.FlushedToZero = st.clamped, st.flushed
+	c.rep.Clamped, c.rep.FlushedToZero, c.rep.Subnormal = st.clamped, st.flushed, st.subnorm
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 type halfStats struct {
 	clamped int // finite values beyond ±65504, clamped
 	flushed int // nonzero values that became ±0
+	subnorm int // values stored as subnormal halves (reduced precision)
 }
 
 // floatsOf returns the float32 contents of a FLOAT tensor.
@@ -47,8 +48,11 @@ func toHalf(t *onnxpb.TensorProto, st *halfStats) error {
 		if clamped {
 			st.clamped++
 		}
-		if h&0x7fff == 0 && f != 0 {
+		switch m := h & 0x7fff; {
+		case m == 0 && f != 0:
 			st.flushed++
+		case m != 0 && m < 0x0400:
+			st.subnorm++
 		}
 		binary.LittleEndian.PutUint16(raw[2*i:], h)
 	}
