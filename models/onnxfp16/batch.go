@@ -30,10 +30,7 @@ func (c *converter) dynamicBatch() error {
 			uses[in] = append(uses[in], use{i, p})
 		}
 	}
-	graphOut := map[string]bool{}
-	for _, o := range g.Output {
-		graphOut[o.GetName()] = true
-	}
+	graphOut := c.graphOutputs()
 
 	// moved[i] holds nodes to emit right before node i.
 	moved := map[int][]*onnxpb.NodeProto{}

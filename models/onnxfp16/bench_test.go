@@ -2,6 +2,7 @@ package onnxfp16_test
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func BenchmarkORT(b *testing.B) {
 				if batch > 1 && v.name == "fp32" {
 					continue
 				}
-				b.Run(string(sp.model)+"/"+v.name+"/batch"+string(rune('0'+batch)), func(b *testing.B) {
+				b.Run(string(sp.model)+"/"+v.name+"/batch"+strconv.Itoa(batch), func(b *testing.B) {
 					s := newSession(b, v.onnx, sp, "")
 					shape := ort.NewShape(int64(batch), int64(sp.size), int64(sp.size), 3)
 					if sp.nchw {

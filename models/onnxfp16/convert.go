@@ -112,6 +112,8 @@ func Convert(model []byte, opts Options) ([]byte, Report, error) {
 //     inputs and before the outputs;
 //   - unless StaticBatch, the batch dimension becomes dynamic;
 //   - intermediate value_info is dropped (ONNX Runtime re-infers it).
+//
+// On error m may be partly rewritten; discard it.
 func ConvertModel(m *onnxpb.ModelProto, opts Options) (Report, error) {
 	var rep Report
 	g := m.GetGraph()
@@ -238,6 +240,14 @@ func (c *converter) initializers() map[string]*onnxpb.TensorProto {
 	m := make(map[string]*onnxpb.TensorProto, len(c.g.Initializer))
 	for _, t := range c.g.Initializer {
 		m[t.GetName()] = t
+	}
+	return m
+}
+
+func (c *converter) graphOutputs() map[string]bool {
+	m := make(map[string]bool, len(c.g.Output))
+	for _, o := range c.g.Output {
+		m[o.GetName()] = true
 	}
 	return m
 }

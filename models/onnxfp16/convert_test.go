@@ -3,6 +3,7 @@ package onnxfp16_test
 import (
 	"bytes"
 	"encoding/binary"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -72,7 +73,7 @@ func dim0(vi *onnxpb.ValueInfoProto) string {
 	if d.GetDimParam() != "" {
 		return d.GetDimParam()
 	}
-	return string(rune('0' + d.GetDimValue()))
+	return strconv.FormatInt(d.GetDimValue(), 10)
 }
 
 func TestConvertTinyGraph(t *testing.T) {

@@ -116,9 +116,8 @@ func loadCrop(tb testing.TB, name string, size int, nchw bool, lo, hi float32) [
 
 // session runs one ONNX model on the CPU with one thread.
 type session struct {
-	s   *ort.DynamicAdvancedSession
-	sp  spec
-	out []string
+	s  *ort.DynamicAdvancedSession
+	sp spec
 }
 
 func newSession(tb testing.TB, onnx []byte, sp spec, optimized string) *session {

@@ -70,10 +70,7 @@ func (c *converter) precision(keep []string) error {
 			}
 		}
 	}
-	graphOut := map[string]bool{}
-	for _, o := range g.Output {
-		graphOut[o.GetName()] = true
-	}
+	graphOut := c.graphOutputs()
 	var st halfStats
 	for _, t := range g.Initializer {
 		if t.GetDataType() != TypeFloat {
