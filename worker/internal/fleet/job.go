@@ -1,0 +1,265 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/facefleet/facefleet/worker/internal/pipeline"
+)
+
+// StageUpload names the upload of result files in timings and progress.
+const StageUpload = "upload"
+
+// finishTimeout bounds the status write, dead-letter publish and ack after a
+// job ends (they run even when the job's own context is cancelled).
+const finishTimeout = 10 * time.Second
+
+// handle processes one message from decode to ack. It never panics.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+	attempt := numDelivered(msg)
+	start := time.Now()
+	w.m.Inflight.WithLabelValues(w.cfg.Device).Inc()
+	defer w.m.Inflight.WithLabelValues(w.cfg.Device).Dec()
+
+	job, err := w.deps.Decode(msg.Data())
+	log := w.log.With(slog.String("job_id", job.ID), slog.Uint64("attempt", attempt))
+	if err != nil {
+		err = Permanent(fmt.Errorf("decode job message: %w", err), CodeInvalid)
+		w.finish(ctx, log, msg, job.ID, attempt, err)
+		return
+	}
+
+	// Heartbeats keep JetStream from redelivering a long job.
+	hbCtx, stopHB := context.WithCancel(ctx)
+	var hb sync.WaitGroup
+	hb.Add(1)
+	go func() {
+		defer hb.Done()
+		w.heartbeat(hbCtx, log, msg)
+	}()
+	err = w.process(ctx, log, job, int(attempt))
+	stopHB()
+	hb.Wait()
+
+	if errors.Is(err, errAlreadyDone) {
+		log.Info("job already finished; acking redelivery")
+		w.ack(ctx, log, msg)
+		return
+	}
+	w.finish(ctx, log, msg, job.ID, attempt, err)
+	log.Info("job done", slog.Duration("took", time.Since(start)), slog.String("code", ErrorCode(err)))
+}
+
+// errAlreadyDone: the job reached a terminal state before this delivery.
+var errAlreadyDone = errors.New("fleet: job already finished")
+
+// process runs the job and records success. A returned error is decided by
+// finish; panics become ErrPanic.
+func (w *Worker) process(ctx context.Context, log *slog.Logger, job Job, attempt int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			stack := trimStack(debug.Stack())
+			log.Error("job panicked", slog.Any("panic", r), slog.String("stack", stack))
+			err = fmt.Errorf("%w: %v", ErrPanic, r)
+		}
+	}()
+	jobCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobCtx, cancelTimeout := context.WithTimeoutCause(jobCtx, w.cfg.JobTimeout,
+		fmt.Errorf("%w after %v", ErrJobTimeout, w.cfg.JobTimeout))
+	defer cancelTimeout()
+	// cause turns a cancelled job context into the reason for it.
+	cause := func(err error) error {
+		if err == nil || jobCtx.Err() == nil {
+			return err
+		}
+		if c := context.Cause(jobCtx); c != nil && !errors.Is(err, c) {
+			return fmt.Errorf("%w: %w", c, err)
+		}
+		return err
+	}
+
+	st, err := w.deps.Status.State(jobCtx, job.ID)
+	if err != nil {
+		return cause(fmt.Errorf("read status: %w", err))
+	}
+	if st.Terminal() {
+		return errAlreadyDone
+	}
+	if st.CancelRequested {
+		return ErrCanceled
+	}
+	if err := w.deps.Status.Start(jobCtx, job.ID, w.cfg.Name, attempt); err != nil {
+		return cause(fmt.Errorf("mark running: %w", err))
+	}
+	data, err := w.deps.Images.GetInput(jobCtx, job.InputKey)
+	if err != nil {
+		return cause(fmt.Errorf("read input %s: %w", job.InputKey, err))
+	}
+
+	// progress records each stage and checks for a cancel request: the
+	// pipeline looks at its context right after calling it.
+	last := time.Now()
+	progress := func(stage string, percent int) {
+		now := time.Now()
+		w.m.StageSeconds.WithLabelValues(stage).Observe(now.Sub(last).Seconds())
+		last = now
+		if err := w.deps.Status.Progress(jobCtx, job.ID, stage, percent); err != nil {
+			log.Warn("progress write failed", slog.String("stage", stage), slog.Any("error", err))
+		}
+		if st, err := w.deps.Status.State(jobCtx, job.ID); err == nil && st.CancelRequested {
+			cancel(ErrCanceled)
+		}
+	}
+	out, err := w.deps.Processor.Run(jobCtx, data, job.Options, progress)
+	if err != nil {
+		return cause(err)
+	}
+	defer out.Release()
+
+	upStart := time.Now()
+	keys := make([]string, 0, len(out.Files))
+	for _, f := range out.Files {
+		key, err := w.deps.Images.PutResult(jobCtx, job.ID, f.Path, f.ContentType, f.Data)
+		if err != nil {
+			return cause(fmt.Errorf("upload %s: %w", f.Path, err))
+		}
+		keys = append(keys, key)
+	}
+	up := time.Since(upStart)
+	w.m.StageSeconds.WithLabelValues(StageUpload).Observe(up.Seconds())
+	if err := cause(jobCtx.Err()); err != nil {
+		return err
+	}
+	if err := w.deps.Status.Succeed(jobCtx, job.ID, keys, timings(out.Result.TimingsMS, up)); err != nil {
+		return cause(fmt.Errorf("mark succeeded: %w", err))
+	}
+	return nil
+}
+
+// timings flattens the pipeline's stage timings and adds the upload.
+func timings(t pipeline.Timings, upload time.Duration) map[string]float64 {
+	m := map[string]float64{
+		pipeline.StageDecode:    t.Decode,
+		pipeline.StageDetect:    t.Detect,
+		pipeline.StageLandmarks: t.Landmarks,
+		pipeline.StageTexture:   t.Texture,
+		pipeline.StageEncode:    t.Encode,
+		StageUpload:             float64(upload.Microseconds()) / 1000,
+	}
+	if t.Geometry != nil {
+		m[pipeline.StageGeometry] = *t.Geometry
+	}
+	m["total"] = t.Total + m[StageUpload]
+	return m
+}
+
+// heartbeat tells JetStream the job is alive every AckWait/3 until ctx ends.
+func (w *Worker) heartbeat(ctx context.Context, log *slog.Logger, msg jetstream.Msg) {
+	t := time.NewTicker(max(w.cfg.AckWait/3, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := w.apply(ctx, log, msg, Decide(Outcome{Running: true}, nil), ""); err != nil {
+				log.Warn("heartbeat failed", slog.Any("error", err))
+			}
+		}
+	}
+}
+
+// finish decides what err means for the job and carries it out.
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg, id string, attempt uint64, err error) {
+	a := Decide(Outcome{Err: err, NumDelivered: attempt, MaxDeliver: w.cfg.MaxDeliver}, w.cfg.Retry)
+	w.m.Jobs.WithLabelValues(a.Metric).Inc()
+	if err != nil {
+		lvl := slog.LevelWarn
+		if a.Verb == Term && a.Status == StatusFailed {
+			lvl = slog.LevelError
+		}
+		log.Log(ctx, lvl, "job not completed", slog.String("action", a.Verb.String()),
+			slog.Duration("delay", a.Delay), slog.String("code", a.Code), slog.Any("error", err))
+	}
+	// The job's context may be cancelled (shutdown); finishing must still happen.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if aerr := w.apply(fctx, log, msg, a, id); aerr != nil {
+		log.Error("finishing job failed; JetStream will redeliver it", slog.Any("error", aerr))
+	}
+}
+
+// apply carries out a: status, dead letter, then the JetStream verb. If the
+// status cannot be stored the message is Nak'd instead so that the job is
+// not lost.
+func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, a Action, id string) error {
+	if a.Status != StatusNone && id != "" {
+		var err error
+		switch a.Status {
+		case StatusFailed:
+			err = w.deps.Status.Fail(ctx, id, a.Code, a.Reason)
+		case StatusCanceled:
+			err = w.deps.Status.Cancel(ctx, id)
+		}
+		if err != nil {
+			nerr := msg.NakWithDelay(w.cfg.Retry(1))
+			return errors.Join(fmt.Errorf("store status %s: %w", a.Status, err), nerr)
+		}
+	}
+	if a.DeadLetter {
+		if err := w.deps.Source.DeadLetter(ctx, msg, a.Reason); err != nil {
+			log.Error("dead-letter publish failed", slog.Any("error", err))
+		}
+	}
+	switch a.Verb {
+	case Ack:
+		return w.ack(ctx, log, msg)
+	case Nak:
+		if a.Delay > 0 {
+			return msg.NakWithDelay(a.Delay)
+		}
+		return msg.Nak()
+	case InProgress:
+		return msg.InProgress()
+	case Term:
+		return msg.TermWithReason(a.Reason)
+	}
+	return fmt.Errorf("fleet: unknown verb %v", a.Verb)
+}
+
+// ack acknowledges msg and waits for the server to confirm it, so that a
+// finished job is not redelivered.
+func (w *Worker) ack(ctx context.Context, log *slog.Logger, msg jetstream.Msg) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	err := msg.DoubleAck(actx)
+	if err != nil {
+		log.Warn("ack not confirmed", slog.Any("error", err))
+	}
+	return err
+}
+
+// trimStack keeps the frames of a panic stack below the runtime's own
+// panic machinery, at most 20 lines.
+func trimStack(stack []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(stack)), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic(") {
+			lines = lines[i:]
+			break
+		}
+	}
+	if len(lines) > 20 {
+		lines = lines[:20]
+	}
+	return strings.Join(lines, "\n")
+}
