@@ -203,11 +203,11 @@ func (s *memStatus) eventsOf(id string) []string {
 
 // memImages is an in-memory ImageStore with optional injected upload failures.
 type memImages struct {
-	mu        sync.Mutex
-	inputs    map[string][]byte
-	results   map[string][]byte
-	puts      int
-	failPuts  int // fail this many PutResult calls first
+	mu       sync.Mutex
+	inputs   map[string][]byte
+	results  map[string][]byte
+	puts     int
+	failPuts int // fail this many PutResult calls first
 }
 
 func (m *memImages) GetInput(ctx context.Context, key string) ([]byte, error) {
