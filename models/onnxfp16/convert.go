@@ -120,6 +120,11 @@ func ConvertModel(m *onnxpb.ModelProto, opts Options) (Report, error) {
 	if g == nil {
 		return rep, fmt.Errorf("%w: no graph", ErrInvalidModel)
 	}
+	for _, kv := range m.MetadataProps {
+		if kv.GetKey() == MetadataKey {
+			return rep, fmt.Errorf("%w (%s)", ErrConverted, kv.GetValue())
+		}
+	}
 	if err := checkSupported(g); err != nil {
 		return rep, err
 	}

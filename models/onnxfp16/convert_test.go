@@ -263,6 +263,11 @@ func TestConvertErrors(t *testing.T) {
 	_, _, err = onnxfp16.Convert(encode(t, unknown), onnxfp16.Options{})
 	require.NoError(t, err, "value_info tells the type")
 
+	once, _, err := onnxfp16.Convert(encode(t, convNet()), onnxfp16.Options{})
+	require.NoError(t, err)
+	_, _, err = onnxfp16.Convert(once, onnxfp16.Options{})
+	require.ErrorIs(t, err, onnxfp16.ErrConverted, "converting an output again")
+
 	external := convNet()
 	external.Graph.Initializer[0].DataLocation = p(int32(1))
 	_, _, err = onnxfp16.Convert(encode(t, external), onnxfp16.Options{})

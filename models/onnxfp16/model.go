@@ -25,6 +25,9 @@ var (
 	// handle (subgraphs, external data, an op whose output type it cannot
 	// infer, a batch pattern it cannot rewrite).
 	ErrUnsupported = errors.New("onnxfp16: unsupported graph")
+	// ErrConverted means the model already carries this converter's
+	// metadata (MetadataKey): it is an output, not an input.
+	ErrConverted = errors.New("onnxfp16: model already converted")
 )
 
 // ONNX tensor element types used here (TensorProto.DataType).

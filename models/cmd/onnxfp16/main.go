@@ -1,6 +1,6 @@
 // Command onnxfp16 converts the FP32 ONNX models in a directory to FP16
 // (package models/onnxfp16): every *.onnx that is not already *.fp16.onnx
-// becomes <name>.fp16.onnx beside it. Output is deterministic, so a rerun
+// (nor another of its outputs) becomes <name>.fp16.onnx beside it. Output is deterministic, so a rerun
 // rewrites identical bytes. With -card it then refreshes the SHA-256 table
 // of the model card; with -check it writes nothing and fails if anything is
 // stale.
@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,6 +69,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		conv, rep, err := onnxfp16.Convert(in, opts)
+		if errors.Is(err, onnxfp16.ErrConverted) {
+			fmt.Fprintf(out, "%s: skipped, already converted\n", filepath.Base(p))
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}

@@ -54,6 +54,15 @@ func TestRunIsRerunnable(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "extra.json"), []byte("{}"), 0o644))
 	require.ErrorIs(t, run(ctx, []string{"-dir", dir, "-card", card, "-check"}, &out), errStaleCard)
 
+	// The CPU variant, under its own suffix, which later runs skip as input.
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"-dir", dir, "-keep-fp32", "cpu", "-suffix", ".cpu.onnx"}, &out))
+	require.Contains(t, out.String(), "det.onnx → det.cpu.onnx")
+	require.Contains(t, out.String(), "Conv×37")
+	out.Reset()
+	require.NoError(t, run(ctx, []string{"-dir", dir}, &out))
+	require.NotContains(t, out.String(), "det.cpu.onnx →")
+
 	require.Error(t, run(ctx, []string{"-dir", t.TempDir()}, &out), "no models")
 }
 
