@@ -138,6 +138,13 @@ func Decode(data []byte, lim Limits) (*Image, error) {
 	if err := checkSize(cfg.Width, cfg.Height, lim); err != nil {
 		return nil, err
 	}
+	if format == FormatWebP {
+		if w, h, ok := webpBitstreamSize(data); ok {
+			if err := checkSize(w, h, lim); err != nil {
+				return nil, err
+			}
+		}
+	}
 	src, err := decode(data)
 	if err != nil {
 		return nil, newError(CodeUndecodable, err, "decoding %s", format)

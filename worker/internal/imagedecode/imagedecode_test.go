@@ -318,6 +318,43 @@ func writeChunk(buf *bytes.Buffer, typ string, data []byte) {
 	buf.Write(n[:])
 }
 
+// TestDecodeWebPBitstreamBomb: an extended WebP whose VP8X canvas is tiny but
+// whose VP8L bitstream claims 16384×16384 is refused before decoding.
+func TestDecodeWebPBitstreamBomb(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	b.WriteString("RIFF\x00\x00\x00\x00WEBP")
+	vp8x := make([]byte, 10) // flags, reserved, canvas 1×1 (stored minus one)
+	bits := uint32(16383) | uint32(16383)<<14
+	vp8l := []byte{0x2f, byte(bits), byte(bits >> 8), byte(bits >> 16), byte(bits >> 24), 0, 0, 0}
+	for _, c := range []struct {
+		typ  string
+		data []byte
+	}{{"VP8X", vp8x}, {"VP8L", vp8l}} {
+		b.WriteString(c.typ)
+		_ = binary.Write(&b, binary.LittleEndian, uint32(len(c.data)))
+		b.Write(c.data)
+	}
+	data := b.Bytes()
+	binary.LittleEndian.PutUint32(data[4:], uint32(len(data)-8))
+	w, h, ok := webpBitstreamSize(data)
+	require.True(t, ok)
+	require.Equal(t, [2]int{16384, 16384}, [2]int{w, h})
+	start := time.Now()
+	_, err := Decode(data, DefaultLimits())
+	requireCode(t, err, CodeTooLarge)
+	require.Less(t, time.Since(start), 50*time.Millisecond)
+
+	// The real fixtures report their true sizes.
+	for _, f := range []string{"video-001.lossy.webp", "gopher-doc.with-alpha.lossless.webp", "yellow_rose.lossy-with-alpha.webp"} {
+		img, err := Decode(readFile(t, f), DefaultLimits())
+		require.NoError(t, err)
+		w, h, ok := webpBitstreamSize(readFile(t, f))
+		require.True(t, ok, f)
+		require.Equal(t, img.Rect.Size(), image.Pt(w, h), f)
+	}
+}
+
 func TestDecodeBomb(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ w, h uint32 }{{100_000, 100_000}, {10_000, 10_000}, {16384, 16384}, {1, 20_000}} {
@@ -531,7 +568,9 @@ func FuzzDecode(f *testing.F) {
 	entries, err := os.ReadDir("testdata")
 	require.NoError(f, err)
 	for _, e := range entries {
-		if b, err := os.ReadFile(filepath.Join("testdata", e.Name())); err == nil && len(b) < 64<<10 {
+		// Small seeds keep each execution cheap; the synthetic seeds below
+		// cover the EXIF paths the real photo would.
+		if b, err := os.ReadFile(filepath.Join("testdata", e.Name())); err == nil && len(b) < 8<<10 {
 			f.Add(b)
 		}
 	}
@@ -571,6 +610,7 @@ func FuzzExifOrientation(f *testing.F) {
 		_ = jpegExif(append([]byte{0xFF, 0xD8}, tf...))
 		_ = pngExif(append([]byte("\x89PNG\r\n\x1a\n"), tf...))
 		_ = webpExif(append([]byte("RIFF\x00\x00\x00\x00WEBP"), tf...))
+		_, _, _ = webpBitstreamSize(append([]byte("RIFF\x00\x00\x00\x00WEBP"), tf...))
 	})
 }
 

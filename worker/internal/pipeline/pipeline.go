@@ -18,6 +18,7 @@ import (
 	"image/png"
 	"log/slog"
 	"path"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -232,22 +233,24 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 		tm.Geometry = new(float64)
 		done = lap(tm.Geometry)
 		w, h := img.Rect.Dx(), img.Rect.Dy()
-		for i := range work {
+		// Faces are independent: fit and rasterise them in parallel.
+		err := forEach(ctx, len(work), func(i int) error {
 			f := &work[i]
 			pose, err := geometry.FitPose(f.face.Landmarks, w, h, p.mesh)
 			if err != nil {
 				// A face whose landmarks admit no pose keeps its texture;
 				// it just has no geometry files.
 				p.log.Warn("no pose for face", slog.Int("face", i), slog.Any("error", err))
-				continue
+				return nil
 			}
 			f.pose = &pose
 			f.mesh = geometry.MetricMesh(f.face.Landmarks, w, h, pose, p.mesh)
 			f.depth = geometry.RenderDepth(f.face.Landmarks, w, h, p.mesh.Triangles)
 			f.normals = geometry.RenderNormals(f.face.Landmarks, w, h, p.mesh.Triangles)
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("pipeline: cancelled in geometry: %w", err)
-			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: geometry: %w", err)
 		}
 		done()
 		if err := checkpoint(StageGeometry, 75); err != nil {
@@ -264,13 +267,20 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 		Options: o,
 		Faces:   make([]FaceResult, 0, len(work)),
 	}
-	for i := range work {
-		fr, err := p.encodeFace(out, i, &work[i])
-		if err != nil {
-			out.Release()
-			return nil, fmt.Errorf("pipeline: encode face %d: %w", i, err)
-		}
-		res.Faces = append(res.Faces, fr)
+	encoded := make([]faceFiles, len(work))
+	err = forEach(ctx, len(work), func(i int) error {
+		var err error
+		encoded[i], err = p.encodeFace(i, &work[i])
+		return err
+	})
+	for _, e := range encoded { // in face order, so the file list is deterministic
+		out.Files = append(out.Files, e.files...)
+		out.bufs = append(out.bufs, e.bufs...)
+		res.Faces = append(res.Faces, e.result)
+	}
+	if err != nil {
+		out.Release()
+		return nil, fmt.Errorf("pipeline: encode: %w", err)
 	}
 	done()
 	tm.Total = ms(time.Since(start))
@@ -289,16 +299,29 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 }
 
 func (o *Output) buffer() *bytes.Buffer {
-	b := bufPool.Get().(*bytes.Buffer)
-	b.Reset()
+	b := getBuffer()
 	o.bufs = append(o.bufs, b)
 	return b
 }
 
-// encodeFace writes the files of face i into out and returns its result entry.
-func (p *Pipeline) encodeFace(out *Output, i int, w *faceWork) (FaceResult, error) {
+func getBuffer() *bytes.Buffer {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+// faceFiles is one face's encoded output.
+type faceFiles struct {
+	result FaceResult
+	files  []File
+	bufs   []*bytes.Buffer
+}
+
+// encodeFace encodes the files of face i and returns them with its result
+// entry. It is safe to run for several faces at once.
+func (p *Pipeline) encodeFace(i int, w *faceWork) (faceFiles, error) {
 	dir := fmt.Sprintf("face-%d", i)
-	fr := FaceResult{
+	ff := faceFiles{result: FaceResult{
 		Index:     i,
 		BBox:      w.face.Box,
 		Score:     w.face.Score,
@@ -307,23 +330,24 @@ func (p *Pipeline) encodeFace(out *Output, i int, w *faceWork) (FaceResult, erro
 		Files:     map[string]string{},
 		Pose:      w.pose,
 		Texture:   TextureInfo{Size: w.tex.Rect.Dx(), Coverage: w.stats.Coverage, Mirrored: w.stats.Mirrored},
-	}
+	}}
 	add := func(kind string, write func(*bytes.Buffer) error) ([]byte, error) {
-		b := out.buffer()
+		b := getBuffer()
+		ff.bufs = append(ff.bufs, b)
 		if err := write(b); err != nil {
-			return nil, fmt.Errorf("%s: %w", kind, err)
+			return nil, fmt.Errorf("face %d: %s: %w", i, kind, err)
 		}
 		rel := path.Join(dir, fileNames[kind])
-		out.Files = append(out.Files, File{Path: rel, ContentType: contentTypes[kind], Data: b.Bytes()})
-		fr.Files[kind] = rel
+		ff.files = append(ff.files, File{Path: rel, ContentType: contentTypes[kind], Data: b.Bytes()})
+		ff.result.Files[kind] = rel
 		return b.Bytes(), nil
 	}
 	texPNG, err := add(FileUVTexture, func(b *bytes.Buffer) error { return texture.EncodePNG(b, w.tex) })
 	if err != nil {
-		return fr, err
+		return ff, err
 	}
 	if w.mesh == nil {
-		return fr, nil
+		return ff, nil
 	}
 	steps := []struct {
 		kind  string
@@ -337,10 +361,47 @@ func (p *Pipeline) encodeFace(out *Output, i int, w *faceWork) (FaceResult, erro
 	}
 	for _, s := range steps {
 		if _, err := add(s.kind, s.write); err != nil {
-			return fr, err
+			return ff, err
 		}
 	}
-	return fr, nil
+	return ff, nil
+}
+
+// forEach calls fn(0..n-1) on up to GOMAXPROCS goroutines and returns the
+// first error (by index). Indices not yet started when ctx is cancelled are
+// skipped and ctx's error is returned.
+func forEach(ctx context.Context, n int, fn func(i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	errs := make([]error, n)
+	workers := min(n, runtime.GOMAXPROCS(0))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					continue
+				}
+				errs[i] = fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

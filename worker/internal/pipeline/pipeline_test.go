@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -284,4 +286,59 @@ func TestSchemaRejectsBrokenResults(t *testing.T) {
 		require.NoError(t, err)
 		require.Error(t, validate(t, s, b), name)
 	}
+}
+
+func TestForEach(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	require.NoError(t, forEach(t.Context(), 50, func(i int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[i] = true
+		return nil
+	}))
+	require.Len(t, seen, 50)
+	require.NoError(t, forEach(t.Context(), 0, func(int) error { panic("not called") }))
+
+	e3, e7 := errors.New("three"), errors.New("seven")
+	err := forEach(t.Context(), 10, func(i int) error {
+		switch i {
+		case 3:
+			return e3
+		case 7:
+			return e7
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, e3, "the lowest index's error wins")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	calls := 0
+	err = forEach(ctx, 5, func(int) error { calls++; return nil })
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, calls)
+}
+
+// TestRunManyFacesParallel runs several synthetic faces with geometry, so
+// the per-face goroutines of the geometry and encode stages overlap (run
+// with -race).
+func TestRunManyFacesParallel(t *testing.T) {
+	t.Parallel()
+	var centres [][3]float32
+	for i := range 6 {
+		centres = append(centres, [3]float32{float32(60 + 100*i), 150, 4})
+	}
+	m := &fakeModel{centres: centres}
+	o := Options{Geometry: true, UVSize: 256, MaxFaces: 6}
+	out, err := New(m, imagedecode.Limits{}, testLogger(t)).Run(t.Context(), gradientPNG(t, 660, 300), o, nil)
+	require.NoError(t, err)
+	require.Len(t, out.Result.Faces, 6)
+	files := checkOutput(t, out, o)
+	for i := range 6 {
+		require.Contains(t, files, fmt.Sprintf("face-%d/mesh.glb", i))
+	}
+	out.Release()
+	require.Nil(t, out.Files)
 }
