@@ -31,6 +31,8 @@ const (
 	CodeTimeout  = "timeout"
 	CodePanic    = "panic"
 	CodeInvalid  = "invalid_job"
+	// CodeInputNotFound: the job's input image is not in S3.
+	CodeInputNotFound = "input_not_found"
 )
 
 // codedError attaches a machine code to an error.

@@ -48,7 +48,7 @@ func TestHealthHandler(t *testing.T) {
 	m.Jobs.WithLabelValues(OutcomeSucceeded).Inc()
 	m.StageSeconds.WithLabelValues("detect").Observe(0.01)
 	m.Inflight.WithLabelValues("cpu").Set(2)
-	m.QueueLag.Set(7)
+	m.QueueLag.WithLabelValues("high").Set(7)
 	code, body = get(t, srv, "/metrics")
 	require.Equal(t, http.StatusOK, code)
 	for _, want := range []string{
@@ -56,7 +56,7 @@ func TestHealthHandler(t *testing.T) {
 		`facefleet_worker_jobs_total{outcome="failed"} 0`,
 		`facefleet_worker_stage_duration_seconds_count{stage="detect"} 1`,
 		`facefleet_worker_inflight_jobs{device="cpu"} 2`,
-		`facefleet_worker_queue_lag_messages 7`,
+		`facefleet_worker_queue_lag_messages{priority="high"} 7`,
 		`go_memstats_alloc_bytes`,
 		`process_resident_memory_bytes`,
 	} {

@@ -2,23 +2,28 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/shared/devservers"
+	"github.com/facefleet/facefleet/shared/job"
+	"github.com/facefleet/facefleet/shared/queue"
+	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/storage"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
-// tlog routes slog to t.Log.
+const waitLong = 30 * time.Second
+
+// tlogWriter routes slog output to t.Log.
 type tlogWriter struct{ t testing.TB }
 
 func (w tlogWriter) Write(p []byte) (int, error) {
@@ -31,206 +36,20 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// jsSource is a Source over one JetStream pull consumer, used until the
-// tests run against shared/queue.
-type jsSource struct {
-	js   jetstream.JetStream
-	cons jetstream.Consumer
-	wait time.Duration
-
-	mu   sync.Mutex
-	dead []string // reasons of dead-lettered messages
+// faultImages wraps the real storage and fails the first failPuts uploads:
+// the seam for S3 fault tests.
+type faultImages struct {
+	*storage.Store
+	failPuts atomic.Int32
+	puts     atomic.Int32
 }
 
-func (s *jsSource) Fetch(ctx context.Context, max int) ([]jetstream.Msg, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.wait)
-	defer cancel()
-	b, err := s.cons.Fetch(max, jetstream.FetchContext(ctx))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nil
-		}
-		return nil, err
+func (f *faultImages) PutBytes(ctx context.Context, key string, b []byte, ct string) error {
+	f.puts.Add(1)
+	if f.failPuts.Add(-1) >= 0 {
+		return fmt.Errorf("injected S3 failure for %s: %w", key, errors.New("connection reset by peer"))
 	}
-	var out []jetstream.Msg
-	for m := range b.Messages() {
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-func (s *jsSource) DeadLetter(ctx context.Context, msg jetstream.Msg, reason string) error {
-	s.mu.Lock()
-	s.dead = append(s.dead, reason)
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *jsSource) Pending(ctx context.Context) (uint64, error) {
-	info, err := s.cons.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return info.NumPending, nil
-}
-
-// memStatus is an in-memory StatusStore that records every call.
-type memStatus struct {
-	mu     sync.Mutex
-	states map[string]*memRecord
-	events []string
-	change chan struct{}
-}
-
-type memRecord struct {
-	JobState
-	attempts  int
-	outputs   []string
-	code, msg string
-	timings   map[string]float64
-}
-
-func newMemStatus() *memStatus {
-	return &memStatus{states: map[string]*memRecord{}, change: make(chan struct{})}
-}
-
-func (s *memStatus) rec(id string) *memRecord {
-	r := s.states[id]
-	if r == nil {
-		r = &memRecord{JobState: JobState{State: "queued"}}
-		s.states[id] = r
-	}
-	return r
-}
-
-func (s *memStatus) note(id, ev string) {
-	s.events = append(s.events, id+" "+ev)
-	close(s.change)
-	s.change = make(chan struct{})
-}
-
-func (s *memStatus) State(ctx context.Context, id string) (JobState, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rec(id).JobState, ctx.Err()
-}
-
-func (s *memStatus) Start(ctx context.Context, id, worker string, attempt int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.rec(id)
-	r.State = "running"
-	r.attempts++
-	s.note(id, "running")
-	return nil
-}
-
-func (s *memStatus) Progress(ctx context.Context, id, stage string, percent int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.note(id, fmt.Sprintf("progress %s %d", stage, percent))
-	return nil
-}
-
-func (s *memStatus) Succeed(ctx context.Context, id string, outputs []string, timings map[string]float64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.rec(id)
-	r.State, r.outputs, r.timings = StatusSucceeded, outputs, timings
-	s.note(id, StatusSucceeded)
-	return nil
-}
-
-func (s *memStatus) Fail(ctx context.Context, id, code, msg string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.rec(id)
-	r.State, r.code, r.msg = StatusFailed, code, msg
-	s.note(id, StatusFailed+" "+code)
-	return nil
-}
-
-func (s *memStatus) Cancel(ctx context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rec(id).State = StatusCanceled
-	s.note(id, StatusCanceled)
-	return nil
-}
-
-func (s *memStatus) requestCancel(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rec(id).CancelRequested = true
-}
-
-func (s *memStatus) get(id string) memRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return *s.rec(id)
-}
-
-// waitFor waits until cond holds on the record of id.
-func (s *memStatus) waitFor(t *testing.T, id string, timeout time.Duration, cond func(memRecord) bool) memRecord {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		s.mu.Lock()
-		r, ch := *s.rec(id), s.change
-		s.mu.Unlock()
-		if cond(r) {
-			return r
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("timeout waiting on job %s; last state %+v; events %v", id, r, s.eventsOf(id))
-		}
-	}
-}
-
-func (s *memStatus) eventsOf(id string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, e := range s.events {
-		if rest, ok := strings.CutPrefix(e, id+" "); ok {
-			out = append(out, rest)
-		}
-	}
-	return out
-}
-
-// memImages is an in-memory ImageStore with optional injected upload failures.
-type memImages struct {
-	mu       sync.Mutex
-	inputs   map[string][]byte
-	results  map[string][]byte
-	puts     int
-	failPuts int // fail this many PutResult calls first
-}
-
-func (m *memImages) GetInput(ctx context.Context, key string) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.inputs[key]
-	if !ok {
-		return nil, fmt.Errorf("no input %s", key)
-	}
-	return b, nil
-}
-
-func (m *memImages) PutResult(ctx context.Context, id, rel, ct string, data []byte) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.puts++
-	if m.failPuts > 0 {
-		m.failPuts--
-		return "", errors.New("injected upload failure")
-	}
-	key := "results/" + id + "/" + rel
-	m.results[key] = append([]byte(nil), data...)
-	return key, nil
+	return f.Store.PutBytes(ctx, key, b, ct)
 }
 
 // funcProcessor is a Processor from a function.
@@ -240,12 +59,11 @@ func (f funcProcessor) Run(ctx context.Context, data []byte, o pipeline.Options,
 	return f(ctx, data, o, p)
 }
 
-// stagedProcessor reports every stage and returns one file; each stage may block on gate.
-func stagedProcessor(calls *int, mu *sync.Mutex, gate func(stage string)) funcProcessor {
+// stagedProcessor reports the pipeline's stages and returns the input as
+// result.json; gate, when set, runs before each stage's report.
+func stagedProcessor(calls *atomic.Int32, gate func(stage string)) funcProcessor {
 	return func(ctx context.Context, data []byte, o pipeline.Options, p pipeline.Progress) (*pipeline.Output, error) {
-		mu.Lock()
-		*calls++
-		mu.Unlock()
+		calls.Add(1)
 		for i, st := range []string{"decode", "detect", "landmarks", "texture", "encode"} {
 			if gate != nil {
 				gate(st)
@@ -259,64 +77,76 @@ func stagedProcessor(calls *int, mu *sync.Mutex, gate func(stage string)) funcPr
 	}
 }
 
-func testDecode(b []byte) (Job, error) {
-	var j struct {
-		ID    string `json:"id"`
-		Input string `json:"input"`
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
-		return Job{}, err
-	}
-	if j.ID == "" || j.Input == "" {
-		return Job{ID: j.ID}, errors.New("id and input required")
-	}
-	return Job{ID: j.ID, InputKey: j.Input}, nil
+// testBundle is a worker's world: real NATS (queue), Redis (status) and S3
+// (storage), each private to the test.
+type testBundle struct {
+	ctx     context.Context
+	nats    *devservers.NATSEnv
+	q       *queue.Queue
+	qcfg    queue.Config
+	fetcher *queue.Fetcher
+	status  *status.Store
+	store   *storage.Store
+	images  *faultImages
+	bucket  string
+	cfg     Config
 }
 
-type loopBundle struct {
-	nats   *devservers.NATSEnv
-	src    *jsSource
-	status *memStatus
-	images *memImages
-	cfg    Config
-}
-
-func setupLoop(t *testing.T) *loopBundle {
+func setup(t *testing.T, qcfg queue.Config) *testBundle {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	env := devservers.NATS(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := env.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "JOBS", Subjects: []string{"jobs.>"}})
+	if qcfg.AckWait == 0 {
+		qcfg.AckWait = 2 * time.Second
+	}
+	if qcfg.MaxDeliver == 0 {
+		qcfg.MaxDeliver = 3
+	}
+	require.NoError(t, queue.Provision(ctx, env.JS, qcfg))
+	q, err := queue.New(env.JS, qcfg)
 	require.NoError(t, err)
-	cons, err := env.JS.CreateOrUpdateConsumer(ctx, "JOBS", jetstream.ConsumerConfig{
-		Durable: "workers", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Second, MaxDeliver: 3,
-	})
+	f, err := q.Fetcher(ctx)
 	require.NoError(t, err)
-	return &loopBundle{
-		nats:   env,
-		src:    &jsSource{js: env.JS, cons: cons, wait: 100 * time.Millisecond},
-		status: newMemStatus(),
-		images: &memImages{inputs: map[string][]byte{}, results: map[string][]byte{}},
-		cfg: Config{Name: "w1", Slots: 2, AckWait: 2 * time.Second, MaxDeliver: 3, DrainTimeout: 5 * time.Second,
+	rdb := devservers.Redis(t)
+	s3 := devservers.S3(t)
+	store, err := storage.New(storage.Config{Endpoint: s3.Endpoint, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey,
+		Bucket: s3.Bucket, Region: s3.Region})
+	require.NoError(t, err)
+	return &testBundle{
+		ctx: ctx, nats: env, q: q, qcfg: q.Config(), fetcher: f,
+		status: status.New(rdb.Client, status.Config{}),
+		store:  store, images: &faultImages{Store: store}, bucket: s3.Bucket,
+		cfg: Config{Name: "w1", Slots: 2, AckWait: q.Config().AckWait, MaxDeliver: q.Config().MaxDeliver,
+			DrainTimeout: 5 * time.Second, FetchWait: 200 * time.Millisecond,
 			Retry: func(int) time.Duration { return 50 * time.Millisecond }},
 	}
 }
 
-func (b *loopBundle) publish(t *testing.T, id, input string, data []byte) {
+// submit does what the producer does: upload, create the status record,
+// publish. It returns the job ID.
+func (b *testBundle) submit(t *testing.T, image []byte, opts job.Options) string {
 	t.Helper()
-	b.images.mu.Lock()
-	b.images.inputs[input] = data
-	b.images.mu.Unlock()
-	_, err := b.nats.JS.Publish(context.Background(), "jobs.normal", fmt.Appendf(nil, `{"id":%q,"input":%q}`, id, input))
+	m, err := job.New("acme", job.Input{Bucket: b.bucket}, opts, job.PriorityNormal, time.Now())
+	require.NoError(t, err)
+	m.Input.Key, err = b.store.PutInput(b.ctx, m.ID, "photo.jpg", strings.NewReader(string(image)), int64(len(image)), "")
+	require.NoError(t, err)
+	_, _, err = b.status.Create(b.ctx, status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key})
+	require.NoError(t, err)
+	b.publish(t, m)
+	return m.ID
+}
+
+func (b *testBundle) publish(t *testing.T, m *job.Message) {
+	t.Helper()
+	_, err := b.q.Publish(b.ctx, m)
 	require.NoError(t, err)
 }
 
-// start runs a Worker until the test ends (or stop is called) and returns stop.
-func (b *loopBundle) start(t *testing.T, p Processor) (stop func()) {
+// start runs a Worker on p until the test ends or stop is called.
+func (b *testBundle) start(t *testing.T, p Processor) (stop func()) {
 	t.Helper()
-	w, err := New(b.cfg, Deps{Source: b.src, Decode: testDecode, Status: b.status, Images: b.images,
+	w, err := New(b.cfg, Deps{Fetcher: b.fetcher, Queue: b.q, Status: b.status, Images: b.images,
 		Processor: p, Logger: testLogger(t)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -329,13 +159,95 @@ func (b *loopBundle) start(t *testing.T, p Processor) (stop func()) {
 			select {
 			case err := <-done:
 				require.NoError(t, err)
-			case <-time.After(30 * time.Second):
+			case <-time.After(waitLong):
 				t.Error("worker did not stop")
 			}
 		})
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// watch collects every status record of id from now on.
+type watcher struct {
+	mu   sync.Mutex
+	recs []status.Record
+	done chan struct{}
+}
+
+func (b *testBundle) watch(t *testing.T, id string) *watcher {
+	t.Helper()
+	ch, err := b.status.Watch(b.ctx, id)
+	require.NoError(t, err)
+	w := &watcher{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for r := range ch {
+			w.mu.Lock()
+			w.recs = append(w.recs, r)
+			w.mu.Unlock()
+		}
+	}()
+	return w
+}
+
+// final waits for the watch to end (a terminal record) and returns all records.
+func (w *watcher) final(t *testing.T) []status.Record {
+	t.Helper()
+	recv(t, w.done)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	require.NotEmpty(t, w.recs)
+	return w.recs
+}
+
+// waitState waits until the job's record satisfies cond.
+func (b *testBundle) waitState(t *testing.T, id string, cond func(status.Record) bool) status.Record {
+	t.Helper()
+	var last status.Record
+	require.Eventually(t, func() bool {
+		r, err := b.status.Get(b.ctx, id)
+		last = r
+		return err == nil && cond(r)
+	}, waitLong, 10*time.Millisecond, "job %s never reached the state; last %+v", id, last)
+	return last
+}
+
+func isState(s status.State) func(status.Record) bool {
+	return func(r status.Record) bool { return r.State == s }
+}
+
+// waitIdle waits until no consumer has messages pending or unacknowledged.
+func (b *testBundle) waitIdle(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		lag, err := b.q.Lag(b.ctx)
+		return err == nil && lag.Total() == 0
+	}, waitLong, 20*time.Millisecond)
+}
+
+// redelivered sums NumRedelivered over the priority consumers.
+func (b *testBundle) redelivered(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, p := range job.Priorities() {
+		c, err := b.nats.JS.Consumer(b.ctx, b.qcfg.Stream, queue.ConsumerName(p))
+		require.NoError(t, err)
+		info, err := c.Info(b.ctx)
+		require.NoError(t, err)
+		n += info.NumRedelivered
+	}
+	return n
+}
+
+// deadLetters counts messages in the dead-letter stream.
+func (b *testBundle) deadLetters(t *testing.T) uint64 {
+	t.Helper()
+	s, err := b.nats.JS.Stream(b.ctx, b.qcfg.DeadLetterStream)
+	require.NoError(t, err)
+	info, err := s.Info(b.ctx)
+	require.NoError(t, err)
+	return info.State.Msgs
 }
 
 // recv waits for ch with a timeout.
@@ -350,3 +262,4 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 	var zero T
 	return zero
 }
+

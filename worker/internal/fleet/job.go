@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/facefleet/facefleet/shared/job"
+	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/storage"
+	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
@@ -29,13 +34,14 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	w.m.Inflight.WithLabelValues(w.cfg.Device).Inc()
 	defer w.m.Inflight.WithLabelValues(w.cfg.Device).Dec()
 
-	job, err := w.deps.Decode(msg.Data())
-	log := w.log.With(slog.String("job_id", job.ID), slog.Uint64("attempt", attempt))
+	m, err := job.Decode(msg.Data())
 	if err != nil {
-		err = Permanent(fmt.Errorf("decode job message: %w", err), CodeInvalid)
-		w.finish(ctx, log, msg, job.ID, attempt, err)
+		id := lenientID(msg.Data())
+		log := w.log.With(slog.String("job_id", id), slog.Uint64("attempt", attempt))
+		w.finish(ctx, log, msg, id, attempt, Permanent(fmt.Errorf("decode job message: %w", err), CodeInvalid))
 		return
 	}
+	log := w.log.With(slog.String("job_id", m.ID), slog.Uint64("attempt", attempt))
 
 	// Heartbeats keep JetStream from redelivering a long job.
 	hbCtx, stopHB := context.WithCancel(ctx)
@@ -45,17 +51,29 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		defer hb.Done()
 		w.heartbeat(hbCtx, log, msg)
 	}()
-	err = w.process(ctx, log, job, int(attempt))
+	err = w.process(ctx, log, m, int(min(attempt, 1<<30)))
 	stopHB()
 	hb.Wait()
 
 	if errors.Is(err, errAlreadyDone) {
-		log.Info("job already finished; acking redelivery")
-		w.ack(ctx, log, msg)
+		log.Info("job already finished; acking this delivery without work")
+		_ = w.ack(ctx, log, msg)
 		return
 	}
-	w.finish(ctx, log, msg, job.ID, attempt, err)
+	w.finish(ctx, log, msg, m.ID, attempt, err)
 	log.Info("job done", slog.Duration("took", time.Since(start)), slog.String("code", ErrorCode(err)))
+}
+
+// lenientID pulls the "id" out of a message that failed strict decoding, so
+// that its failure can still be recorded; "" when there is none.
+func lenientID(data []byte) string {
+	var v struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(data, &v) != nil || len(v.ID) > 64 || job.ValidateKey(v.ID) != nil || strings.Contains(v.ID, "/") {
+		return ""
+	}
+	return v.ID
 }
 
 // errAlreadyDone: the job reached a terminal state before this delivery.
@@ -63,11 +81,10 @@ var errAlreadyDone = errors.New("fleet: job already finished")
 
 // process runs the job and records success. A returned error is decided by
 // finish; panics become ErrPanic.
-func (w *Worker) process(ctx context.Context, log *slog.Logger, job Job, attempt int) (err error) {
+func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, attempt int) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			stack := trimStack(debug.Stack())
-			log.Error("job panicked", slog.Any("panic", r), slog.String("stack", stack))
+			log.Error("job panicked", slog.Any("panic", r), slog.String("stack", trimStack(debug.Stack())))
 			err = fmt.Errorf("%w: %v", ErrPanic, r)
 		}
 	}()
@@ -76,7 +93,7 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, job Job, attempt
 	jobCtx, cancelTimeout := context.WithTimeoutCause(jobCtx, w.cfg.JobTimeout,
 		fmt.Errorf("%w after %v", ErrJobTimeout, w.cfg.JobTimeout))
 	defer cancelTimeout()
-	// cause turns a cancelled job context into the reason for it.
+	// cause names why the job context ended, when it did.
 	cause := func(err error) error {
 		if err == nil || jobCtx.Err() == nil {
 			return err
@@ -87,39 +104,40 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, job Job, attempt
 		return err
 	}
 
-	st, err := w.deps.Status.State(jobCtx, job.ID)
-	if err != nil {
-		return cause(fmt.Errorf("read status: %w", err))
-	}
-	if st.Terminal() {
+	rec, err := w.deps.Status.Start(jobCtx, m.ID, w.cfg.Name, w.cfg.Device, attempt)
+	switch {
+	case errors.Is(err, status.ErrTerminal):
 		return errAlreadyDone
-	}
-	if st.CancelRequested {
+	case err != nil:
+		return cause(fmt.Errorf("mark running: %w", err))
+	case rec.CancelRequested:
 		return ErrCanceled
 	}
-	if err := w.deps.Status.Start(jobCtx, job.ID, w.cfg.Name, attempt); err != nil {
-		return cause(fmt.Errorf("mark running: %w", err))
-	}
-	data, err := w.deps.Images.GetInput(jobCtx, job.InputKey)
-	if err != nil {
-		return cause(fmt.Errorf("read input %s: %w", job.InputKey, err))
+
+	data, err := w.deps.Images.Get(jobCtx, m.Input.Key, w.cfg.MaxImageBytes)
+	switch {
+	case errors.Is(err, storage.ErrTooLarge):
+		return Permanent(err, string(imagedecode.CodeTooLarge))
+	case errors.Is(err, storage.ErrNotFound):
+		return Permanent(err, CodeInputNotFound)
+	case err != nil:
+		return cause(fmt.Errorf("read input: %w", err))
 	}
 
-	// progress records each stage and checks for a cancel request: the
-	// pipeline looks at its context right after calling it.
-	last := time.Now()
+	// progress records each stage and learns of cancel requests: the
+	// pipeline checks its context right after calling it.
 	progress := func(stage string, percent int) {
-		now := time.Now()
-		w.m.StageSeconds.WithLabelValues(stage).Observe(now.Sub(last).Seconds())
-		last = now
-		if err := w.deps.Status.Progress(jobCtx, job.ID, stage, percent); err != nil {
-			log.Warn("progress write failed", slog.String("stage", stage), slog.Any("error", err))
-		}
-		if st, err := w.deps.Status.State(jobCtx, job.ID); err == nil && st.CancelRequested {
+		rec, err := w.deps.Status.Progress(jobCtx, m.ID, stage, percent)
+		switch {
+		case err == nil && rec.CancelRequested:
 			cancel(ErrCanceled)
+		case errors.Is(err, status.ErrTerminal):
+			cancel(errAlreadyDone)
+		case err != nil:
+			log.Warn("progress not recorded", slog.String("stage", stage), slog.Any("error", err))
 		}
 	}
-	out, err := w.deps.Processor.Run(jobCtx, data, job.Options, progress)
+	out, err := w.deps.Processor.Run(jobCtx, data, pipelineOptions(m.Options), progress)
 	if err != nil {
 		return cause(err)
 	}
@@ -128,21 +146,36 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, job Job, attempt
 	upStart := time.Now()
 	keys := make([]string, 0, len(out.Files))
 	for _, f := range out.Files {
-		key, err := w.deps.Images.PutResult(jobCtx, job.ID, f.Path, f.ContentType, f.Data)
+		key, err := storage.ResultKey(m.ID, f.Path)
 		if err != nil {
+			return fmt.Errorf("result key: %w", err)
+		}
+		if err := w.deps.Images.PutBytes(jobCtx, key, f.Data, f.ContentType); err != nil {
 			return cause(fmt.Errorf("upload %s: %w", f.Path, err))
 		}
 		keys = append(keys, key)
 	}
-	up := time.Since(upStart)
-	w.m.StageSeconds.WithLabelValues(StageUpload).Observe(up.Seconds())
+	tm := timings(out.Result.TimingsMS, time.Since(upStart))
 	if err := cause(jobCtx.Err()); err != nil {
 		return err
 	}
-	if err := w.deps.Status.Succeed(jobCtx, job.ID, keys, timings(out.Result.TimingsMS, up)); err != nil {
+	if _, err := w.deps.Status.Succeed(jobCtx, m.ID, keys, tm); err != nil {
+		if errors.Is(err, status.ErrTerminal) {
+			return errAlreadyDone
+		}
 		return cause(fmt.Errorf("mark succeeded: %w", err))
 	}
+	for stage, ms := range tm {
+		if stage != "total" {
+			w.m.StageSeconds.WithLabelValues(stage).Observe(ms / 1000)
+		}
+	}
 	return nil
+}
+
+// pipelineOptions maps the job message options onto the pipeline's.
+func pipelineOptions(o job.Options) pipeline.Options {
+	return pipeline.Options{Geometry: o.Geometry, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}
 }
 
 // timings flattens the pipeline's stage timings and adds the upload.
@@ -206,9 +239,13 @@ func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg,
 		var err error
 		switch a.Status {
 		case StatusFailed:
-			err = w.deps.Status.Fail(ctx, id, a.Code, a.Reason)
+			_, err = w.deps.Status.Fail(ctx, id, a.Code, a.Reason)
 		case StatusCanceled:
-			err = w.deps.Status.Cancel(ctx, id)
+			_, err = w.deps.Status.Canceled(ctx, id)
+		}
+		if errors.Is(err, status.ErrTerminal) || errors.Is(err, status.ErrNotFound) {
+			log.Info("status not changed", slog.String("status", a.Status), slog.Any("error", err))
+			err = nil
 		}
 		if err != nil {
 			nerr := msg.NakWithDelay(w.cfg.Retry(1))
@@ -216,7 +253,7 @@ func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg,
 		}
 	}
 	if a.DeadLetter {
-		if err := w.deps.Source.DeadLetter(ctx, msg, a.Reason); err != nil {
+		if err := w.deps.Queue.DeadLetter(ctx, msg, a.Reason); err != nil {
 			log.Error("dead-letter publish failed", slog.Any("error", err))
 		}
 	}

@@ -18,8 +18,9 @@ type Metrics struct {
 	StageSeconds *prometheus.HistogramVec
 	// Inflight is the number of jobs being processed, per device.
 	Inflight *prometheus.GaugeVec
-	// QueueLag is the consumer's pending message count (from consumer info).
-	QueueLag prometheus.Gauge
+	// QueueLag is the number of messages waiting per priority consumer
+	// (num_pending from the consumer info).
+	QueueLag *prometheus.GaugeVec
 	// GPUMemory is the device memory in use per device, in bytes. It stays
 	// 0 on the CPU, and also on CUDA: ONNX Runtime does not expose its
 	// arena usage through the C API we bind, so nothing reports it yet.
@@ -43,10 +44,10 @@ func NewMetrics() *Metrics {
 			Namespace: "facefleet", Subsystem: "worker", Name: "inflight_jobs",
 			Help: "Jobs being processed now, per device.",
 		}, []string{"device"}),
-		QueueLag: prometheus.NewGauge(prometheus.GaugeOpts{
+		QueueLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "facefleet", Subsystem: "worker", Name: "queue_lag_messages",
-			Help: "Messages waiting for the worker's JetStream consumer (num_pending from consumer info).",
-		}),
+			Help: "Messages waiting per priority consumer (num_pending from the JetStream consumer info).",
+		}, []string{"priority"}),
 		GPUMemory: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "facefleet", Subsystem: "worker", Name: "gpu_memory_bytes",
 			Help: "GPU memory in use per device; 0 on CPU and where ONNX Runtime does not report it.",

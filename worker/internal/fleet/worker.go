@@ -36,6 +36,10 @@ type Config struct {
 	// Retry gives the redelivery delay after a transient failure. Default:
 	// Backoff from 1s doubling to 1m with ±20% jitter.
 	Retry RetryPolicy
+	// MaxImageBytes is the largest input read from S3. Default 32 MiB.
+	MaxImageBytes int64
+	// FetchWait is how long one Fetch waits for messages. Default 1s.
+	FetchWait time.Duration
 	// FetchErrorDelay is the pause after a failed Fetch. Default 1s.
 	FetchErrorDelay time.Duration
 	// LagInterval is how often the queue lag gauge is refreshed. Default 5s.
@@ -66,6 +70,12 @@ func (c *Config) setDefaults() {
 			return Backoff(attempt, time.Second, time.Minute, 0.2, rand.Float64)
 		}
 	}
+	if c.MaxImageBytes == 0 {
+		c.MaxImageBytes = 32 << 20
+	}
+	if c.FetchWait == 0 {
+		c.FetchWait = time.Second
+	}
 	if c.FetchErrorDelay == 0 {
 		c.FetchErrorDelay = time.Second
 	}
@@ -80,11 +90,15 @@ func (c *Config) problems() []error {
 	if c.Name == "" {
 		errs = append(errs, errors.New("Name is required"))
 	}
+	if c.MaxImageBytes < 1 {
+		errs = append(errs, fmt.Errorf("MaxImageBytes %d < 1", c.MaxImageBytes))
+	}
 	if c.Slots < 1 {
 		errs = append(errs, fmt.Errorf("Slots %d < 1", c.Slots))
 	}
 	for name, d := range map[string]time.Duration{"JobTimeout": c.JobTimeout, "DrainTimeout": c.DrainTimeout,
-		"AckWait": c.AckWait, "FetchErrorDelay": c.FetchErrorDelay, "LagInterval": c.LagInterval} {
+		"AckWait": c.AckWait, "FetchWait": c.FetchWait, "FetchErrorDelay": c.FetchErrorDelay,
+		"LagInterval": c.LagInterval} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s %v < 0", name, d))
 		}
@@ -95,8 +109,8 @@ func (c *Config) problems() []error {
 // Deps are the collaborators of a Worker. All but Metrics and Logger are
 // required.
 type Deps struct {
-	Source    Source
-	Decode    DecodeFunc
+	Fetcher   Fetcher
+	Queue     Queue
 	Status    StatusStore
 	Images    ImageStore
 	Processor Processor
@@ -106,7 +120,7 @@ type Deps struct {
 	Logger *slog.Logger
 }
 
-// Worker runs jobs from one Source on one device's Processor with at most
+// Worker runs jobs from the queue on one device's Processor with at most
 // Config.Slots jobs at once.
 type Worker struct {
 	cfg  Config
@@ -119,7 +133,7 @@ type Worker struct {
 func New(cfg Config, deps Deps) (*Worker, error) {
 	cfg.setDefaults()
 	errs := cfg.problems()
-	for name, missing := range map[string]bool{"Source": deps.Source == nil, "Decode": deps.Decode == nil,
+	for name, missing := range map[string]bool{"Fetcher": deps.Fetcher == nil, "Queue": deps.Queue == nil,
 		"Status": deps.Status == nil, "Images": deps.Images == nil, "Processor": deps.Processor == nil} {
 		if missing {
 			errs = append(errs, fmt.Errorf("Deps.%s is required", name))
@@ -177,11 +191,11 @@ func (w *Worker) Run(ctx context.Context) error {
 				break more
 			}
 		}
-		msgs, err := w.deps.Source.Fetch(ctx, free)
+		msgs, err := w.deps.Fetcher.Fetch(ctx, free, w.cfg.FetchWait)
 		for range free - len(msgs) {
 			<-sem
 		}
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 			w.log.Warn("fetch failed", slog.Any("error", err))
 			t := time.NewTimer(w.cfg.FetchErrorDelay)
 			select {
@@ -236,8 +250,10 @@ func (w *Worker) reportLag(ctx context.Context) {
 	t := time.NewTicker(w.cfg.LagInterval)
 	defer t.Stop()
 	for {
-		if n, err := w.deps.Source.Pending(ctx); err == nil {
-			w.m.QueueLag.Set(float64(n))
+		if lag, err := w.deps.Queue.Lag(ctx); err == nil {
+			for p, n := range lag.Pending {
+				w.m.QueueLag.WithLabelValues(string(p)).Set(float64(n))
+			}
 		} else if ctx.Err() == nil {
 			w.log.Debug("queue lag", slog.Any("error", err))
 		}

@@ -3,126 +3,126 @@ package fleet
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facefleet/facefleet/shared/job"
+	"github.com/facefleet/facefleet/shared/queue"
+	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
-const waitLong = 20 * time.Second
-
-func isState(s string) func(memRecord) bool { return func(r memRecord) bool { return r.State == s } }
-
-// waitConsumerIdle waits until the consumer has nothing pending or unacked.
-func (b *loopBundle) waitConsumerIdle(t *testing.T) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		info, err := b.src.cons.Info(context.Background())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
-	}, waitLong, 20*time.Millisecond)
-}
+// Loop tests: real NATS, Redis and S3, with a stub Processor so that each
+// test controls timing. The end-to-end tests with the real pipeline are in
+// e2e_test.go.
 
 func TestWorkerSucceeds(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
-	var mu sync.Mutex
-	calls := 0
-	b.start(t, stagedProcessor(&calls, &mu, nil))
-	b.publish(t, "job-1", "inputs/job-1/a.jpg", []byte("image-bytes"))
-	r := b.status.waitFor(t, "job-1", waitLong, isState(StatusSucceeded))
-	require.Equal(t, []string{"results/job-1/result.json"}, r.outputs)
-	require.Equal(t, []byte("image-bytes"), b.images.results["results/job-1/result.json"])
-	require.Contains(t, r.timings, StageUpload)
-	require.Equal(t, []string{"running", "progress decode 20", "progress detect 40", "progress landmarks 60",
-		"progress texture 80", "progress encode 100", "succeeded"}, b.status.eventsOf("job-1"))
-	b.waitConsumerIdle(t)
-	mu.Lock()
-	require.Equal(t, 1, calls)
-	mu.Unlock()
+	b := setup(t, queue.Config{})
+	var calls atomic.Int32
+	b.start(t, stagedProcessor(&calls, nil))
+	id := b.submit(t, []byte("image-bytes"), job.Options{})
+	r := b.waitState(t, id, isState(status.StateSucceeded))
+	require.Equal(t, []string{"results/" + id + "/result.json"}, r.Outputs)
+	got, err := b.store.Get(b.ctx, r.Outputs[0], 1<<20)
+	require.NoError(t, err)
+	require.Equal(t, "image-bytes", string(got))
+	require.Contains(t, r.Timings, StageUpload)
+	require.Equal(t, 1, r.Attempts)
+	require.Equal(t, "w1", r.Worker)
+	b.waitIdle(t)
+	require.EqualValues(t, 1, calls.Load())
 }
 
 func TestWorkerBadMessageTerminates(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
-	var mu sync.Mutex
-	calls := 0
-	b.start(t, stagedProcessor(&calls, &mu, nil))
-	_, err := b.nats.JS.Publish(context.Background(), "jobs.normal", []byte(`{"id":"job-x","input":"k","extra":1}`))
+	b := setup(t, queue.Config{})
+	var calls atomic.Int32
+	b.start(t, stagedProcessor(&calls, nil))
+	// A message the producer would never publish: unknown field. Its ID
+	// has a status record, which must end failed.
+	id := b.submit(t, []byte("x"), job.Options{})
+	b.waitState(t, id, isState(status.StateSucceeded))
+	bad := &nats.Msg{Subject: b.qcfg.Subject(job.PriorityNormal), Header: nats.Header{},
+		Data: []byte(`{"version":1,"id":"` + id + `x","extra":true}`)}
+	_, err := b.nats.JS.PublishMsg(b.ctx, bad)
 	require.NoError(t, err)
-	_, err = b.nats.JS.Publish(context.Background(), "jobs.normal", []byte(`{"id":"job-y"}`))
+	_, _, err = b.status.Create(b.ctx, status.Record{ID: id + "x", Tenant: "acme", Input: "k"})
 	require.NoError(t, err)
-	b.status.waitFor(t, "job-y", waitLong, isState(StatusFailed))
-	b.waitConsumerIdle(t)
-	info, err := b.src.cons.Info(context.Background())
-	require.NoError(t, err)
-	require.Zero(t, info.NumRedelivered)
-	require.Equal(t, CodeInvalid, b.status.get("job-y").code)
-	mu.Lock()
-	require.Zero(t, calls)
-	mu.Unlock()
+	r := b.waitState(t, id+"x", isState(status.StateFailed))
+	require.Equal(t, CodeInvalid, r.ErrorCode)
+	b.waitIdle(t)
+	require.Zero(t, b.redelivered(t))
+	require.EqualValues(t, 1, calls.Load())
 }
 
 func TestWorkerPermanentErrorNoRetry(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
+	b := setup(t, queue.Config{})
 	var calls atomic.Int32
 	b.start(t, funcProcessor(func(ctx context.Context, data []byte, o pipeline.Options, p pipeline.Progress) (*pipeline.Output, error) {
 		calls.Add(1)
 		return nil, &pipeline.OptionError{Problems: []string{"uv_size 3"}}
 	}))
-	b.publish(t, "job-p", "in", []byte("x"))
-	r := b.status.waitFor(t, "job-p", waitLong, isState(StatusFailed))
-	require.Equal(t, "invalid_options", r.code)
-	b.waitConsumerIdle(t)
+	id := b.submit(t, []byte("x"), job.Options{})
+	r := b.waitState(t, id, isState(status.StateFailed))
+	require.Equal(t, "invalid_options", r.ErrorCode)
+	b.waitIdle(t)
 	require.EqualValues(t, 1, calls.Load())
+	require.Zero(t, b.redelivered(t))
+}
+
+func TestWorkerInputTooLarge(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	b.cfg.MaxImageBytes = 4
+	var calls atomic.Int32
+	b.start(t, stagedProcessor(&calls, nil))
+	id := b.submit(t, []byte("12345"), job.Options{})
+	r := b.waitState(t, id, isState(status.StateFailed))
+	require.Equal(t, "image_too_large", r.ErrorCode)
+	require.Zero(t, calls.Load())
 }
 
 func TestWorkerTransientUploadRetried(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
-	b.images.failPuts = 1
-	var mu sync.Mutex
-	calls := 0
-	b.start(t, stagedProcessor(&calls, &mu, nil))
-	b.publish(t, "job-t", "in", []byte("x"))
-	r := b.status.waitFor(t, "job-t", waitLong, isState(StatusSucceeded))
-	require.Equal(t, 2, r.attempts)
-	mu.Lock()
-	require.Equal(t, 2, calls)
-	mu.Unlock()
-	b.waitConsumerIdle(t)
+	b := setup(t, queue.Config{})
+	b.images.failPuts.Store(1)
+	var calls atomic.Int32
+	b.start(t, stagedProcessor(&calls, nil))
+	id := b.submit(t, []byte("x"), job.Options{})
+	r := b.waitState(t, id, isState(status.StateSucceeded))
+	require.Equal(t, 2, r.Attempts)
+	require.EqualValues(t, 2, calls.Load())
+	b.waitIdle(t)
 }
 
 func TestWorkerDeadLettersAfterMaxDeliver(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
+	b := setup(t, queue.Config{})
 	var calls atomic.Int32
 	b.start(t, funcProcessor(func(ctx context.Context, data []byte, o pipeline.Options, p pipeline.Progress) (*pipeline.Output, error) {
 		calls.Add(1)
 		return nil, errors.New("redis: i/o timeout")
 	}))
-	b.publish(t, "job-d", "in", []byte("x"))
-	r := b.status.waitFor(t, "job-d", waitLong, isState(StatusFailed))
-	require.Equal(t, CodeInternal, r.code)
-	require.Contains(t, r.msg, "gave up after 3 deliveries")
-	b.waitConsumerIdle(t)
+	id := b.submit(t, []byte("x"), job.Options{})
+	r := b.waitState(t, id, isState(status.StateFailed))
+	require.Equal(t, CodeInternal, r.ErrorCode)
+	require.Contains(t, r.ErrorMessage, "gave up after 3 deliveries")
+	b.waitIdle(t)
 	require.EqualValues(t, 3, calls.Load())
-	b.src.mu.Lock()
-	require.Len(t, b.src.dead, 1)
-	b.src.mu.Unlock()
+	require.EqualValues(t, 1, b.deadLetters(t))
 }
 
 func TestWorkerPanicIsRetried(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
-	var calls atomic.Int32
-	var mu sync.Mutex
-	n := 0
-	ok := stagedProcessor(&n, &mu, nil)
+	b := setup(t, queue.Config{})
+	var calls, okCalls atomic.Int32
+	ok := stagedProcessor(&okCalls, nil)
 	b.start(t, funcProcessor(func(ctx context.Context, data []byte, o pipeline.Options, p pipeline.Progress) (*pipeline.Output, error) {
 		if calls.Add(1) == 1 {
 			var m map[string]int
@@ -130,138 +130,180 @@ func TestWorkerPanicIsRetried(t *testing.T) {
 		}
 		return ok(ctx, data, o, p)
 	}))
-	b.publish(t, "job-panic", "in", []byte("x"))
-	b.status.waitFor(t, "job-panic", waitLong, isState(StatusSucceeded))
+	id := b.submit(t, []byte("x"), job.Options{})
+	r := b.waitState(t, id, isState(status.StateSucceeded))
+	require.Equal(t, 2, r.Attempts)
 	require.EqualValues(t, 2, calls.Load())
 }
 
 func TestWorkerRedeliveredSucceededJobIsAckedWithoutRecompute(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
-	var mu sync.Mutex
-	calls := 0
-	b.start(t, stagedProcessor(&calls, &mu, nil))
-	b.publish(t, "job-r", "in", []byte("x"))
-	b.status.waitFor(t, "job-r", waitLong, isState(StatusSucceeded))
-	b.waitConsumerIdle(t)
-	// The same job delivered again (as after an ack lost in a crash).
-	b.publish(t, "job-r", "in", []byte("x"))
-	b.waitConsumerIdle(t)
-	mu.Lock()
-	require.Equal(t, 1, calls)
-	mu.Unlock()
-	require.Equal(t, 1, b.status.get("job-r").attempts)
+	b := setup(t, queue.Config{DuplicateWindow: time.Second})
+	var calls atomic.Int32
+	b.start(t, stagedProcessor(&calls, nil))
+	id := b.submit(t, []byte("x"), job.Options{})
+	first := b.waitState(t, id, isState(status.StateSucceeded))
+	b.waitIdle(t)
+	// The same job delivered again, as after a crash between the status
+	// write and the ack (the duplicate window has passed).
+	m, err := job.New("acme", job.Input{Bucket: b.bucket, Key: first.Input}, job.Options{}, job.PriorityNormal, time.Now())
+	require.NoError(t, err)
+	m.ID = id
+	time.Sleep(1100 * time.Millisecond) // let the 1s duplicate window pass
+	b.publish(t, m)
+	b.waitIdle(t)
+	require.EqualValues(t, 1, calls.Load())
+	again, err := b.status.Get(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, first.Revision, again.Revision, "the record must not change")
+}
+
+func TestWorkerDuplicatePublishIsOneJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	var calls atomic.Int32
+	b.start(t, stagedProcessor(&calls, nil))
+	id := b.submit(t, []byte("x"), job.Options{})
+	r := b.waitState(t, id, isState(status.StateSucceeded))
+	m, err := job.New("acme", job.Input{Bucket: b.bucket, Key: r.Input}, job.Options{}, job.PriorityNormal, time.Now())
+	require.NoError(t, err)
+	m.ID = id
+	dup, err := b.q.Publish(b.ctx, m)
+	require.NoError(t, err)
+	require.True(t, dup)
+	b.waitIdle(t)
+	require.EqualValues(t, 1, calls.Load())
 }
 
 func TestWorkerCancel(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
-	var mu sync.Mutex
-	calls := 0
+	b := setup(t, queue.Config{})
+	var calls atomic.Int32
 	inDetect := make(chan struct{})
 	release := make(chan struct{})
-	b.start(t, stagedProcessor(&calls, &mu, func(stage string) {
+	b.start(t, stagedProcessor(&calls, func(stage string) {
 		if stage == "detect" {
 			close(inDetect)
-			<-release
+			recv(t, release)
 		}
 	}))
 
-	// Cancelled while queued: never processed.
-	b.status.requestCancel("job-q")
-	b.publish(t, "job-q", "in", []byte("x"))
-	b.status.waitFor(t, "job-q", waitLong, isState(StatusCanceled))
-
 	// Cancelled while running: stops at the next stage boundary.
-	b.publish(t, "job-c", "in", []byte("x"))
+	id := b.submit(t, []byte("x"), job.Options{})
+	w := b.watch(t, id)
 	recv(t, inDetect)
-	b.status.requestCancel("job-c")
+	_, err := b.status.RequestCancel(b.ctx, id)
+	require.NoError(t, err)
 	close(release)
-	b.status.waitFor(t, "job-c", waitLong, isState(StatusCanceled))
-	require.NotContains(t, b.status.eventsOf("job-c"), "progress landmarks 60")
-	b.waitConsumerIdle(t)
-	mu.Lock()
-	require.Equal(t, 1, calls)
-	mu.Unlock()
-	require.Empty(t, b.images.results)
+	recs := w.final(t)
+	last := recs[len(recs)-1]
+	require.Equal(t, status.StateCanceled, last.State)
+	for _, r := range recs {
+		require.NotEqual(t, "landmarks", r.Stage, "no stage may run after the cancel")
+	}
+	b.waitIdle(t)
+	require.EqualValues(t, 1, calls.Load())
+	keys, err := b.store.ListResults(b.ctx, id)
+	require.NoError(t, err)
+	require.Empty(t, keys)
+	require.Zero(t, b.redelivered(t))
+}
+
+func TestWorkerCancelQueued(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	var calls atomic.Int32
+	id := b.submit(t, []byte("x"), job.Options{})
+	_, err := b.status.RequestCancel(b.ctx, id)
+	require.NoError(t, err)
+	b.start(t, stagedProcessor(&calls, nil))
+	b.waitIdle(t)
+	r, err := b.status.Get(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, status.StateCanceled, r.State)
+	require.Zero(t, calls.Load())
 }
 
 func TestWorkerHeartbeatsLongJob(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t) // AckWait 2s
-	var mu sync.Mutex
-	calls := 0
-	b.start(t, stagedProcessor(&calls, &mu, func(stage string) {
+	b := setup(t, queue.Config{AckWait: time.Second})
+	var calls atomic.Int32
+	b.start(t, stagedProcessor(&calls, func(stage string) {
 		if stage == "texture" {
-			time.Sleep(5 * time.Second) // a slow stage, longer than AckWait
+			time.Sleep(2500 * time.Millisecond) // a stage longer than AckWait
 		}
 	}))
-	b.publish(t, "job-long", "in", []byte("x"))
-	b.status.waitFor(t, "job-long", waitLong, isState(StatusSucceeded))
-	b.waitConsumerIdle(t)
-	mu.Lock()
-	require.Equal(t, 1, calls, "the job must not be redelivered while it runs")
-	mu.Unlock()
+	id := b.submit(t, []byte("x"), job.Options{})
+	b.waitState(t, id, isState(status.StateSucceeded))
+	b.waitIdle(t)
+	require.EqualValues(t, 1, calls.Load(), "the job must not be redelivered while it runs")
+	require.Zero(t, b.redelivered(t))
 }
 
 func TestWorkerGracefulShutdownDrains(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
-	var mu sync.Mutex
-	calls := 0
+	b := setup(t, queue.Config{})
+	var calls atomic.Int32
 	started := make(chan struct{})
 	release := make(chan struct{})
-	stop := b.start(t, stagedProcessor(&calls, &mu, func(stage string) {
+	stop := b.start(t, stagedProcessor(&calls, func(stage string) {
 		if stage == "landmarks" {
 			close(started)
-			<-release
+			recv(t, release)
 		}
 	}))
-	b.publish(t, "job-g", "in", []byte("x"))
+	id := b.submit(t, []byte("x"), job.Options{})
 	recv(t, started)
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
 	select {
 	case <-stopped:
 		t.Fatal("Run returned while a job was in flight")
-	case <-time.After(200 * time.Millisecond):
+	case <-time.After(300 * time.Millisecond):
 	}
 	close(release)
 	recv(t, stopped)
-	require.Equal(t, StatusSucceeded, b.status.get("job-g").State)
-	b.waitConsumerIdle(t)
+	r, err := b.status.Get(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, status.StateSucceeded, r.State)
+	b.waitIdle(t)
 }
 
 func TestWorkerDrainTimeoutRequeues(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
+	b := setup(t, queue.Config{AckWait: 30 * time.Second})
 	b.cfg.DrainTimeout = 100 * time.Millisecond
-	var mu sync.Mutex
-	calls := 0
-	started := make(chan struct{}, 2)
-	stop := b.start(t, stagedProcessor(&calls, &mu, func(stage string) {
+	var calls atomic.Int32
+	started := make(chan struct{}, 1)
+	stop := b.start(t, stagedProcessor(&calls, func(stage string) {
 		if stage == "landmarks" {
-			started <- struct{}{}
+			select {
+			case started <- struct{}{}:
+			default:
+			}
 			time.Sleep(500 * time.Millisecond)
 		}
 	}))
-	b.publish(t, "job-s", "in", []byte("x"))
+	id := b.submit(t, []byte("x"), job.Options{})
 	recv(t, started)
 	stop()
-	require.Equal(t, "running", b.status.get("job-s").State)
+	r, err := b.status.Get(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, status.StateRunning, r.State)
 
-	// A new worker picks the Nak'd job up at once (no ack-wait delay).
+	// The Nak'd job is redelivered at once (not after the 30s ack wait).
 	b.cfg.DrainTimeout = 5 * time.Second
-	b.start(t, stagedProcessor(&calls, &mu, nil))
-	b.status.waitFor(t, "job-s", 3*time.Second, isState(StatusSucceeded))
-	mu.Lock()
-	require.Equal(t, 2, calls)
-	mu.Unlock()
+	b.start(t, stagedProcessor(&calls, nil))
+	require.Eventually(t, func() bool {
+		r, err := b.status.Get(b.ctx, id)
+		return err == nil && r.State == status.StateSucceeded
+	}, 5*time.Second, 10*time.Millisecond)
+	require.EqualValues(t, 2, calls.Load())
 }
 
 func TestWorkerSlotsCapConcurrency(t *testing.T) {
 	t.Parallel()
-	b := setupLoop(t)
+	b := setup(t, queue.Config{})
 	b.cfg.Slots = 2
 	var cur, peak atomic.Int32
 	b.start(t, funcProcessor(func(ctx context.Context, data []byte, o pipeline.Options, p pipeline.Progress) (*pipeline.Output, error) {
@@ -276,12 +318,12 @@ func TestWorkerSlotsCapConcurrency(t *testing.T) {
 		cur.Add(-1)
 		return &pipeline.Output{}, nil
 	}))
-	for i := range 6 {
-		id := "job-" + string(rune('a'+i))
-		b.publish(t, id, "in", []byte("x"))
+	var ids []string
+	for range 6 {
+		ids = append(ids, b.submit(t, []byte("x"), job.Options{}))
 	}
-	for i := range 6 {
-		b.status.waitFor(t, "job-"+string(rune('a'+i)), waitLong, isState(StatusSucceeded))
+	for _, id := range ids {
+		b.waitState(t, id, isState(status.StateSucceeded))
 	}
 	require.EqualValues(t, 2, peak.Load())
 }
@@ -293,5 +335,25 @@ func TestNewValidates(t *testing.T) {
 	_, err = New(Config{Name: "x", Slots: -1}, Deps{})
 	require.ErrorIs(t, err, ErrInvalidConfig)
 	require.ErrorContains(t, err, "Slots")
-	require.ErrorContains(t, err, "Source")
+	require.ErrorContains(t, err, "Fetcher")
+}
+
+func TestLenientID(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "abc", lenientID([]byte(`{"id":"abc","x":1}`)))
+	require.Empty(t, lenientID([]byte(`{"id":"../x"}`)))
+	require.Empty(t, lenientID([]byte(`not json`)))
+	require.Empty(t, lenientID([]byte(`{"id":"a/b"}`)))
+}
+
+func FuzzLenientID(f *testing.F) {
+	f.Add([]byte(`{"id":"abc"}`))
+	f.Add([]byte(`{"id":""}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id := lenientID(b)
+		if id != "" {
+			require.LessOrEqual(t, len(id), 64)
+			require.NotContains(t, id, "/")
+		}
+	})
 }
