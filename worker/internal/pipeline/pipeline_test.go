@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	stdimage "image"
+	"image/jpeg"
 	"image/png"
 	"strings"
 	"sync"
@@ -341,4 +343,45 @@ func TestRunManyFacesParallel(t *testing.T) {
 	}
 	out.Release()
 	require.Nil(t, out.Files)
+}
+
+// TestRunAppliesEXIFOrientation stores a real photo rotated 90° CCW with
+// EXIF orientation 6 (display = rotate 90° CW): the pipeline must see the
+// upright photo and find the same face as in the original.
+func TestRunAppliesEXIFOrientation(t *testing.T) {
+	t.Parallel()
+	p := New(realEngine(t), imagedecode.DefaultLimits(), testLogger(t))
+	orig := photo(t, "ddfa_jianzhuguo.jpg")
+	up, err := imagedecode.Decode(orig, imagedecode.Limits{})
+	require.NoError(t, err)
+	w, h := up.Rect.Dx(), up.Rect.Dy()
+	stored := stdimage.NewNRGBA(stdimage.Rect(0, 0, h, w)) // rotated 90° CCW
+	for y := range h {
+		for x := range w {
+			stored.SetNRGBA(y, w-1-x, up.NRGBAAt(x, y))
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, stored, &jpeg.Options{Quality: 95}))
+	tiff := []byte("MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00")
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	j := buf.Bytes()
+	rotated := append([]byte{0xFF, 0xD8, 0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
+	rotated = append(rotated, j[2:]...)
+
+	want, err := p.Run(t.Context(), orig, Options{UVSize: 256}, nil)
+	require.NoError(t, err)
+	got, err := p.Run(t.Context(), rotated, Options{UVSize: 256}, nil)
+	require.NoError(t, err)
+	require.Equal(t, 6, got.Result.Image.Orientation)
+	require.Equal(t, [2]int{w, h}, [2]int{got.Result.Image.Width, got.Result.Image.Height})
+	require.Len(t, got.Result.Faces, 1)
+	for k := range 4 {
+		require.InDelta(t, want.Result.Faces[0].BBox[k], got.Result.Faces[0].BBox[k], 4)
+	}
+	for i, l := range want.Result.Faces[0].Landmarks {
+		g := got.Result.Faces[0].Landmarks[i]
+		require.InDelta(t, l[0], g[0], 6)
+		require.InDelta(t, l[1], g[1], 6)
+	}
 }
