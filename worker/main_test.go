@@ -236,7 +236,6 @@ func TestCommandLineErrors(t *testing.T) {
 		{"dup-stems", []string{"reconstruct", "-o", "out", "a/x.jpg", "b/x.png"}, nil, ""},
 		{"precision", []string{"reconstruct", "-o", "out", "--precision", "int8", "x.jpg"}, nil, ""},
 		{"device", []string{"reconstruct", "-o", "out", "--device", "gpu", "x.jpg"}, engine.ErrInvalidDevice, ""},
-		{"fleet", []string{"run"}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
