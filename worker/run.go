@@ -3,11 +3,186 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/facefleet/facefleet/config"
+	"github.com/facefleet/facefleet/shared/queue"
+	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/storage"
+	"github.com/facefleet/facefleet/worker/internal/engine"
+	"github.com/facefleet/facefleet/worker/internal/fleet"
+	"github.com/facefleet/facefleet/worker/internal/imagedecode"
+	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
-// runFleet is a placeholder until the fleet engineer lands worker/run.go.
-func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
-	return errors.New("fleet mode not built yet")
+// runFleet runs `worker run`: one fleet.Worker per device in this process,
+// each with its own engine (warmed up before the worker is ready), all
+// consuming the JetStream job queue until ctx is cancelled; then a
+// two-phase shutdown (drain up to --drain-timeout, then cancel and Nak).
+// Health and metrics are served on --http-addr.
+func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer, _ *slog.Logger) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fl := config.RegisterWorker(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: worker run [flags]   (every flag also reads FACEFLEET_<NAME> and --config YAML)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "worker run: unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+	cfg, err := fl.Load(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	log := cfg.Log.Logger(stderr).With(slog.String("worker", cfg.WorkerName))
+	devices, err := fleet.ParseDevices(cfg.Devices, cfg.GPUProvider, fleet.CUDADiscovery{
+		LookupEnv:     os.LookupEnv,
+		NvidiaSMIList: func() ([]byte, error) { return exec.CommandContext(ctx, "nvidia-smi", "-L").Output() },
+	})
+	if err != nil {
+		return err
+	}
+	return serveFleet(ctx, cfg, devices, log)
+}
+
+// enginePart names the readiness part of the health endpoint.
+func enginePart(d engine.Device) string { return "engine:" + d.String() }
+
+const natsPart = "nats"
+
+// serveFleet connects to NATS, Redis and S3, opens one engine per device
+// and runs the workers until ctx ends.
+func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device, log *slog.Logger) error {
+	parts := []string{natsPart}
+	for _, d := range devices {
+		parts = append(parts, enginePart(d))
+	}
+	health := fleet.NewHealth(parts...)
+	metrics := fleet.NewMetrics()
+	for _, d := range devices {
+		metrics.GPUMemory.WithLabelValues(d.String()).Set(0)
+	}
+
+	// Health first: /healthz answers while the engines warm up.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: health.Handler(metrics), ReadHeaderTimeout: 5 * time.Second}
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-srvDone
+	}()
+	log.Info("health and metrics listening", slog.String("addr", ln.Addr().String()))
+
+	nc, err := nats.Connect(cfg.NATSURL,
+		nats.Name("facefleet-worker "+cfg.WorkerName),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			health.Set(natsPart, false)
+			log.Warn("nats disconnected", slog.Any("error", err))
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			health.Set(natsPart, true)
+			log.Info("nats reconnected")
+		}),
+	)
+	if err != nil {
+		return fmt.Errorf("connect nats %s: %w", cfg.NATSURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	qcfg := queue.Config{Stream: cfg.NATSStream, Replicas: cfg.NATSReplicas, AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver}
+	if err := queue.Provision(ctx, js, qcfg); err != nil {
+		return err
+	}
+	q, err := queue.New(js, qcfg)
+	if err != nil {
+		return err
+	}
+	health.Set(natsPart, nc.IsConnected())
+
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB})
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis %s: %w", cfg.RedisAddr, err)
+	}
+	st := status.New(rdb, status.Config{TTL: cfg.StatusTTL})
+	store, err := storage.New(storage.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey,
+		SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket, UseTLS: cfg.S3UseTLS, Region: cfg.S3Region})
+	if err != nil {
+		return err
+	}
+	if err := store.EnsureBucket(ctx); err != nil {
+		return err
+	}
+
+	// One engine (ORT session set, warmed up by engine.New) per device.
+	var workers []*fleet.Worker
+	for _, d := range devices {
+		prec, err := resolvePrecision(cfg.Precision, d)
+		if err != nil {
+			return err
+		}
+		eng, err := engine.New(engine.Config{LibraryPath: cfg.ORTLib, Device: d, Precision: prec,
+			IntraOpThreads: cfg.IntraOpThreads, Logger: log})
+		if err != nil {
+			return fmt.Errorf("engine on %s: %w", d, err)
+		}
+		defer eng.Close()
+		f, err := q.Fetcher(ctx)
+		if err != nil {
+			return err
+		}
+		w, err := fleet.New(fleet.Config{
+			Name: cfg.WorkerName, Device: d.String(), Slots: cfg.SlotsPerDevice,
+			JobTimeout: cfg.JobTimeout, DrainTimeout: cfg.DrainTimeout, AckWait: cfg.AckWait,
+			MaxDeliver: cfg.MaxDeliver, MaxImageBytes: cfg.MaxImageBytes,
+		}, fleet.Deps{
+			Fetcher: f, Queue: q, Status: st, Images: store, Metrics: metrics, Logger: log,
+			Processor: pipeline.New(eng, imagedecode.Limits{MaxBytes: cfg.MaxImageBytes, MaxPixels: cfg.MaxImagePixels}, log),
+		})
+		if err != nil {
+			return err
+		}
+		workers = append(workers, w)
+		health.Set(enginePart(d), true)
+	}
+
+	log.Info("worker ready", slog.Int("devices", len(devices)), slog.Int("slots_per_device", cfg.SlotsPerDevice))
+	var wg sync.WaitGroup
+	errs := make([]error, len(workers))
+	for i, w := range workers {
+		wg.Go(func() { errs[i] = w.Run(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
