@@ -28,11 +28,12 @@ import (
 //	n=7, default threads         45.3         42.1
 //	n=9, default threads         59.8         65.1
 //	n=9, 1 thread                46.1         44.7
+//	n=5, default threads         89.3         69.1
 //	mean ms per run (3 runs)  detect 4.7–5.0, landmark 6.6–11.1 (fp32)
 //	                          detect 5.2–6.2, landmark 7.0–9.0  (fp16)
 //
-// The two are equal within the noise of this shared machine (FP32 ahead in
-// two runs of three); x86 without AVX512-FP16 has no native FP16 arithmetic
+// The two are close and this shared machine is noisy, but FP32 was ahead in
+// three runs of four; x86 without AVX512-FP16 has no native FP16 arithmetic
 // for ORT's CPU kernels to gain from, and FP32 is the exact reference the
 // FP16 files were converted from. So auto = FP32 on the CPU. Re-measure with
 // `worker bench` on the production CPU and change this constant if FP16 wins
