@@ -22,7 +22,7 @@ import (
 // precisions in one process, passes interleaved, median pass) on the three
 // photos in worker/testdata/images (5 faces per pass: detector run + one
 // landmark run per face), ORT 1.30 CPU provider, AMD EPYC with AVX-512F but
-// no AVX512-FP16, 2 cores shared with other jobs (load average 15–18):
+// no AVX512-FP16, 2 cores shared with other jobs (load average 15–23):
 //
 //	run                      fp32 img/s   fp16 img/s
 //	n=7, default threads         45.3         42.1
