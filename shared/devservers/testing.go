@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
 // NATSEnv is a per-test embedded NATS server with a connected client.
@@ -56,16 +59,18 @@ type RedisEnv struct {
 }
 
 // Redis starts an ephemeral redis-server for this test on a free port and
-// returns a connected client; both are stopped on cleanup. It skips the test
-// when redis-server is not installed, unless FACEFLEET_REQUIRE_REDIS=1.
+// returns a connected client; both are stopped on cleanup. When redis-server
+// is not installed it skips the test (fails it with FACEFLEET_REQUIRE_TOOLS set;
+// see toolcheck).
 // A fresh server takes about 10–20 ms, and pub/sub channels are not shared
 // between tests (they would be on a shared server: channels ignore DB index).
 func Redis(t testing.TB) *RedisEnv {
 	t.Helper()
 	srv, err := StartRedis(context.Background(), "", 0)
 	if err != nil {
-		if err == ErrRedisNotInstalled && os.Getenv("FACEFLEET_REQUIRE_REDIS") != "1" {
-			t.Skip(err.Error())
+		if errors.Is(err, ErrRedisNotInstalled) {
+			toolcheck.Missing(t, "%v", err)
+			return nil
 		}
 		t.Fatalf("devservers.Redis: %v", err)
 	}
