@@ -11,6 +11,7 @@ package pipeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -197,9 +198,9 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	// Left to right by box x (ties: top to bottom) so indices are stable.
 	slices.SortStableFunc(faces, func(a, b engine.Face) int {
 		if a.Box[0] != b.Box[0] {
-			return cmpF(a.Box[0], b.Box[0])
+			return cmp.Compare(a.Box[0], b.Box[0])
 		}
-		return cmpF(a.Box[1], b.Box[1])
+		return cmp.Compare(a.Box[1], b.Box[1])
 	})
 	work := make([]faceWork, len(faces))
 	for i := range faces {
@@ -405,13 +406,3 @@ func forEach(ctx context.Context, n int, fn func(i int) error) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func cmpF(a, b float32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
