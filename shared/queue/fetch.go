@@ -85,6 +85,23 @@ func (f *Fetcher) round(ctx context.Context, n int) ([]jetstream.Msg, error) {
 		if want <= 0 {
 			break
 		}
+		// The server holds a no-wait pull for up to ~1 s when the consumer
+		// is at MaxAckPending (the whole fleet holds its limit of this
+		// priority), so check the room first and never ask for more.
+		info, err := pc.c.Info(ctx)
+		if err != nil {
+			return out, fmt.Errorf("queue: fetch %s: %w", pc.prio, err)
+		}
+		if info.NumPending == 0 && info.NumRedelivered == 0 && info.NumAckPending == 0 {
+			continue // nothing to deliver
+		}
+		if limit := info.Config.MaxAckPending; limit > 0 {
+			room := limit - info.NumAckPending
+			if room <= 0 {
+				continue
+			}
+			want = min(want, room)
+		}
 		batch, err := pc.c.FetchNoWait(want)
 		if err != nil {
 			return out, fmt.Errorf("queue: fetch %s: %w", pc.prio, err)
@@ -92,8 +109,16 @@ func (f *Fetcher) round(ctx context.Context, n int) ([]jetstream.Msg, error) {
 		for m := range batch.Messages() {
 			out = append(out, m)
 		}
+		// A priority whose consumer refuses the pull (409 status, e.g.
+		// "Exceeded MaxAckPending" when the fleet already holds its limit of
+		// that priority) is skipped for this round, so it cannot block the
+		// others; it is retried on the next round.
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
-			return out, fmt.Errorf("queue: fetch %s: %w", pc.prio, err)
+			if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+				errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return out, fmt.Errorf("queue: fetch %s: %w", pc.prio, err)
+			}
+			continue
 		}
 	}
 	return out, nil

@@ -217,6 +217,23 @@ func TestDeadLetter(t *testing.T) {
 	require.Equal(t, "acme", raw.Header.Get(queue.HeaderTenant))
 }
 
+func BenchmarkFetchAck(b *testing.B) {
+	bb := setup(b, queue.Config{})
+	f, err := bb.q.Fetcher(bb.ctx)
+	require.NoError(b, err)
+	for b.Loop() {
+		b.StopTimer()
+		_, err := bb.q.Publish(bb.ctx, newJob(b, job.PriorityLow))
+		require.NoError(b, err)
+		b.StartTimer()
+		msgs, err := f.Fetch(bb.ctx, 4, time.Second)
+		if err != nil || len(msgs) != 1 {
+			b.Fatalf("fetch: %d %v", len(msgs), err)
+		}
+		_ = msgs[0].Ack()
+	}
+}
+
 func BenchmarkPublish(b *testing.B) {
 	bb := setup(b, queue.Config{})
 	msgs := make([]*job.Message, 0, 1024)
@@ -236,4 +253,34 @@ func BenchmarkPublish(b *testing.B) {
 		}
 		i++
 	}
+}
+
+func TestFetchSkipsPriorityAtMaxAckPending(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{MaxAckPending: 1})
+	for _, p := range []job.Priority{job.PriorityHigh, job.PriorityHigh, job.PriorityNormal} {
+		_, err := b.q.Publish(b.ctx, newJob(t, p))
+		require.NoError(t, err)
+	}
+	f, err := b.q.Fetcher(b.ctx)
+	require.NoError(t, err)
+	held, err := f.Fetch(b.ctx, 1, time.Second)
+	require.NoError(t, err)
+	require.Len(t, held, 1)
+	require.Equal(t, job.PriorityHigh, b.q.Priority(held[0]))
+	// workers-high is at its MaxAckPending; normal must still flow, without
+	// the ~1 s the server holds a no-wait pull on a saturated consumer.
+	start := time.Now()
+	msgs, err := f.Fetch(b.ctx, 2, time.Second)
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), 700*time.Millisecond)
+	require.Len(t, msgs, 1)
+	require.Equal(t, job.PriorityNormal, b.q.Priority(msgs[0]))
+	require.NoError(t, msgs[0].DoubleAck(b.ctx))
+	require.NoError(t, held[0].DoubleAck(b.ctx))
+	msgs, err = f.Fetch(b.ctx, 2, time.Second)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.Equal(t, job.PriorityHigh, b.q.Priority(msgs[0]))
+	require.NoError(t, msgs[0].DoubleAck(b.ctx))
 }
