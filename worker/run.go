@@ -55,7 +55,7 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer, _ *s
 	if err != nil {
 		return err
 	}
-	log := cfg.Log.Logger(stderr).With(slog.String("worker", cfg.WorkerName))
+	log := cfg.Log.Logger(stderr)
 	devices, err := fleet.ParseDevices(cfg.Devices, cfg.GPUProvider, fleet.CUDADiscovery{
 		LookupEnv:     os.LookupEnv,
 		NvidiaSMIList: func() ([]byte, error) { return exec.CommandContext(ctx, "nvidia-smi", "-L").Output() },
@@ -73,7 +73,9 @@ const natsPart = "nats"
 
 // serveFleet connects to NATS, Redis and S3, opens one engine per device
 // and runs the workers until ctx ends.
-func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device, log *slog.Logger) error {
+// The fleet workers add the worker and device attributes to base.
+func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device, base *slog.Logger) error {
+	log := base.With(slog.String("worker", cfg.WorkerName))
 	parts := []string{natsPart}
 	for _, d := range devices {
 		parts = append(parts, enginePart(d))
@@ -167,7 +169,7 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 			JobTimeout: cfg.JobTimeout, DrainTimeout: cfg.DrainTimeout, AckWait: cfg.AckWait,
 			MaxDeliver: cfg.MaxDeliver, MaxImageBytes: cfg.MaxImageBytes,
 		}, fleet.Deps{
-			Fetcher: f, Queue: q, Status: st, Images: store, Metrics: metrics, Logger: log,
+			Fetcher: f, Queue: q, Status: st, Images: store, Metrics: metrics, Logger: base,
 			Processor: pipeline.New(eng, imagedecode.Limits{MaxBytes: cfg.MaxImageBytes, MaxPixels: cfg.MaxImagePixels}, log),
 		})
 		if err != nil {

@@ -96,3 +96,16 @@ func TestVerbString(t *testing.T) {
 		require.Equal(t, s, v.String())
 	}
 }
+
+func BenchmarkDecide(b *testing.B) {
+	retry := func(attempt int) time.Duration { return time.Duration(attempt) * time.Second }
+	outcomes := []Outcome{
+		{NumDelivered: 1, MaxDeliver: 5},
+		{Err: errors.New("s3: reset"), NumDelivered: 2, MaxDeliver: 5},
+		{Err: &imagedecode.Error{Kind: imagedecode.CodeEmpty}, NumDelivered: 1, MaxDeliver: 5},
+		{Err: ErrCanceled, NumDelivered: 1, MaxDeliver: 5},
+	}
+	for i := 0; b.Loop(); i++ {
+		_ = Decide(outcomes[i%len(outcomes)], retry)
+	}
+}

@@ -94,3 +94,20 @@ func FuzzParseDevices(f *testing.F) {
 		}
 	})
 }
+
+func FuzzCUDAVisible(f *testing.F) {
+	f.Add("0,1", "GPU 0: A\nGPU 1: B\n")
+	f.Add("", "")
+	f.Add("-1", "garbage")
+	f.Fuzz(func(t *testing.T, envVal, smi string) {
+		for _, d := range []CUDADiscovery{
+			{LookupEnv: env(map[string]string{"CUDA_VISIBLE_DEVICES": envVal})},
+			{LookupEnv: env(nil), NvidiaSMIList: func() ([]byte, error) { return []byte(smi), nil }},
+		} {
+			vis := d.Visible()
+			for i, n := range vis {
+				require.Equal(t, i, n, "ordinals are 0..n-1")
+			}
+		}
+	})
+}
