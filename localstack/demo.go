@@ -126,6 +126,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer, log *slo
 	defer cancel()
 	opts := job.Options{Geometry: geometry, MaxFaces: maxFaces}
 	var jobs []*submitted
+	base := time.Now()
 	for _, p := range photos {
 		j, err := submitFile(jctx, c, p, opts)
 		if err != nil {
@@ -135,7 +136,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer, log *slo
 		jobs = append(jobs, j)
 	}
 	followErr := follow(jctx, c, jobs, func(j *submitted, rec status.Record) {
-		line := fmt.Sprintf("  %6.2fs  %-30s %-9s", time.Since(j.start).Seconds(), j.stem, rec.State)
+		line := fmt.Sprintf("  %6.2fs  %-30s %-9s", time.Since(base).Seconds(), j.stem, rec.State)
 		if rec.Stage != "" {
 			line += fmt.Sprintf(" %-9s %3d%%", rec.Stage, rec.Percent)
 		}
