@@ -59,7 +59,9 @@ func StartRedis(ctx context.Context, dir string, port int) (*RedisServer, error)
 	var logBuf bytes.Buffer
 	cmd.Stdout = &logBuf
 	cmd.Stderr = &logBuf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Own process group: a Ctrl-C in the terminal must not stop Redis before
+	// the parent has let its workers drain (the parent stops it with Stop).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devservers: start redis-server: %w", err)
