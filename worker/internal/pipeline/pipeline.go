@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/png"
 	"log/slog"
 	"path"
 	"runtime"
@@ -29,6 +28,7 @@ import (
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/geometry"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
+	"github.com/facefleet/facefleet/worker/internal/pngenc"
 	"github.com/facefleet/facefleet/worker/internal/texture"
 )
 
@@ -90,15 +90,6 @@ func (o *Output) Release() {
 // allocations of a run after the decoded image itself.
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// pngPool lets image/png reuse its scratch buffers (depth maps).
-type pngPool struct{ p sync.Pool }
-
-func (p *pngPool) Get() *png.EncoderBuffer {
-	b, _ := p.p.Get().(*png.EncoderBuffer)
-	return b
-}
-func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
-
 // Pipeline runs images through a Model. It is safe for concurrent use if
 // the Model is (engine.Engine serialises its own calls).
 type Pipeline struct {
@@ -106,7 +97,7 @@ type Pipeline struct {
 	lim   imagedecode.Limits
 	log   *slog.Logger
 	mesh  *facemesh.Mesh
-	depth png.Encoder
+	png   *pngenc.Encoder // every PNG: uv_texture, depth, normals
 }
 
 // New returns a Pipeline using model and decode limits lim (zero fields take
@@ -120,7 +111,7 @@ func New(model Model, lim imagedecode.Limits, log *slog.Logger) *Pipeline {
 		lim:   lim,
 		log:   log,
 		mesh:  models.Canonical(),
-		depth: png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}},
+		png:   &pngenc.Encoder{},
 	}
 }
 
@@ -343,7 +334,7 @@ func (p *Pipeline) encodeFace(i int, w *faceWork) (faceFiles, error) {
 		ff.result.Files[kind] = rel
 		return b.Bytes(), nil
 	}
-	texPNG, err := add(FileUVTexture, func(b *bytes.Buffer) error { return texture.EncodePNG(b, w.tex) })
+	texPNG, err := add(FileUVTexture, func(b *bytes.Buffer) error { return p.png.Encode(b, w.tex) })
 	if err != nil {
 		return ff, err
 	}
@@ -357,8 +348,8 @@ func (p *Pipeline) encodeFace(i int, w *faceWork) (faceFiles, error) {
 		{FileMeshOBJ, func(b *bytes.Buffer) error { return geometry.WriteOBJ(b, w.mesh, fileNames[FileMeshMTL]) }},
 		{FileMeshMTL, func(b *bytes.Buffer) error { return geometry.WriteMTL(b, fileNames[FileUVTexture]) }},
 		{FileMeshGLB, func(b *bytes.Buffer) error { return geometry.WriteGLB(b, w.mesh, texPNG) }},
-		{FileDepth, func(b *bytes.Buffer) error { return p.depth.Encode(b, w.depth) }},
-		{FileNormals, func(b *bytes.Buffer) error { return texture.EncodePNG(b, w.normals) }},
+		{FileDepth, func(b *bytes.Buffer) error { return p.png.Encode(b, w.depth) }},
+		{FileNormals, func(b *bytes.Buffer) error { return p.png.Encode(b, w.normals) }},
 	}
 	for _, s := range steps {
 		if _, err := add(s.kind, s.write); err != nil {
