@@ -118,7 +118,9 @@ func startLocalstack(t *testing.T, bin string, args ...string) *proc {
 	cmd := exec.Command(filepath.Join(bin, "localstack"), args...)
 	cmd.Dir = moduleRoot(t)
 	cmd.Env = append(os.Environ(), "FACEFLEET_LOG_LEVEL=info")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group, as a shell gives a foreground job: a signal to
+	// the group is what a Ctrl-C in the terminal sends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	p := &proc{cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -219,4 +221,35 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// childGroups returns, for every direct child process of pid, its command
+// name and process group ID (from /proc).
+func childGroups(t *testing.T, pid int) map[string]int {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	require.NoError(t, err)
+	out := map[string]int{}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// pid (comm) state ppid pgrp ...
+		s := string(b)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		fields := strings.Fields(s[closing+1:])
+		if len(fields) < 3 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(fields[1])
+		pgrp, _ := strconv.Atoi(fields[2])
+		if ppid == pid {
+			out[s[open+1:closing]] = pgrp
+		}
+	}
+	return out
 }

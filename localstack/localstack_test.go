@@ -132,7 +132,16 @@ func TestRestartKeepsState(t *testing.T) {
 	require.Equal(t, status.StateSucceeded, done.State, "%+v", done)
 	c.Close()
 
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
+	// Redis, the producer and the worker run in process groups of their
+	// own, so that a Ctrl-C in the terminal (SIGINT to localstack's group)
+	// reaches only localstack, which stops the workers before the servers.
+	groups := childGroups(t, p.cmd.Process.Pid)
+	for _, name := range []string{"redis-server", "producer", "worker"} {
+		pg, ok := groups[name]
+		require.True(t, ok, "%s is a child of localstack: %v", name, groups)
+		require.NotEqual(t, p.cmd.Process.Pid, pg, "%s in localstack's process group", name)
+	}
+	require.NoError(t, syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT))
 	require.NoError(t, p.wait(t, 2*time.Minute), "stdout:\n%s\nstderr:\n%s", p.output(), p.errors())
 	require.Contains(t, p.output(), "stopped cleanly")
 	// Every port is free again: nothing was left behind.
