@@ -225,6 +225,9 @@ func (s *Store) Start(ctx context.Context, id, worker, device string, attempt in
 // A lower percent than recorded, or a job that is not running, is
 // ErrStaleTransition; a finished job is ErrTerminal. The returned record
 // carries CancelRequested, so workers learn of a cancel on each report.
+// Progress carries no attempt number: a worker whose run was superseded by a
+// redelivery should compare the returned record's Attempts and Worker with
+// its own and stop when they differ.
 func (s *Store) Progress(ctx context.Context, id, stage string, percent int) (Record, error) {
 	if percent < 0 || percent > 100 {
 		return Record{}, fmt.Errorf("status: progress %s: percent %d out of 0..100", id, percent)
@@ -342,6 +345,9 @@ func decodeFields(f map[string]string) (Record, error) {
 		}
 	}
 	if v := f["options"]; v != "" && v != "null" {
+		if !json.Valid([]byte(v)) {
+			errs = append(errs, errors.New("field options: not valid JSON"))
+		}
 		r.Options = json.RawMessage(v)
 	}
 	if len(errs) > 0 {
