@@ -50,3 +50,16 @@ func FuzzSniffImage(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkSniffImage(b *testing.B) {
+	jpg, err := os.ReadFile("testdata/face.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	head := jpg[:512]
+	for b.Loop() {
+		if SniffImage(head) != "image/jpeg" {
+			b.Fatal("not jpeg")
+		}
+	}
+}
