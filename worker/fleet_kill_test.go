@@ -80,6 +80,7 @@ func TestFleetWorkerKilledMidJob(t *testing.T) {
 		t.Skip("inside the child")
 	}
 	t.Parallel()
+	ortLib(t) // skips early without ONNX Runtime
 	e := newFleetEnv(t, 2*time.Second)
 	var log1, log2 lockedBuffer
 	defer func() { t.Logf("first worker:\n%s\nsecond worker:\n%s", log1.String(), log2.String()) }()

@@ -18,13 +18,15 @@ import (
 
 func TestRunFleetServesJobs(t *testing.T) {
 	t.Parallel()
+	ortLib(t) // skips early without ONNX Runtime
 	e := newFleetEnv(t, 5*time.Second)
 	addr := freeAddr(t)
+	args := e.args(t, addr, "fleet-test")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stderr bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- runFleet(ctx, e.args(t, addr, "fleet-test"), &bytes.Buffer{}, &stderr, nil) }()
+	go func() { done <- runFleet(ctx, args, &bytes.Buffer{}, &stderr, nil) }()
 	defer func() { t.Log(stderr.String()) }()
 
 	require.Eventually(t, func() bool {
