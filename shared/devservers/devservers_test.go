@@ -118,3 +118,20 @@ func TestS3InProcessSingleInstance(t *testing.T) {
 	srv.Stop()
 	require.NoError(t, srv.Err())
 }
+
+func BenchmarkStartNATS(b *testing.B) {
+	for b.Loop() {
+		srv, err := devservers.StartNATS(devservers.NATSOptions{StoreDir: b.TempDir()})
+		require.NoError(b, err)
+		srv.Shutdown()
+	}
+}
+
+func BenchmarkStartRedis(b *testing.B) {
+	devservers.Redis(b) // skip when not installed
+	for b.Loop() {
+		srv, err := devservers.StartRedis(context.Background(), "", 0)
+		require.NoError(b, err)
+		srv.Stop()
+	}
+}

@@ -20,10 +20,11 @@ var ErrRedisNotInstalled = errors.New("devservers: redis-server not found on PAT
 // RedisServer is a redis-server child process.
 type RedisServer struct {
 	// Addr is host:port, e.g. 127.0.0.1:6379.
-	Addr string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *bytes.Buffer
+	Addr    string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	durable bool
+	log     *bytes.Buffer
 }
 
 // StartRedis starts redis-server on 127.0.0.1 and waits until PING answers.
@@ -66,7 +67,7 @@ func StartRedis(ctx context.Context, dir string, port int) (*RedisServer, error)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devservers: start redis-server: %w", err)
 	}
-	s := &RedisServer{Addr: addr, cmd: cmd, done: make(chan struct{}), log: &logBuf}
+	s := &RedisServer{Addr: addr, cmd: cmd, done: make(chan struct{}), log: &logBuf, durable: dir != ""}
 	go func() {
 		_ = cmd.Wait()
 		close(s.done)
@@ -101,7 +102,7 @@ func (s *RedisServer) waitPing(ctx context.Context, timeout time.Duration) error
 			return lastErr
 		case <-t.C:
 		}
-		delay = min(delay*2, 100*time.Millisecond)
+		delay = min(delay*2, 10*time.Millisecond)
 	}
 }
 
@@ -125,12 +126,19 @@ func ping(addr string) error {
 	return nil
 }
 
-// Stop kills the server and waits for it to exit. Safe to call twice.
+// Stop stops the server and waits for it to exit: SIGTERM for a durable
+// server (it flushes its append-only file), SIGKILL for an ephemeral one
+// (nothing to keep; saves ~80 ms). Safe to call twice.
 func (s *RedisServer) Stop() {
 	select {
 	case <-s.done:
 		return
 	default:
+	}
+	if !s.durable {
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	t := time.NewTimer(5 * time.Second)
