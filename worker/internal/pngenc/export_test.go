@@ -6,3 +6,6 @@ var (
 	Adler32Combine = adler32Combine
 	AutoBands      = autoBands
 )
+
+// Adler32 is the package's Adler-32 of p.
+func Adler32(p []byte) uint32 { return adler32Update(1, p) }

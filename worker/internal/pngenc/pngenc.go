@@ -21,7 +21,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/adler32"
 	"hash/crc32"
 	"image"
 	"io"
@@ -150,8 +149,8 @@ type band struct {
 	buf      bytes.Buffer
 	filtered []byte
 	fw       *flate.Writer
-	adler    uint32
-	n        int // uncompressed bytes
+	adler    uint32 // Adler-32 of the band's filtered bytes
+	n        int    // filtered bytes
 	err      error
 }
 
@@ -219,31 +218,39 @@ func (e *Encoder) encode(w io.Writer, r raw, nb int) error {
 	return cw.err
 }
 
-// compress filters rows [y0, y1) and deflates them; the last band closes
-// the deflate stream, the others end in a sync flush.
+// chunkBytes is about how many filtered bytes compress prepares at a time:
+// small enough that filtering, checksumming and deflating each piece find
+// it in cache.
+const chunkBytes = 32 << 10
+
+// compress filters rows [y0, y1) and deflates them, a few rows at a time;
+// the last band closes the deflate stream, the others end in a sync flush.
 func (b *band) compress(r raw, y0, y1 int, last bool) {
 	rowLen := r.rowLen + 1
-	n := (y1 - y0) * rowLen
-	if cap(b.filtered) < n {
-		b.filtered = make([]byte, n)
+	rows := max(1, min(y1-y0, chunkBytes/rowLen))
+	if cap(b.filtered) < rows*rowLen {
+		b.filtered = make([]byte, rows*rowLen)
 	}
-	f := b.filtered[:n]
-	for y := y0; y < y1; y++ {
-		dst := f[(y-y0)*rowLen : (y-y0+1)*rowLen]
-		cur := r.pix[y*r.stride:][:r.rowLen]
-		if y == 0 {
-			dst[0] = 0 // None: the row above is all zeros anyway
-			copy(dst[1:], cur)
-			continue
+	b.adler, b.n = 1, (y1-y0)*rowLen
+	for c0 := y0; c0 < y1; c0 += rows {
+		c1 := min(c0+rows, y1)
+		f := b.filtered[:(c1-c0)*rowLen]
+		for y := c0; y < c1; y++ {
+			dst := f[(y-c0)*rowLen : (y-c0+1)*rowLen]
+			cur := r.pix[y*r.stride:][:r.rowLen]
+			if y == 0 {
+				dst[0] = 0 // None: the row above is all zeros anyway
+				copy(dst[1:], cur)
+				continue
+			}
+			dst[0] = 2 // Up
+			upFilter(dst[1:], cur, r.pix[(y-1)*r.stride:][:r.rowLen])
 		}
-		dst[0] = 2 // Up
-		upFilter(dst[1:], cur, r.pix[(y-1)*r.stride:][:r.rowLen])
-	}
-	b.n = n
-	b.adler = adler32.Checksum(f)
-	if _, err := b.fw.Write(f); err != nil {
-		b.err = err
-		return
+		b.adler = adler32Update(b.adler, f)
+		if _, err := b.fw.Write(f); err != nil {
+			b.err = err
+			return
+		}
 	}
 	if last {
 		b.err = b.fw.Close()

@@ -270,3 +270,21 @@ func FuzzEncode(f *testing.F) {
 		roundTrip(t, &pngenc.Encoder{Bands: int(bands % 40)}, img)
 	})
 }
+
+func TestAdler32(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 7, 8, 9, 63, 5552, 65536, 1<<20 + 13, 3<<20 + 5} {
+		p := make([]byte, n)
+		for i := range p {
+			switch {
+			case i%1000 < 300: // zero runs, as in sparse maps
+			case i%1000 < 400:
+				p[i] = 255
+			default:
+				p[i] = uint8(r.IntN(256))
+			}
+		}
+		require.Equal(t, adler32.Checksum(p), pngenc.Adler32(p), "len %d", n)
+	}
+}
