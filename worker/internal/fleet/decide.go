@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/facefleet/facefleet/shared/status"
 )
 
 // Verb is what the worker tells JetStream about a message.
@@ -35,14 +37,6 @@ func (v Verb) String() string {
 	return fmt.Sprintf("verb(%d)", int(v))
 }
 
-// Terminal statuses a job can be moved to by an Action.
-const (
-	StatusNone      = ""
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusCanceled  = "canceled"
-)
-
 // Metric outcome labels (jobs_total{outcome}).
 const (
 	OutcomeSucceeded  = "succeeded"
@@ -67,14 +61,14 @@ type Outcome struct {
 }
 
 // Action is what the worker must do for an Outcome, in this order: store
-// Status (with Code and Reason) when not StatusNone, publish to the
+// Status (with Code and Reason) when set, publish to the
 // dead-letter subject when DeadLetter, then tell JetStream Verb.
 type Action struct {
 	Verb Verb
 	// Delay applies to Nak.
 	Delay time.Duration
-	// Status is the terminal job status to store, or StatusNone.
-	Status string
+	// Status is the terminal job state to store (failed or canceled), or "".
+	Status status.State
 	// Code is the machine error code for failed and canceled jobs.
 	Code string
 	// Reason is the human-readable reason (Term reason and status message).
@@ -106,14 +100,14 @@ func Decide(o Outcome, retry RetryPolicy) Action {
 	case o.Err == nil:
 		return Action{Verb: Ack, Metric: OutcomeSucceeded}
 	case errors.Is(o.Err, ErrCanceled):
-		return Action{Verb: Term, Status: StatusCanceled, Code: CodeCanceled, Reason: "canceled", Metric: OutcomeCanceled}
+		return Action{Verb: Term, Status: status.StateCanceled, Code: CodeCanceled, Reason: "canceled", Metric: OutcomeCanceled}
 	case errors.Is(o.Err, ErrShutdown):
 		return Action{Verb: Nak, Metric: OutcomeRequeued}
 	case IsPermanent(o.Err):
-		return Action{Verb: Term, Status: StatusFailed, Code: ErrorCode(o.Err), Reason: o.Err.Error(), Metric: OutcomeFailed}
+		return Action{Verb: Term, Status: status.StateFailed, Code: ErrorCode(o.Err), Reason: o.Err.Error(), Metric: OutcomeFailed}
 	case o.MaxDeliver > 0 && o.NumDelivered >= uint64(o.MaxDeliver):
 		return Action{
-			Verb: Term, Status: StatusFailed, Code: ErrorCode(o.Err), DeadLetter: true, Metric: OutcomeDeadLetter,
+			Verb: Term, Status: status.StateFailed, Code: ErrorCode(o.Err), DeadLetter: true, Metric: OutcomeDeadLetter,
 			Reason: fmt.Sprintf("gave up after %d deliveries: %v", o.NumDelivered, o.Err),
 		}
 	}

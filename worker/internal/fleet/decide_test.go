@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
@@ -37,31 +38,31 @@ func TestDecide(t *testing.T) {
 		{"transient with code keeps it", Outcome{Err: codeErr{"s3_unavailable"}, NumDelivered: 1},
 			Action{Verb: Nak, Delay: time.Second, Code: "s3_unavailable", Reason: "coded: s3_unavailable", Metric: OutcomeRetried}},
 		{"transient on last delivery dead-letters", Outcome{Err: transient, NumDelivered: 5, MaxDeliver: 5},
-			Action{Verb: Term, Status: StatusFailed, Code: CodeInternal, DeadLetter: true, Metric: OutcomeDeadLetter,
+			Action{Verb: Term, Status: status.StateFailed, Code: CodeInternal, DeadLetter: true, Metric: OutcomeDeadLetter,
 				Reason: "gave up after 5 deliveries: s3: connection reset"}},
 		{"transient past last delivery dead-letters", Outcome{Err: transient, NumDelivered: 9, MaxDeliver: 5},
-			Action{Verb: Term, Status: StatusFailed, Code: CodeInternal, DeadLetter: true, Metric: OutcomeDeadLetter,
+			Action{Verb: Term, Status: status.StateFailed, Code: CodeInternal, DeadLetter: true, Metric: OutcomeDeadLetter,
 				Reason: "gave up after 9 deliveries: s3: connection reset"}},
 		{"unlimited deliveries keep retrying", Outcome{Err: transient, NumDelivered: 50, MaxDeliver: -1},
 			Action{Verb: Nak, Delay: 50 * time.Second, Code: CodeInternal, Reason: transient.Error(), Metric: OutcomeRetried}},
 		{"permanent terminates on first delivery", Outcome{Err: Permanent(errors.New("bad json"), CodeInvalid), NumDelivered: 1, MaxDeliver: 5},
-			Action{Verb: Term, Status: StatusFailed, Code: CodeInvalid, Reason: "fleet: permanent error: bad json", Metric: OutcomeFailed}},
+			Action{Verb: Term, Status: status.StateFailed, Code: CodeInvalid, Reason: "fleet: permanent error: bad json", Metric: OutcomeFailed}},
 		{"permanent on last delivery is not dead-lettered", Outcome{Err: Permanent(codeErr{"image_empty"}, ""), NumDelivered: 5, MaxDeliver: 5},
-			Action{Verb: Term, Status: StatusFailed, Code: "image_empty", Reason: "fleet: permanent error: coded: image_empty", Metric: OutcomeFailed}},
+			Action{Verb: Term, Status: status.StateFailed, Code: "image_empty", Reason: "fleet: permanent error: coded: image_empty", Metric: OutcomeFailed}},
 		{"bad image terminates with its code", Outcome{Err: fmt.Errorf("job 1: %w", &imagedecode.Error{Kind: imagedecode.CodeUndecodable, Msg: "truncated"}), NumDelivered: 1, MaxDeliver: 5},
-			Action{Verb: Term, Status: StatusFailed, Code: "image_undecodable", Reason: "job 1: image_undecodable: truncated", Metric: OutcomeFailed}},
+			Action{Verb: Term, Status: status.StateFailed, Code: "image_undecodable", Reason: "job 1: image_undecodable: truncated", Metric: OutcomeFailed}},
 		{"invalid options terminate", Outcome{Err: &pipeline.OptionError{Problems: []string{"uv_size 1"}}, NumDelivered: 2, MaxDeliver: 5},
-			Action{Verb: Term, Status: StatusFailed, Code: "invalid_options", Reason: "invalid_options: uv_size 1", Metric: OutcomeFailed}},
+			Action{Verb: Term, Status: status.StateFailed, Code: "invalid_options", Reason: "invalid_options: uv_size 1", Metric: OutcomeFailed}},
 		{"canceled terminates", Outcome{Err: fmt.Errorf("stage texture: %w", ErrCanceled), NumDelivered: 1, MaxDeliver: 5},
-			Action{Verb: Term, Status: StatusCanceled, Code: CodeCanceled, Reason: "canceled", Metric: OutcomeCanceled}},
+			Action{Verb: Term, Status: status.StateCanceled, Code: CodeCanceled, Reason: "canceled", Metric: OutcomeCanceled}},
 		{"canceled on last delivery still canceled", Outcome{Err: ErrCanceled, NumDelivered: 5, MaxDeliver: 5},
-			Action{Verb: Term, Status: StatusCanceled, Code: CodeCanceled, Reason: "canceled", Metric: OutcomeCanceled}},
+			Action{Verb: Term, Status: status.StateCanceled, Code: CodeCanceled, Reason: "canceled", Metric: OutcomeCanceled}},
 		{"shutdown requeues now", Outcome{Err: fmt.Errorf("%w: %w", ErrShutdown, context.Canceled), NumDelivered: 5, MaxDeliver: 5},
 			Action{Verb: Nak, Metric: OutcomeRequeued}},
 		{"panic is transient", Outcome{Err: fmt.Errorf("%w: boom", ErrPanic), NumDelivered: 1, MaxDeliver: 3},
 			Action{Verb: Nak, Delay: time.Second, Code: CodePanic, Reason: "fleet: job panicked: boom", Metric: OutcomeRetried}},
 		{"timeout is transient", Outcome{Err: fmt.Errorf("%w after 5m", ErrJobTimeout), NumDelivered: 3, MaxDeliver: 3},
-			Action{Verb: Term, Status: StatusFailed, Code: CodeTimeout, DeadLetter: true, Metric: OutcomeDeadLetter,
+			Action{Verb: Term, Status: status.StateFailed, Code: CodeTimeout, DeadLetter: true, Metric: OutcomeDeadLetter,
 				Reason: "gave up after 3 deliveries: fleet: job timed out after 5m"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -217,7 +217,7 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg
 	w.m.Jobs.WithLabelValues(a.Metric).Inc()
 	if err != nil {
 		lvl := slog.LevelWarn
-		if a.Verb == Term && a.Status == StatusFailed {
+		if a.Verb == Term && a.Status == status.StateFailed {
 			lvl = slog.LevelError
 		}
 		log.Log(ctx, lvl, "job not completed", slog.String("action", a.Verb.String()),
@@ -235,16 +235,16 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg
 // status cannot be stored the message is Nak'd instead so that the job is
 // not lost.
 func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, a Action, id string) error {
-	if a.Status != StatusNone && id != "" {
+	if a.Status != "" && id != "" {
 		var err error
 		switch a.Status {
-		case StatusFailed:
+		case status.StateFailed:
 			_, err = w.deps.Status.Fail(ctx, id, a.Code, a.Reason)
-		case StatusCanceled:
+		case status.StateCanceled:
 			_, err = w.deps.Status.Canceled(ctx, id)
 		}
 		if errors.Is(err, status.ErrTerminal) || errors.Is(err, status.ErrNotFound) {
-			log.Info("status not changed", slog.String("status", a.Status), slog.Any("error", err))
+			log.Info("status not changed", slog.String("status", string(a.Status)), slog.Any("error", err))
 			err = nil
 		}
 		if err != nil {
