@@ -77,3 +77,15 @@ func BenchmarkRenderNormals1024(b *testing.B) {
 		RenderNormals(lm, s.w, s.h, mesh.Triangles)
 	}
 }
+
+// BenchmarkRenderMaps1024 renders both maps from one rasterisation (compare
+// with BenchmarkRenderDepth1024 + BenchmarkRenderNormals1024).
+func BenchmarkRenderMaps1024(b *testing.B) {
+	mesh := canonical(b)
+	s := benchFace()
+	lm := s.landmarks(mesh)
+	b.ReportAllocs()
+	for b.Loop() {
+		RenderMaps(lm, s.w, s.h, mesh.Triangles)
+	}
+}

@@ -94,6 +94,10 @@ func FuzzRender(f *testing.F) {
 		if d.Bounds() != n.Bounds() {
 			t.Fatalf("bounds %v vs %v", d.Bounds(), n.Bounds())
 		}
+		d2, n2 := RenderMaps(lm, int(w), int(h), tris)
+		if !bytes.Equal(d.Pix, d2.Pix) || !bytes.Equal(n.Pix, n2.Pix) || d.Rect != d2.Rect || n.Rect != n2.Rect {
+			t.Fatal("RenderMaps differs from RenderDepth/RenderNormals")
+		}
 		for y := range int(h) {
 			for x := range int(w) {
 				if (d.Gray16At(x, y).Y != 0) != (n.NRGBAAt(x, y).A != 0) {

@@ -152,8 +152,19 @@ func (r *zraster) fill(ti int32, a, b, c [3]float32) {
 // face's own visible depth range. Triangles with an index out of range or a
 // non-finite vertex are skipped.
 func RenderDepth(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *image.Gray16 {
-	img := image.NewGray16(image.Rect(0, 0, max(imgW, 0), max(imgH, 0)))
+	return rasterize(landmarks, imgW, imgH, tris).depth(imgW, imgH)
+}
+
+// RenderMaps returns what RenderDepth and RenderNormals return, from one
+// rasterisation of the mesh instead of two.
+func RenderMaps(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) (*image.Gray16, *image.NRGBA) {
 	r := rasterize(landmarks, imgW, imgH, tris)
+	return r.depth(imgW, imgH), r.normals(landmarks, imgW, imgH, tris)
+}
+
+// depth is RenderDepth's image from the z-buffer.
+func (r *zraster) depth(imgW, imgH int) *image.Gray16 {
+	img := image.NewGray16(image.Rect(0, 0, max(imgW, 0), max(imgH, 0)))
 	if r.covered == 0 {
 		return img
 	}
@@ -182,8 +193,12 @@ func RenderDepth(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *imag
 // y up, z towards the viewer) and encoded as (n+1)/2·255 in R, G, B with
 // alpha 255; background pixels are transparent black.
 func RenderNormals(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *image.NRGBA {
+	return rasterize(landmarks, imgW, imgH, tris).normals(landmarks, imgW, imgH, tris)
+}
+
+// normals is RenderNormals' image from the z-buffer of the same mesh.
+func (r *zraster) normals(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, max(imgW, 0), max(imgH, 0)))
-	r := rasterize(landmarks, imgW, imgH, tris)
 	if r.covered == 0 {
 		return img
 	}

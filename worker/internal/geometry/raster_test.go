@@ -205,3 +205,17 @@ func TestRenderDepthInterpolatesDescending(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderMapsMatches checks that RenderMaps' one rasterisation gives
+// exactly RenderDepth's and RenderNormals' images on real landmarks.
+func TestRenderMapsMatches(t *testing.T) {
+	t.Parallel()
+	mesh := canonical(t)
+	for _, name := range []string{"bf_Test1.face0.json", "ddfa_jianzhuguo.face0.json"} {
+		f := loadRealFace(t, name)
+		d, n := RenderMaps(f.Landmarks, f.Width, f.Height, mesh.Triangles)
+		require.Equal(t, RenderDepth(f.Landmarks, f.Width, f.Height, mesh.Triangles), d, name)
+		require.Equal(t, RenderNormals(f.Landmarks, f.Width, f.Height, mesh.Triangles), n, name)
+		require.NotZero(t, n.Pix[n.PixOffset(int(f.Landmarks[vNoseTip][0]), int(f.Landmarks[vNoseTip][1]))+3], name)
+	}
+}

@@ -237,8 +237,7 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 			}
 			f.pose = &pose
 			f.mesh = geometry.MetricMesh(f.face.Landmarks, w, h, pose, p.mesh)
-			f.depth = geometry.RenderDepth(f.face.Landmarks, w, h, p.mesh.Triangles)
-			f.normals = geometry.RenderNormals(f.face.Landmarks, w, h, p.mesh.Triangles)
+			f.depth, f.normals = geometry.RenderMaps(f.face.Landmarks, w, h, p.mesh.Triangles)
 			return nil
 		})
 		if err != nil {
