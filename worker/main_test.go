@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/shared/toolcheck"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
@@ -29,7 +30,7 @@ func ortLib(t *testing.T) string {
 	p, err := filepath.Abs(filepath.Join("..", engine.DefaultLibraryPath))
 	require.NoError(t, err)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("ONNX Runtime library not found: set %s or run `make setup`", engine.LibraryEnv)
+		toolcheck.Missing(t, "ONNX Runtime library not found: set %s or run `make setup`", engine.LibraryEnv)
 	}
 	return p
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/shared/toolcheck"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 )
 
@@ -59,7 +60,7 @@ func realEngine(t testing.TB) *engine.Engine {
 	t.Helper()
 	lib := ortLibrary(t)
 	if lib == "" {
-		t.Skipf("ONNX Runtime library not found: set %s or run `make setup`", engine.LibraryEnv)
+		toolcheck.Missing(t, "ONNX Runtime library not found: set %s or run `make setup`", engine.LibraryEnv)
 	}
 	shared.Lock()
 	defer shared.Unlock()
