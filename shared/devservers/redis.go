@@ -79,14 +79,21 @@ func StartRedis(ctx context.Context, dir string, port int) (*RedisServer, error)
 	return s, nil
 }
 
-// waitPing polls PING with a short backoff until +PONG or the timeout.
+// waitPing polls PING until +PONG or the timeout.
 func (s *RedisServer) waitPing(ctx context.Context, timeout time.Duration) error {
+	return pollUntil(ctx, s.done, timeout, func() error { return ping(s.Addr) })
+}
+
+// pollUntil calls check until it returns nil, backing off from 2 ms to 10 ms
+// between calls. It gives up with check's last error at the timeout, when ctx
+// ends, or when exited is closed (the server process is gone).
+func pollUntil(ctx context.Context, exited <-chan struct{}, timeout time.Duration, check func() error) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	delay := 2 * time.Millisecond
-	var lastErr error
 	for {
-		if lastErr = ping(s.Addr); lastErr == nil {
+		lastErr := check()
+		if lastErr == nil {
 			return nil
 		}
 		t := time.NewTimer(delay)
@@ -94,9 +101,9 @@ func (s *RedisServer) waitPing(ctx context.Context, timeout time.Duration) error
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
-		case <-s.done:
+		case <-exited:
 			t.Stop()
-			return errors.New("redis-server exited")
+			return errors.New("server exited")
 		case <-deadline.C:
 			t.Stop()
 			return lastErr

@@ -124,35 +124,17 @@ func startS3(ctx context.Context, dir, addr, accessKey, secretKey string) (*S3Se
 func (s *S3Server) waitReady(ctx context.Context, timeout time.Duration) error {
 	client := &http.Client{Timeout: time.Second}
 	url := "http://" + s.Endpoint + "/healthz"
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	delay := 2 * time.Millisecond
-	var lastErr error
-	for {
+	return pollUntil(ctx, s.done, timeout, func() error {
 		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("healthz status %d", resp.StatusCode)
+		if err != nil {
+			return err
 		}
-		lastErr = err
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-s.done:
-			t.Stop()
-			return errors.New("gateway exited")
-		case <-deadline.C:
-			t.Stop()
-			return lastErr
-		case <-t.C:
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("healthz status %d", resp.StatusCode)
 		}
-		delay = min(delay*2, 100*time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // Stop stops the gateway and waits for it to return. Safe to call twice.
