@@ -313,29 +313,48 @@ func (c *Client) Watch(ctx context.Context, id string) (<-chan status.Record, er
 }
 
 // Wait blocks until the job reaches a terminal state and returns that record.
-// It returns ctx's error when ctx ends first, and an error when the watch
-// ends without a terminal record (for example when Redis goes away).
+// It returns ctx's error when ctx ends first. When the subscription breaks
+// (a Redis reconnect), it watches again; when Redis cannot be reached it
+// returns that error.
 func (c *Client) Wait(ctx context.Context, id string) (status.Record, error) {
-	ch, err := c.Watch(ctx, id)
-	if err != nil {
-		return status.Record{}, err
-	}
 	var last status.Record
-	for rec := range ch {
-		last = rec
-		if rec.State.Terminal() {
-			return rec, nil
+	for {
+		ch, err := c.Watch(ctx, id)
+		if err != nil {
+			if cerr := ctxDone(ctx); cerr != nil {
+				return last, cerr
+			}
+			return last, err
+		}
+		for rec := range ch {
+			last = rec
+			if rec.State.Terminal() {
+				return rec, nil
+			}
+		}
+		if err := ctxDone(ctx); err != nil {
+			return last, err
+		}
+		c.log.Debug("job watch ended early; watching again", slog.String("job_id", id))
+		select { // do not spin when the subscription keeps breaking
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// ctxDone returns ctx's error, also when its deadline has passed but its
+// timer has not fired yet (a network read deadline taken from ctx can expire
+// a moment before ctx itself).
+func ctxDone(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return last, err
+		return err
 	}
-	// The subscription broke; the record may have finished meanwhile.
-	rec, err := c.Get(ctx, id)
-	if err == nil && rec.State.Terminal() {
-		return rec, nil
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
 	}
-	return last, fmt.Errorf("client: watch of %s ended in state %s", id, last.State)
+	return nil
 }
 
 // Cancel cancels a queued job at once, or asks the worker running it to
