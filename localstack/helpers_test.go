@@ -194,6 +194,25 @@ func (p *proc) waitLine(t *testing.T, want string, timeout time.Duration) {
 	}
 }
 
+// waitFor reports whether a stdout line containing want came before the
+// process exited; it fails the test on timeout.
+func (p *proc) waitFor(t *testing.T, want string, timeout time.Duration) bool {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if strings.Contains(p.output(), want) {
+			return true
+		}
+		select {
+		case <-p.lines:
+		case <-p.done:
+			return strings.Contains(p.output(), want)
+		case <-deadline:
+			t.Fatalf("no %q within %s", want, timeout)
+		}
+	}
+}
+
 // wait waits for the process to exit and returns its error.
 func (p *proc) wait(t *testing.T, timeout time.Duration) error {
 	t.Helper()
