@@ -207,20 +207,12 @@ func submitFile(ctx context.Context, c *client.Client, path string, opts job.Opt
 	return c.Submit(ctx, client.SubmitRequest{Image: f, Filename: path, Options: opts, Priority: prio})
 }
 
-// jobOutput is the JSON printed for a job: the status record's fields plus
-// the bucket, the source image and presigned result URLs.
-func jobOutput(rec status.Record, bucket, image string, files []client.ResultFile) map[string]any {
-	b, _ := json.Marshal(rec)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	m["bucket"] = bucket
-	if image != "" {
-		m["image"] = image
-	}
-	if files != nil {
-		m["results"] = files
-	}
-	return m
+// jobOutput is the JSON printed for a job: client.Job plus the bucket and
+// the source image.
+type jobOutput struct {
+	client.Job
+	Bucket string `json:"bucket"`
+	Image  string `json:"image,omitempty"`
 }
 
 func printRecord(ctx context.Context, c *client.Client, w io.Writer, rec status.Record, image string, asJSON, withResults bool) error {
@@ -232,7 +224,7 @@ func printRecord(ctx context.Context, c *client.Client, w io.Writer, rec status.
 		}
 	}
 	if asJSON {
-		b, err := json.Marshal(jobOutput(rec, c.Storage().Bucket(), image, files))
+		b, err := json.Marshal(jobOutput{client.Job{Record: rec, Results: files}, c.Storage().Bucket(), image})
 		if err != nil {
 			return err
 		}
@@ -325,7 +317,7 @@ func cmdJob(ctx context.Context, name string, args []string, stdout, stderr io.W
 					return err
 				}
 			}
-			b, err := json.Marshal(jobOutput(rec, c.Storage().Bucket(), "", files))
+			b, err := json.Marshal(jobOutput{Job: client.Job{Record: rec, Results: files}, Bucket: c.Storage().Bucket()})
 			if err != nil {
 				return err
 			}

@@ -368,6 +368,13 @@ func (c *Client) Cancel(ctx context.Context, id string) (status.Record, error) {
 	return rec, mapStatusErr(err)
 }
 
+// Job is the JSON view of a job used by the CLI and the HTTP API: the
+// status record's fields plus presigned results (when succeeded).
+type Job struct {
+	status.Record
+	Results []ResultFile `json:"results,omitempty"`
+}
+
 // ResultFile is one output of a succeeded job.
 type ResultFile struct {
 	// Name is the path under results/<job-id>/, e.g. "face-0/uv_texture.png".

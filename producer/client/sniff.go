@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/facefleet/facefleet/shared/storage"
 )
 
 // SniffImage returns the content type of an image from its first bytes:
@@ -33,28 +35,13 @@ func extension(contentType string) string {
 	return ""
 }
 
-// cleanName makes a safe object name from a client-supplied file name: the
-// base name only, characters outside [A-Za-z0-9._-] replaced by '_', at most
-// 100 bytes, with the sniffed extension; "image" + extension when nothing is
-// left.
+// cleanName makes a safe object name from a client-supplied file name:
+// storage.SanitizeFilename of it, with its extension replaced by the one of
+// the sniffed content type.
 func cleanName(filename, contentType string) string {
-	base := path.Base(strings.ReplaceAll(filename, "\\", "/"))
-	base = strings.TrimSuffix(base, path.Ext(base))
-	var b strings.Builder
-	for _, r := range base {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
+	base := storage.SanitizeFilename(filename)
+	if b := strings.TrimSuffix(base, path.Ext(base)); b != "" {
+		base = b
 	}
-	name := strings.Trim(b.String(), "._")
-	if len(name) > 100 {
-		name = name[:100]
-	}
-	if name == "" {
-		name = "image"
-	}
-	return name + extension(contentType)
+	return base + extension(contentType)
 }

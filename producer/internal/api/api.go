@@ -442,15 +442,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// jobView is the API's job JSON: the status record's fields plus results.
-func jobView(rec status.Record, files []client.ResultFile) map[string]any {
-	b, _ := json.Marshal(rec)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	if files != nil {
-		m["results"] = files
-	}
-	return m
+// jobView is the API's job JSON.
+func jobView(rec status.Record, files []client.ResultFile) client.Job {
+	return client.Job{Record: rec, Results: files}
 }
 
 type health struct {
