@@ -131,7 +131,7 @@ func reconstruct(ctx context.Context, args []string, stdout, stderr io.Writer, l
 	fs.BoolVar(&o.Geometry, "geometry", false, "also write pose, mesh.obj/mtl, mesh.glb, depth.png, normals.png")
 	fs.IntVar(&o.UVSize, "uv-size", pipeline.DefaultUVSize, "UV texture size in texels (256..4096)")
 	fs.StringVar(&o.Detector, "detector", pipeline.DefaultDetector, "face detector: short | full")
-	fs.IntVar(&o.MaxFaces, "max-faces", pipeline.DefaultMaxFaces, "most faces per image (1..32)")
+	fs.IntVar(&o.MaxFaces, "max-faces", pipeline.DefaultMaxFaces, "most faces per image (1..16)")
 	fs.StringVar(&outDir, "o", "", "output directory (required); results go to OUTDIR/<image-stem>/")
 	fs.Int64Var(&lim.MaxBytes, "max-image-bytes", lim.MaxBytes, "largest accepted image file")
 	fs.Int64Var(&lim.MaxPixels, "max-image-pixels", lim.MaxPixels, "largest accepted width×height")

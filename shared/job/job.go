@@ -46,7 +46,7 @@ const (
 const (
 	DefaultUVSize   = 1024
 	DefaultDetector = DetectorShort
-	DefaultMaxFaces = 1
+	DefaultMaxFaces = 4
 )
 
 // Detector names: short-range (faces within ~2 m, 128×128) or full-range (256×256).

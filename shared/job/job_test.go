@@ -43,7 +43,7 @@ func TestRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, m, got)
 	require.Equal(t, job.PriorityNormal, got.Priority)
-	require.Equal(t, job.Options{Geometry: true, UVSize: 1024, Detector: "short", MaxFaces: 1}, got.Options)
+	require.Equal(t, job.Options{Geometry: true, UVSize: 1024, Detector: "short", MaxFaces: job.DefaultMaxFaces}, got.Options)
 }
 
 func TestDecodeStrict(t *testing.T) {

@@ -18,7 +18,7 @@ const (
 	DefaultUVSize   = 1024                 // texels per side of uv_texture.png
 	DefaultDetector = engine.DetectorShort // BlazeFace short-range: selfies, portraits
 	DefaultMaxFaces = 4                    // faces reconstructed per image, highest scores first
-	MaxMaxFaces     = 32                   // upper bound of MaxFaces
+	MaxMaxFaces     = 16                   // upper bound of MaxFaces
 )
 
 // Options select what Run produces. The zero value is valid: UV texture only,
@@ -32,7 +32,7 @@ type Options struct {
 	// Detector is "short" (faces within ~2 m) or "full" (smaller, farther
 	// faces); "" means "short".
 	Detector string `json:"detector"`
-	// MaxFaces caps the faces reconstructed, 1..32; 0 means 4.
+	// MaxFaces caps the faces reconstructed, 1..16; 0 means 4.
 	MaxFaces int `json:"max_faces"`
 }
 

@@ -253,7 +253,7 @@ func TestOptionsValidate(t *testing.T) {
 	require.ErrorAs(t, err, &oe)
 	require.Len(t, oe.Problems, 3, "every problem reported at once")
 	require.ErrorIs(t, err, ErrInvalidOptions)
-	require.NoError(t, Options{UVSize: 4096, Detector: "full", MaxFaces: 32, Geometry: true}.Validate())
+	require.NoError(t, Options{UVSize: 4096, Detector: "full", MaxFaces: 16, Geometry: true}.Validate())
 }
 
 func TestSchemaRejectsBrokenResults(t *testing.T) {
