@@ -69,7 +69,7 @@ func (e *fleetEnv) submit(t *testing.T, img []byte, opts job.Options) string {
 	t.Helper()
 	m, err := job.New("acme", job.Input{Bucket: e.s3.Bucket}, opts, job.PriorityNormal, time.Now())
 	require.NoError(t, err)
-	m.Input.Key, err = e.store.PutInput(t.Context(), m.ID, "photo.jpg", bytes.NewReader(img), int64(len(img)), "")
+	m.Input.Key, err = e.store.PutInput(t.Context(), m.Tenant, m.ID, "photo.jpg", bytes.NewReader(img), int64(len(img)), "")
 	require.NoError(t, err)
 	_, _, err = e.status.Create(t.Context(), status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key})
 	require.NoError(t, err)

@@ -158,7 +158,7 @@ type SubmitRequest struct {
 	// Tenant recorded on the job; "" means the configured tenant.
 	Tenant string
 	// Image is read up to the configured MaxUploadBytes and uploaded to
-	// inputs/<job-id>/<Filename>. Its type is sniffed (JPEG, PNG, WebP).
+	// inputs/<tenant>/<job-id>/<Filename>. Its type is sniffed (JPEG, PNG, WebP).
 	Image io.Reader
 	// Filename names the upload (sanitised); "" means "image".
 	Filename string
@@ -208,7 +208,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (status.Record, 
 	log := c.log.With(slog.String("job_id", msg.ID), slog.String("tenant", tenant))
 
 	if req.Image != nil {
-		key, err := c.upload(ctx, msg.ID, req.Filename, req.Image)
+		key, err := c.upload(ctx, msg.Tenant, msg.ID, req.Filename, req.Image)
 		if err != nil {
 			return status.Record{}, err
 		}
@@ -246,7 +246,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (status.Record, 
 }
 
 // upload sniffs, bounds and stores an image; it returns the key.
-func (c *Client) upload(ctx context.Context, id, filename string, r io.Reader) (string, error) {
+func (c *Client) upload(ctx context.Context, tenant, id, filename string, r io.Reader) (string, error) {
 	limit := c.cfg.MaxUploadBytes
 	br := bufio.NewReaderSize(io.LimitReader(r, limit+1), 64<<10)
 	head, err := br.Peek(512)
@@ -269,7 +269,7 @@ func (c *Client) upload(ctx context.Context, id, filename string, r io.Reader) (
 	if int64(len(data)) > limit {
 		return "", newError("upload_too_large", ErrTooLarge, fmt.Sprintf("client: the image is larger than %d bytes", limit))
 	}
-	key, err := c.store.PutInput(ctx, id, cleanName(filename, ct), bytes.NewReader(data), int64(len(data)), ct)
+	key, err := c.store.PutInput(ctx, tenant, id, cleanName(filename, ct), bytes.NewReader(data), int64(len(data)), ct)
 	if err != nil {
 		return "", fmt.Errorf("client: upload: %w", err)
 	}

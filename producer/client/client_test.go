@@ -62,7 +62,7 @@ func TestSubmitUploadsRecordsAndPublishes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, status.StateQueued, rec.State)
 	require.Equal(t, "local", rec.Tenant)
-	require.Equal(t, "inputs/"+rec.ID+"/My_Photo_.jpg", rec.Input)
+	require.Equal(t, "inputs/"+rec.Tenant+"/"+rec.ID+"/My_Photo_.jpg", rec.Input)
 	require.JSONEq(t, `{"geometry":true,"uv_size":512,"detector":"short","max_faces":4}`, string(rec.Options))
 
 	// The input is in S3, byte for byte, with the sniffed type.

@@ -3,7 +3,7 @@
 // problem at once, and UUIDv7 job IDs.
 //
 //	{"version":1,"id":"<uuidv7>","tenant":"acme",
-//	 "input":{"bucket":"facefleet","key":"inputs/<id>/photo.jpg"},
+//	 "input":{"bucket":"facefleet","key":"inputs/<tenant>/<id>/photo.jpg"},
 //	 "options":{"geometry":true,"uv_size":1024,"detector":"short","max_faces":1},
 //	 "priority":"normal","submitted_at":"2026-01-02T03:04:05Z",
 //	 "trace":{"traceparent":"00-…"}}

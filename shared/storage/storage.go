@@ -167,9 +167,11 @@ func SanitizeFilename(name string) string {
 	return out
 }
 
-// InputKey returns inputs/<jobID>/<sanitised filename>.
-func InputKey(jobID, filename string) string {
-	return "inputs/" + jobID + "/" + SanitizeFilename(filename)
+// InputKey returns inputs/<tenant>/<jobID>/<sanitised filename>. Uploads live
+// under their tenant's prefix, so a job that references an existing key under
+// inputs/<tenant>/ can only ever read that tenant's own objects.
+func InputKey(tenant, jobID, filename string) string {
+	return "inputs/" + tenant + "/" + jobID + "/" + SanitizeFilename(filename)
 }
 
 // ResultPrefix returns results/<jobID>/.
@@ -210,10 +212,10 @@ func ContentType(key string) string {
 	return "application/octet-stream"
 }
 
-// PutInput uploads an input image under InputKey(jobID, filename) and returns
-// the key. contentType "" is derived from the file name.
-func (s *Store) PutInput(ctx context.Context, jobID, filename string, r io.Reader, size int64, contentType string) (string, error) {
-	key := InputKey(jobID, filename)
+// PutInput uploads an input image under InputKey(tenant, jobID, filename) and
+// returns the key. contentType "" is derived from the file name.
+func (s *Store) PutInput(ctx context.Context, tenant, jobID, filename string, r io.Reader, size int64, contentType string) (string, error) {
+	key := InputKey(tenant, jobID, filename)
 	return key, s.Put(ctx, key, r, size, contentType)
 }
 

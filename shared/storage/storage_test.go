@@ -46,9 +46,9 @@ func TestPutGetListPresign(t *testing.T) {
 	st, ctx := setup(t)
 	id := "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"
 	img := bytes.Repeat([]byte{0xff, 0xd8, 0x01}, 1000)
-	key, err := st.PutInput(ctx, id, "../../My Photo (1).JPG", bytes.NewReader(img), int64(len(img)), "")
+	key, err := st.PutInput(ctx, "acme", id, "../../My Photo (1).JPG", bytes.NewReader(img), int64(len(img)), "")
 	require.NoError(t, err)
-	require.Equal(t, "inputs/"+id+"/My_Photo__1_.JPG", key)
+	require.Equal(t, "inputs/acme/"+id+"/My_Photo__1_.JPG", key)
 	got, err := st.Get(ctx, key, int64(len(img)))
 	require.NoError(t, err)
 	require.Equal(t, img, got)
@@ -150,11 +150,11 @@ func FuzzSanitizeFilename(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		s := storage.SanitizeFilename(name)
-		k := storage.InputKey("0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee", name)
+		k := storage.InputKey("acme", "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee", name)
 		require.NotEmpty(t, s)
 		require.LessOrEqual(t, len(s), 128)
 		require.NotContains(t, s, "/")
 		require.NotEqual(t, "..", s)
-		require.Equal(t, "inputs/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee/"+s, k)
+		require.Equal(t, "inputs/acme/0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee/"+s, k)
 	})
 }

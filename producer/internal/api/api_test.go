@@ -171,7 +171,7 @@ func TestSubmitMultipartAndGet(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
 	j := b.submit(t, keyAcme)
-	require.True(t, strings.HasPrefix(j.Input, "inputs/"+j.ID+"/"), j.Input)
+	require.True(t, strings.HasPrefix(j.Input, "inputs/acme/"+j.ID+"/"), j.Input)
 
 	resp, data := b.do(t, "GET", "/v1/jobs/"+j.ID, keyAcme, nil, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode)

@@ -129,7 +129,7 @@ func (b *testBundle) submit(t *testing.T, image []byte, opts job.Options) string
 	t.Helper()
 	m, err := job.New("acme", job.Input{Bucket: b.bucket}, opts, job.PriorityNormal, time.Now())
 	require.NoError(t, err)
-	m.Input.Key, err = b.store.PutInput(b.ctx, m.ID, "photo.jpg", strings.NewReader(string(image)), int64(len(image)), "")
+	m.Input.Key, err = b.store.PutInput(b.ctx, m.Tenant, m.ID, "photo.jpg", strings.NewReader(string(image)), int64(len(image)), "")
 	require.NoError(t, err)
 	_, _, err = b.status.Create(b.ctx, status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key})
 	require.NoError(t, err)
