@@ -23,6 +23,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // ErrInvalid is wrapped by every validation and parse error of this package.
@@ -39,6 +41,21 @@ type NATS struct {
 	// NATSReplicas is the stream replica count (1..5).
 	// Env FACEFLEET_NATS_REPLICAS, default 1.
 	NATSReplicas int `env:"NATS_REPLICAS" default:"1" usage:"JetStream stream replicas (1..5)"`
+	// NATSCreds is a NATS credentials file (JWT + NKey seed, ".creds") for
+	// secured servers such as Synadia Cloud. Env FACEFLEET_NATS_CREDS,
+	// default "" (no credentials).
+	NATSCreds string `env:"NATS_CREDS" default:"" usage:"NATS credentials file (.creds)"`
+}
+
+// ConnectOptions are the nats.Connect options every facefleet binary uses:
+// a client name, unlimited reconnects and, when configured, the credentials
+// file.
+func (n NATS) ConnectOptions(name string) []nats.Option {
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
+	if n.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(n.NATSCreds))
+	}
+	return opts
 }
 
 // Redis configures the status store. Shared by both binaries.

@@ -36,7 +36,8 @@ commands:
   watch ID          print each change of a job until it finishes (--json)
   cancel ID         cancel a job (--json)
   serve             serve the HTTP API (docs/openapi.yaml) on --http-addr
-  bench             end-to-end throughput (not implemented yet)
+  provision         create the bucket, job stream and consumers (idempotent)
+  healthcheck       exit 0 when the local API's /healthz answers 200
   help              this text and the configuration flags
 
 Every command takes the configuration flags below (they override FACEFLEET_*
@@ -61,10 +62,10 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 		return cmdJob(ctx, cmd, rest, stdout, stderr, env)
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr, env)
-	case "bench":
-		// TODO(lead): end-to-end throughput bench (submit N images, wait,
-		// report jobs/s and latency percentiles); not part of this change.
-		return errors.New("bench: not implemented yet")
+	case "provision":
+		return cmdProvision(ctx, rest, stdout, stderr, env)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, rest, stdout, stderr, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		fs := flag.NewFlagSet("producer", flag.ContinueOnError)

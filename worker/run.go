@@ -102,9 +102,7 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 	}()
 	log.Info("health and metrics listening", slog.String("addr", ln.Addr().String()))
 
-	nc, err := nats.Connect(cfg.NATSURL,
-		nats.Name("facefleet-worker "+cfg.WorkerName),
-		nats.MaxReconnects(-1),
+	nc, err := nats.Connect(cfg.NATSURL, append(cfg.ConnectOptions("facefleet-worker "+cfg.WorkerName),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			health.Set(natsPart, false)
 			log.Warn("nats disconnected", slog.Any("error", err))
@@ -113,7 +111,7 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 			health.Set(natsPart, true)
 			log.Info("nats reconnected")
 		}),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("connect nats %s: %w", cfg.NATSURL, err)
 	}

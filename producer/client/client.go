@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg config.Producer, opts ...Option) (*Client, err
 	}
 	c.status = status.New(c.rdb, status.Config{TTL: cfg.StatusTTL})
 
-	c.nc, err = nats.Connect(cfg.NATSURL, nats.Name(o.name), nats.MaxReconnects(-1))
+	c.nc, err = nats.Connect(cfg.NATSURL, cfg.ConnectOptions(o.name)...)
 	if err != nil {
 		return nil, fmt.Errorf("client: nats %s: %w", cfg.NATSURL, err)
 	}
