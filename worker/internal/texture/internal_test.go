@@ -21,11 +21,11 @@ func TestDepthHidesCheekBehindNose(t *testing.T) {
 	lay, err := layoutFor(m, 256)
 	require.NoError(t, err)
 	img := image.NewNRGBA(image.Rect(0, 0, 510, 510))
-	f := newFrame(img, lm, lay)
+	f := newFrame(img, lm, lay, defaultSeam())
 	hiddenFar, hiddenNear, seen := 0, 0, 0
 	for _, sp := range lay.spans {
 		tf := f.tris[sp.tri]
-		if !tf.front {
+		if !tf.ownOK {
 			continue
 		}
 		for i := int(sp.x0); i < int(sp.x1); i++ {
@@ -61,7 +61,8 @@ func turned(m *facemesh.Mesh, yawDeg float64) [][3]float32 {
 
 // TestGrazingPrefersMirror: seen from the front no triangle prefers its
 // mirror (both sides are seen alike); turned 50°, far-side triangles seen
-// edge-on do, almost only on the far side.
+// edge-on do (geometric own weight below ½ at the centroid), almost only on
+// the far side.
 func TestGrazingPrefersMirror(t *testing.T) {
 	t.Parallel()
 	m := models.Canonical()
@@ -69,9 +70,9 @@ func TestGrazingPrefersMirror(t *testing.T) {
 	require.NoError(t, err)
 	img := image.NewNRGBA(image.Rect(0, 0, 510, 510))
 	count := func(yaw float64) (far, near int) {
-		f := newFrame(img, turned(m, yaw), lay)
+		f := newFrame(img, turned(m, yaw), lay, defaultSeam())
 		for k, tf := range f.tris {
-			if !tf.mirFirst {
+			if !tf.blend || centroidWeight(f, lay, k) >= 0.5 {
 				continue
 			}
 			tri := m.Triangles[k]
@@ -91,4 +92,20 @@ func TestGrazingPrefersMirror(t *testing.T) {
 	// The near side may have a lip-fold triangle or two that turn edge-on.
 	require.Greater(t, far, 20)
 	require.Less(t, near*10, far)
+}
+
+// centroidWeight is the geometric own weight at the texel nearest to
+// triangle k's UV centroid.
+func centroidWeight(f *frame, lay *layout, k int) float64 {
+	m := models.Canonical()
+	tri := m.Triangles[k]
+	var u, v float64
+	for _, i := range tri {
+		u += float64(m.UV[i][0]) / 3
+		v += float64(m.UV[i][1]) / 3
+	}
+	fi, fj := u*float64(lay.size)-0.5, v*float64(lay.size)-0.5
+	tf := f.tris[k]
+	o, mi := tf.own, tf.mir
+	return f.seam.weight(o.aq*fi+o.bq*fj+o.cq, mi.aq*fi+mi.bq*fj+mi.cq)
 }

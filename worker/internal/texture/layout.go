@@ -21,6 +21,8 @@ type meshData struct {
 	mirror []int32
 	// mirrorVert[t] holds Mirror of t's vertices, in t's vertex order.
 	mirrorVert [][3]uint16
+	// fanUV[v] is the UV-space area of the triangles around vertex v.
+	fanUV []float64
 }
 
 // triUV holds a triangle's barycentrics as affine functions of (u, v):
@@ -42,6 +44,12 @@ type layout struct {
 	size   int
 	spans  []span // sorted by row, then x
 	inside int    // texels covered by a triangle
+	// cell is the side in texels of the coarse grid the seam feather is
+	// computed on; cells is its side in cells.
+	cell, cells int
+	// edge holds the texels (y*size + x) outside the layout that touch it
+	// (8-neighbourhood): where the gutter starts.
+	edge []int32
 }
 
 // meshCache holds the derived data of one mesh and its layouts per size.
@@ -83,6 +91,7 @@ func newMeshData(m *facemesh.Mesh) (*meshData, error) {
 		tris:       make([]triUV, len(m.Triangles)),
 		mirror:     make([]int32, len(m.Triangles)),
 		mirrorVert: make([][3]uint16, len(m.Triangles)),
+		fanUV:      make([]float64, n),
 	}
 	byVerts := make(map[[3]uint16]int32, len(m.Triangles))
 	for t, tri := range m.Triangles {
@@ -108,6 +117,9 @@ func newMeshData(m *facemesh.Mesh) (*meshData, error) {
 			}
 		}
 		md.tris[t] = tu
+		for _, k := range tri {
+			md.fanUV[k] += tu.area
+		}
 		mv := [3]uint16{uint16(m.Mirror[tri[0]]), uint16(m.Mirror[tri[1]]), uint16(m.Mirror[tri[2]])}
 		md.mirrorVert[t] = mv
 		if mt, ok := byVerts[sorted3(mv)]; ok {
@@ -168,7 +180,9 @@ func newLayout(m *facemesh.Mesh, md *meshData, size int) *layout {
 			}
 		}
 	}
-	lay := &layout{mesh: md, size: size}
+	lay := &layout{mesh: md, size: size, cell: cellSize(size)}
+	lay.cells = (size + lay.cell - 1) / lay.cell
+	lay.edge = layoutEdge(owner, size)
 	for j := range size {
 		row := owner[j*size : (j+1)*size]
 		for i := 0; i < size; {
@@ -187,15 +201,52 @@ func newLayout(m *facemesh.Mesh, md *meshData, size int) *layout {
 	return lay
 }
 
-// splitSpans cuts spans at row boundaries into n parts of about equal texel
-// counts.
-func splitSpans(spans []span, inside, n int) [][]span {
+// cellSize is the side in texels of the coarse seam grid at a texture size:
+// about 256 cells a side.
+func cellSize(size int) int { return max(1, size/256) }
+
+// gutterWidth is how many texels the colour is dilated out of the valid
+// texels at a texture size: 2 up to 512, size/256 above, at most 8.
+func gutterWidth(size int) int { return min(max(2, size/256), 8) }
+
+// layoutEdge returns the texels outside the layout (owner < 0) with an
+// 8-neighbour inside it.
+func layoutEdge(owner []int32, size int) []int32 {
+	var edge []int32
+	for y := range size {
+		for x := range size {
+			if i := y*size + x; owner[i] < 0 && insideNeighbour(owner, size, x, y) {
+				edge = append(edge, int32(i))
+			}
+		}
+	}
+	return edge
+}
+
+// insideNeighbour reports whether one of the 8 neighbours of (x, y) is
+// inside the layout.
+func insideNeighbour(owner []int32, size, x, y int) bool {
+	for dy := -1; dy <= 1; dy++ {
+		for dx := -1; dx <= 1; dx++ {
+			nx, ny := x+dx, y+dy
+			if (dx != 0 || dy != 0) && nx >= 0 && ny >= 0 && nx < size && ny < size && owner[ny*size+nx] >= 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// splitSpans cuts spans into n parts of about equal texel counts, only
+// before rows that are a multiple of align (so no coarse cell row is shared
+// by two parts).
+func splitSpans(spans []span, inside, n, align int) [][]span {
 	out := make([][]span, 0, n)
 	target := (inside + n - 1) / n
 	start, acc := 0, 0
 	for k := range spans {
 		acc += int(spans[k].x1 - spans[k].x0)
-		if acc >= target && len(out) < n-1 && (k+1 == len(spans) || spans[k+1].y != spans[k].y) {
+		if acc >= target && len(out) < n-1 && (k+1 == len(spans) || spans[k+1].y != spans[k].y && int(spans[k+1].y)%align == 0) {
 			out = append(out, spans[start:k+1])
 			start, acc = k+1, 0
 		}

@@ -8,8 +8,23 @@
 // give a position in the photo, which is sampled bilinearly. Texels whose
 // triangle faces away from the camera, or which lie behind a nearer part of
 // the face, are invalid; they are filled from the mirrored side of the face
-// (mesh.Mirror) where that side is visible. The result is an NRGBA image whose
-// alpha is 255 for valid texels and 0 for the rest.
+// (mesh.Mirror) where that side is visible. A small triangle that faces away
+// only because it folds over (inside the lips, at a nostril) while the
+// triangles around it face the camera is sampled from its own side.
+//
+// Where both sides are valid the two samples are blended so that no seam
+// shows: by how frontally each side is seen (the triangles' photo-to-UV
+// area ratio around each vertex, interpolated across the triangle), the
+// mirror taking over smoothly only where the own side turns edge-on, and
+// within a feathered band (2.3% of the texture wide) around texels that had
+// to be filled from the mirror.
+//
+// The result is an NRGBA image whose alpha is 255 for valid texels and 0 for
+// the rest. Around the valid texels a gutter of gutterWidth texels (2 up to
+// 512², size/256 above, at most 8) carries the colour of the nearest valid
+// texels with alpha 0, outside the layout and into invalid texels inside it,
+// so a viewer's bilinear or mip-mapped lookups at UV edges do not pull in
+// black. Texels farther away are (0, 0, 0, 0).
 package texture
 
 import (
@@ -40,10 +55,12 @@ type Options struct {
 // Stats describe an unwrapped texture.
 type Stats struct {
 	// Coverage is the fraction of the texels inside the UV layout that are
-	// valid (alpha 255) in the output, mirror-filled texels included.
+	// valid (alpha 255) in the output, mirror-filled texels included and
+	// gutter texels (alpha 0) not.
 	Coverage float64
-	// Mirrored is the fraction of the texels inside the UV layout that were
-	// filled from the mirrored side of the face.
+	// Mirrored is the mirrored side's share of the colour of the texels
+	// inside the UV layout: the fraction filled from the mirrored side,
+	// where a texel blended from both sides counts by its mirror weight.
 	Mirrored float64
 	// BackFacing is the number of mesh triangles that face away from the
 	// camera in the photo.
@@ -104,6 +121,11 @@ func Unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Opt
 
 // unwrap is Unwrap shading on the given number of goroutines.
 func unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, workers int) (*image.NRGBA, Stats, error) {
+	return unwrapSeam(img, landmarks, mesh, o, workers, defaultSeam())
+}
+
+// unwrapSeam is unwrap with the given seam parameters.
+func unwrapSeam(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, workers int, seam seamParams) (*image.NRGBA, Stats, error) {
 	if err := o.Validate(); err != nil {
 		return nil, Stats{}, err
 	}
@@ -116,33 +138,46 @@ func unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Opt
 		return nil, Stats{}, err
 	}
 
-	f := newFrame(img, landmarks, lay)
+	f := newFrame(img, landmarks, lay, seam)
 	out := image.NewNRGBA(image.Rect(0, 0, size, size))
 
-	var valid, mirrored int
-	if workers == 1 {
-		valid, mirrored = f.shade(out, lay.spans)
-	} else {
-		var wg sync.WaitGroup
-		counts := make([][2]int, workers)
-		chunks := splitSpans(lay.spans, lay.inside, workers)
-		for w, ch := range chunks {
-			wg.Go(func() {
-				counts[w][0], counts[w][1] = f.shade(out, ch)
-			})
-		}
-		wg.Wait()
-		for _, c := range counts {
-			valid += c[0]
-			mirrored += c[1]
-		}
+	chunks := [][]span{lay.spans}
+	if workers > 1 {
+		chunks = splitSpans(lay.spans, lay.inside, workers, lay.cell)
 	}
+	valid, mirrored := 0, 0.0
+	counts := make([]struct {
+		valid    int
+		mirrored float64
+	}, len(chunks))
+	parallel(len(chunks), func(w int) { counts[w].valid, counts[w].mirrored = f.shade(out, chunks[w]) })
+	if f.featherGrid() {
+		parallel(len(chunks), func(w int) { counts[w].mirrored += f.feather(out, chunks[w]) })
+	}
+	for _, c := range counts {
+		valid += c.valid
+		mirrored += c.mirrored
+	}
+	gutter(out, lay, valid < lay.inside)
 	st := Stats{BackFacing: f.backFacing}
 	if lay.inside > 0 {
 		st.Coverage = float64(valid) / float64(lay.inside)
-		st.Mirrored = float64(mirrored) / float64(lay.inside)
+		st.Mirrored = mirrored / float64(lay.inside)
 	}
 	return out, st, nil
+}
+
+// parallel runs fn(0..n-1), on n goroutines when n > 1.
+func parallel(n int, fn func(int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() { fn(w) })
+	}
+	wg.Wait()
 }
 
 // parallelMinSize is the smallest texture size shaded on more than one
