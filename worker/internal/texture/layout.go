@@ -47,6 +47,11 @@ type layout struct {
 	// cell is the side in texels of the coarse grid the seam feather is
 	// computed on; cells is its side in cells.
 	cell, cells int
+	cellInside  []uint16 // texels inside the layout per cell
+	// A texel coordinate i lies between the cell centres lerpIdx[i] and
+	// lerpIdx[i]+1 (clamped at the borders) at fraction lerpT[i].
+	lerpIdx []uint16
+	lerpT   []float32
 	// edge holds the texels (y*size + x) outside the layout that touch it
 	// (8-neighbourhood): where the gutter starts.
 	edge []int32
@@ -183,6 +188,18 @@ func newLayout(m *facemesh.Mesh, md *meshData, size int) *layout {
 	lay := &layout{mesh: md, size: size, cell: cellSize(size)}
 	lay.cells = (size + lay.cell - 1) / lay.cell
 	lay.edge = layoutEdge(owner, size)
+	lay.lerpIdx, lay.lerpT = make([]uint16, size), make([]float32, size)
+	for i := range size {
+		g := min(max((float64(i)+0.5)/float64(lay.cell)-0.5, 0), float64(lay.cells-1))
+		lay.lerpIdx[i] = uint16(g)
+		lay.lerpT[i] = float32(g - math.Floor(g))
+	}
+	lay.cellInside = make([]uint16, lay.cells*lay.cells)
+	for i, t := range owner {
+		if t >= 0 {
+			lay.cellInside[i/size/lay.cell*lay.cells+i%size/lay.cell]++
+		}
+	}
 	for j := range size {
 		row := owner[j*size : (j+1)*size]
 		for i := 0; i < size; {
@@ -202,8 +219,8 @@ func newLayout(m *facemesh.Mesh, md *meshData, size int) *layout {
 }
 
 // cellSize is the side in texels of the coarse seam grid at a texture size:
-// about 256 cells a side.
-func cellSize(size int) int { return max(1, size/256) }
+// about 128 cells a side.
+func cellSize(size int) int { return max(1, size/128) }
 
 // gutterWidth is how many texels the colour is dilated out of the valid
 // texels at a texture size: 2 up to 512, size/256 above, at most 8.

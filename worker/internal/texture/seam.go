@@ -17,49 +17,49 @@ func (f *frame) featherGrid() bool {
 			d[k] = capD
 		}
 	}
-	relax := func(k int, nb int, step uint16) {
-		if v := d[nb] + step; v < d[k] {
-			d[k] = v
-		}
-	}
+	// Forward pass: left, up-left, up, up-right; backward: the mirror.
 	for y := range n {
+		row, up := d[y*n:(y+1)*n], d[max(y-1, 0)*n:]
 		for x := range n {
-			k := y*n + x
-			if d[k] == 0 {
+			v := row[x]
+			if v == 0 {
 				continue
 			}
 			if x > 0 {
-				relax(k, k-1, 3)
+				v = min(v, row[x-1]+3)
 			}
 			if y > 0 {
-				relax(k, k-n, 3)
+				v = min(v, up[x]+3)
 				if x > 0 {
-					relax(k, k-n-1, 4)
+					v = min(v, up[x-1]+4)
 				}
 				if x < n-1 {
-					relax(k, k-n+1, 4)
+					v = min(v, up[x+1]+4)
 				}
 			}
+			row[x] = v
 		}
 	}
 	for y := n - 1; y >= 0; y-- {
+		row, down := d[y*n:(y+1)*n], d[min(y+1, n-1)*n:]
 		for x := n - 1; x >= 0; x-- {
-			k := y*n + x
-			if d[k] == 0 {
+			v := row[x]
+			if v == 0 {
 				continue
 			}
 			if x < n-1 {
-				relax(k, k+1, 3)
+				v = min(v, row[x+1]+3)
 			}
 			if y < n-1 {
-				relax(k, k+n, 3)
+				v = min(v, down[x]+3)
 				if x < n-1 {
-					relax(k, k+n+1, 4)
+					v = min(v, down[x+1]+4)
 				}
 				if x > 0 {
-					relax(k, k+n-1, 4)
+					v = min(v, down[x-1]+4)
 				}
 			}
+			row[x] = v
 		}
 	}
 	f.dist = make([]float32, n*n)
@@ -84,48 +84,46 @@ func hasSeed(seed []uint8) bool {
 	return false
 }
 
-// featherWeight is the own weight the feather allows at texel (i, j): the
-// smoothstep of the distance to the nearest seed (bilinear between cell
-// centres) over the feather width.
-func (f *frame) featherWeight(i, j int) float64 {
-	c := float64(f.cell)
-	last := float64(f.cells - 1)
-	gx := min(max((float64(i)+0.5)/c-0.5, 0), last)
-	gy := min(max((float64(j)+0.5)/c-0.5, 0), last)
-	x0, y0 := int(gx), int(gy)
-	x1, y1 := min(x0+1, f.cells-1), min(y0+1, f.cells-1)
-	tx, ty := float32(gx-float64(x0)), float32(gy-float64(y0))
-	r0, r1 := f.dist[y0*f.cells:], f.dist[y1*f.cells:]
-	top := r0[x0] + (r0[x1]-r0[x0])*tx
-	bot := r1[x0] + (r1[x1]-r1[x0])*tx
-	d := top + (bot-top)*ty
-	return smoothstep(float64(d) / float64(f.seam.feather))
-}
-
 // feather blends the texels of spans whose own and mirrored samples are
 // both valid towards the mirror near seed cells (own weight = the smaller
 // of the geometric and the feather weight) and returns how much the
-// mirrored share of their colour grew.
+// mirrored share of their colour grew. It runs after shade on the same
+// texture and samples only the mirror.
 func (f *frame) feather(out *image.NRGBA, spans []span) (mirrored float64) {
+	// rowd is f.dist interpolated to the current texel row (cell centres
+	// are at (k+0.5)·cell texels), padded by one so k+1 is always in range.
+	rowd := make([]float32, f.cells+1)
+	rowj := -1
+	invFeather := 1 / float64(f.seam.feather)
+	fw, fh := float64(f.w), float64(f.h)
 	for _, sp := range spans {
 		tf := &f.tris[sp.tri]
 		if !tf.ownOK || !tf.mirOK {
 			continue
 		}
 		j := int(sp.y)
+		if j != rowj {
+			rowj = j
+			k, t := f.lerpIdx[j], f.lerpT[j]
+			r0, r1 := f.dist[int(k)*f.cells:], f.dist[min(int(k)+1, f.cells-1)*f.cells:]
+			for x := range f.cells {
+				rowd[x] = r0[x] + (r1[x]-r0[x])*t
+			}
+			rowd[f.cells] = rowd[f.cells-1]
+		}
 		fj := float64(j)
 		o, m := &tf.own, &tf.mir
 		ox, oy, oz, oq := o.bx*fj+o.cx, o.by*fj+o.cy, o.bz*fj+o.cz, o.bq*fj+o.cq
 		mx, my, mz, mq := m.bx*fj+m.cx, m.by*fj+m.cy, m.bz*fj+m.cz, m.bq*fj+m.cq
 		band := f.band[j/f.cell*f.cells:]
-		fw, fh := float64(f.w), float64(f.h)
 		row := out.Pix[j*out.Stride:]
 		for c := int(sp.x0) / f.cell; c*f.cell < int(sp.x1); c++ {
 			if !band[c] {
 				continue
 			}
 			for i := max(int(sp.x0), c*f.cell); i < min(int(sp.x1), (c+1)*f.cell); i++ {
-				wf := f.featherWeight(i, j)
+				k, t := f.lerpIdx[i], f.lerpT[i]
+				wf := smoothstep(float64(rowd[k]+(rowd[k+1]-rowd[k])*t) * invFeather)
 				if wf >= 1 {
 					continue
 				}
@@ -145,7 +143,15 @@ func (f *frame) feather(out *image.NRGBA, spans []span) (mirrored float64) {
 				if wf >= wg {
 					continue
 				}
-				f.mix(row[i*4:i*4+4:i*4+4], x0, y0, x1, y1, wf)
+				// shade left wg·own + (1 − wg)·mirror; wf·own + (1 − wf)·mirror
+				// is a = wf/wg of that plus 1 − a of the mirror.
+				var mc [4]uint8
+				f.sample(mc[:], x1, y1)
+				ai := uint32(wf/wg*256 + 0.5)
+				px := row[i*4 : i*4+4 : i*4+4]
+				for c := range 3 {
+					px[c] = uint8((uint32(px[c])*ai + uint32(mc[c])*(256-ai) + 128) >> 8)
+				}
 				mirrored += wg - wf
 			}
 		}
@@ -156,11 +162,11 @@ func (f *frame) feather(out *image.NRGBA, spans []span) (mirrored float64) {
 // gutter dilates the colour of the valid texels of out (alpha 255) into the
 // empty texels around them, up to gutterWidth(size) texels (chessboard
 // distance) away: outside the layout and into invalid texels inside it
-// (holes says there are some). Each gutter texel gets the mean colour of its
+// (holes counts them per coarse cell; nil when there are none). Each gutter texel gets the mean colour of its
 // already coloured 8-neighbours and keeps alpha 0, so coverage still means
 // valid texels while bilinear and mip-mapped lookups near a UV edge fetch
 // face colour instead of black.
-func gutter(out *image.NRGBA, lay *layout, holes bool) {
+func gutter(out *image.NRGBA, lay *layout, holes []uint16) {
 	size := lay.size
 	// While this runs, the alpha of a texel coloured at level k is k
 	// (1 ≤ k ≤ 8 < 255): level k reads only valid texels and levels < k,
@@ -174,12 +180,20 @@ func gutter(out *image.NRGBA, lay *layout, holes bool) {
 			cur = append(cur, t)
 		}
 	}
-	if holes {
-		for _, sp := range lay.spans {
-			base := int(sp.y) * size
-			for i := int(sp.x0); i < int(sp.x1); i++ {
-				if out.Pix[(base+i)*4+3] == 0 && dilate(out.Pix, size, base+i, 1) {
-					cur = append(cur, int32(base+i))
+	if holes != nil {
+		// Only cells with invalid texels next to (or with) valid ones.
+		n, c := lay.cells, lay.cell
+		for cy := range n {
+			for cx := range n {
+				if holes[cy*n+cx] == 0 || !validAround(holes, lay.cellInside, n, cx, cy) {
+					continue
+				}
+				for y := cy * c; y < min((cy+1)*c, size); y++ {
+					for x := cx * c; x < min((cx+1)*c, size); x++ {
+						if t := y*size + x; out.Pix[t*4+3] == 0 && dilate(out.Pix, size, t, 1) {
+							cur = append(cur, int32(t))
+						}
+					}
 				}
 			}
 		}
@@ -213,14 +227,27 @@ func gutter(out *image.NRGBA, lay *layout, holes bool) {
 func dilate(pix []uint8, size, t int, k uint8) bool {
 	x, y := t%size, t/size
 	var r, g, b, n uint32
-	for ny := max(y-1, 0); ny <= min(y+1, size-1); ny++ {
-		for nx := max(x-1, 0); nx <= min(x+1, size-1); nx++ {
-			p := pix[(ny*size+nx)*4 : (ny*size+nx)*4+4 : (ny*size+nx)*4+4]
-			if a := p[3]; a == 255 || a-1 < k-1 { // valid, or 1 ≤ a < k
-				r += uint32(p[0])
-				g += uint32(p[1])
-				b += uint32(p[2])
-				n++
+	add := func(p []uint8) {
+		if a := p[3]; a == 255 || a-1 < k-1 { // valid, or 1 ≤ a < k
+			r += uint32(p[0])
+			g += uint32(p[1])
+			b += uint32(p[2])
+			n++
+		}
+	}
+	if x > 0 && y > 0 && x < size-1 && y < size-1 {
+		// Interior: three rows of three, no bounds per neighbour.
+		for _, o := range [3]int{(t - size - 1) * 4, (t - 1) * 4, (t + size - 1) * 4} {
+			p := pix[o : o+12 : o+12]
+			add(p[0:4])
+			add(p[4:8])
+			add(p[8:12])
+		}
+	} else {
+		for ny := max(y-1, 0); ny <= min(y+1, size-1); ny++ {
+			for nx := max(x-1, 0); nx <= min(x+1, size-1); nx++ {
+				o := (ny*size + nx) * 4
+				add(pix[o : o+4 : o+4])
 			}
 		}
 	}
@@ -230,4 +257,17 @@ func dilate(pix []uint8, size, t int, k uint8) bool {
 	p := pix[t*4 : t*4+4 : t*4+4]
 	p[0], p[1], p[2], p[3] = uint8((r+n/2)/n), uint8((g+n/2)/n), uint8((b+n/2)/n), k
 	return true
+}
+
+// validAround reports whether cell (cx, cy) or one of its 8 neighbours has
+// a valid texel (fewer invalid texels than texels inside the layout).
+func validAround(holes, inside []uint16, n, cx, cy int) bool {
+	for y := max(cy-1, 0); y <= min(cy+1, n-1); y++ {
+		for x := max(cx-1, 0); x <= min(cx+1, n-1); x++ {
+			if k := y*n + x; holes[k] < inside[k] {
+				return true
+			}
+		}
+	}
+	return false
 }

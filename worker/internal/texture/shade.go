@@ -51,40 +51,56 @@ type seamParams struct {
 	// frontality above foldQ is a fold (lip, nostril), sampled from its
 	// own side.
 	foldQ float64
+
+	hard          bool    // hi ≤ lo
+	invSpan, invR float64 // 1/(hi − lo), 1/ramp
+}
+
+// prepared fills in the derived fields.
+func (s seamParams) prepared() seamParams {
+	s.hard = s.hi <= s.lo
+	if !s.hard {
+		s.invSpan = 1 / (s.hi - s.lo)
+		s.invR = 1 / s.ramp
+	}
+	return s
 }
 
 // defaultSeam is what Unwrap uses: a soft change-over for own frontality
 // between 0.1 and 0.4 (the old hard switch was at 0.2) where the mirror is
-// better by 0.1 to 0.4, a 6-cell feather (24 texels at 1024²), folds among
+// better by 0.1 to 0.4, a 3-cell feather (24 texels at 1024²), folds among
 // well-seen triangles kept.
 func defaultSeam() seamParams {
-	return seamParams{lo: 0.1, hi: 0.4, margin: 0.1, ramp: 0.3, feather: 6, foldQ: 0.3}
+	return seamParams{lo: 0.1, hi: 0.4, margin: 0.1, ramp: 0.3, feather: 3, foldQ: 0.3}.prepared()
 }
 
 // hardSeam switches hard between the sides at q = 0.2 with no feather and
 // no fold rule: how textures were made before the seam blend (kept for the
 // seam tests).
 func hardSeam() seamParams {
-	return seamParams{lo: 0.2, hi: 0.2, foldQ: math.Inf(1)}
+	return seamParams{lo: 0.2, hi: 0.2, foldQ: math.Inf(1)}.prepared()
 }
 
-func (s seamParams) hard() bool { return s.hi <= s.lo }
-
 // weight is the geometric own weight at own and mirror frontality qo, qm.
-func (s seamParams) weight(qo, qm float64) float64 {
-	if s.hard() {
+func (s *seamParams) weight(qo, qm float64) float64 {
+	if s.hard {
 		if qo < s.lo && qm >= s.lo {
 			return 0
 		}
 		return 1
 	}
-	return 1 - (1-smoothstep((qo-s.lo)/(s.hi-s.lo)))*smoothstep((qm-qo-s.margin)/s.ramp)
+	a := (qo - s.lo) * s.invSpan
+	b := (qm - qo - s.margin) * s.invR
+	if a >= 1 || b <= 0 {
+		return 1
+	}
+	return 1 - (1-smoothstep(a))*smoothstep(b)
 }
 
 // mayBlend reports whether the weight can be below 1 for own frontality in
 // [qoMin, …] and mirror frontality up to qmMax, with qm − qo up to dMax.
-func (s seamParams) mayBlend(qoMin, qmMax, dMax float64) bool {
-	if s.hard() {
+func (s *seamParams) mayBlend(qoMin, qmMax, dMax float64) bool {
+	if s.hard {
 		return qoMin < s.lo && qmMax >= s.lo
 	}
 	return qoMin < s.hi && dMax > s.margin
@@ -121,6 +137,12 @@ type frame struct {
 	seed        []uint8
 	dist        []float32
 	band        []bool
+	// holes counts the texels per cell that shade left invalid.
+	holes []uint16
+	// lerpIdx, lerpT: the layout's cell-centre interpolation per texel
+	// coordinate.
+	lerpIdx []uint16
+	lerpT   []float32
 }
 
 func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *frame {
@@ -132,7 +154,10 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 		tris: make([]triFrame, len(md.tris)),
 		seam: seam,
 		cell: lay.cell, cells: lay.cells,
-		seed: make([]uint8, lay.cells*lay.cells),
+		seed:  make([]uint8, lay.cells*lay.cells),
+		holes: make([]uint16, lay.cells*lay.cells),
+
+		lerpIdx: lay.lerpIdx, lerpT: lay.lerpT,
 	}
 	mesh := md.verts
 	front := make([]bool, len(md.tris))
@@ -250,7 +275,11 @@ func texelAffine(tu triUV, s float64, lm [][3]float32, q []float64, v [3]uint16,
 func (f *frame) shade(out *image.NRGBA, spans []span) (valid int, mirrored float64) {
 	for _, sp := range spans {
 		tf := &f.tris[sp.tri]
+		holes := f.holes[int(sp.y)/f.cell*f.cells:]
 		if !tf.ownOK && !tf.mirOK {
+			for i := int(sp.x0); i < int(sp.x1); i++ {
+				holes[i/f.cell]++
+			}
 			continue
 		}
 		j := float64(sp.y)
@@ -263,26 +292,34 @@ func (f *frame) shade(out *image.NRGBA, spans []span) (valid int, mirrored float
 		for i := int(sp.x0); i < int(sp.x1); i++ {
 			fi := float64(i)
 			px := row[i*4 : i*4+4 : i*4+4]
+			w := 1.0
+			if tf.blend {
+				w = f.seam.weight(o.aq*fi+oq, m.aq*fi+mq)
+			}
 			var x0, y0 float64
 			ownV := false
 			if tf.ownOK {
 				x0, y0 = o.ax*fi+ox, o.ay*fi+oy
 				ownV = x0 >= 0 && y0 >= 0 && x0 <= fw && y0 <= fh && f.depth.visible(x0, y0, o.az*fi+oz)
-				if ownV && !tf.blend {
+				if ownV && w >= 1 {
 					f.sample(px, x0, y0)
 					valid++
 					continue
 				}
 			}
-			var x1, y1 float64
-			mirV := false
-			if tf.mirOK {
-				x1, y1 = m.ax*fi+mx, m.ay*fi+my
-				mirV = x1 >= 0 && y1 >= 0 && x1 <= fw && y1 <= fh && f.depth.visible(x1, y1, m.az*fi+mz)
+			if !tf.mirOK {
+				if ownV {
+					f.sample(px, x0, y0)
+					valid++
+				} else {
+					holes[i/f.cell]++
+				}
+				continue
 			}
+			x1, y1 := m.ax*fi+mx, m.ay*fi+my
+			mirV := x1 >= 0 && y1 >= 0 && x1 <= fw && y1 <= fh && f.depth.visible(x1, y1, m.az*fi+mz)
 			switch {
 			case ownV && mirV:
-				w := f.seam.weight(o.aq*fi+oq, m.aq*fi+mq)
 				f.mix(px, x0, y0, x1, y1, w)
 				valid++
 				mirrored += 1 - w
@@ -294,6 +331,8 @@ func (f *frame) shade(out *image.NRGBA, spans []span) (valid int, mirrored float
 				valid++
 				mirrored++
 				seeds[i/f.cell] = 1
+			default:
+				holes[i/f.cell]++
 			}
 		}
 	}

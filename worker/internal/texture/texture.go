@@ -158,7 +158,11 @@ func unwrapSeam(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o
 		valid += c.valid
 		mirrored += c.mirrored
 	}
-	gutter(out, lay, valid < lay.inside)
+	var holes []uint16
+	if valid < lay.inside {
+		holes = f.holes
+	}
+	gutter(out, lay, holes)
 	st := Stats{BackFacing: f.backFacing}
 	if lay.inside > 0 {
 		st.Coverage = float64(valid) / float64(lay.inside)

@@ -356,5 +356,12 @@ func FuzzUnwrap(f *testing.F) {
 				t.Fatalf("alpha %d at %d", a, i)
 			}
 		}
+		// The gutter stays within GutterWidth texels of a valid texel.
+		g := texture.GutterWidth(256)
+		for k, d := range validDistance(tex, g) {
+			if p := tex.Pix[k*4 : k*4+4]; d > g && p[0]|p[1]|p[2] != 0 {
+				t.Fatalf("texel %d coloured %d texels from a valid one", k, d)
+			}
+		}
 	})
 }
