@@ -63,7 +63,7 @@ type FaceResult struct {
 type TextureInfo struct {
 	Size     int     `json:"size"`     // texels per side
 	Coverage float64 `json:"coverage"` // fraction of the UV layout filled, mirror fill included
-	Mirrored float64 `json:"mirrored"` // fraction filled from the other side of the face
+	Mirrored float64 `json:"mirrored"` // share of the texture colour taken from the mirrored side of the face (a half-blended texel counts ½)
 }
 
 // File kinds used as keys of FaceResult.Files, and their file names.
