@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/texture"
 )
@@ -13,12 +14,13 @@ import (
 // "invalid_options"); the fleet maps it to a permanent failure.
 var ErrInvalidOptions = errors.New("pipeline: invalid options")
 
-// Defaults of Options (applied by WithDefaults to zero fields).
+// Defaults of Options (applied by WithDefaults to zero fields). They are the
+// job message's defaults: a job and a local reconstruct do the same work.
 const (
-	DefaultUVSize   = 1024                 // texels per side of uv_texture.png
-	DefaultDetector = engine.DetectorShort // BlazeFace short-range: selfies, portraits
-	DefaultMaxFaces = 4                    // faces reconstructed per image, highest scores first
-	MaxMaxFaces     = 16                   // upper bound of MaxFaces
+	DefaultUVSize   = job.DefaultUVSize   // texels per side of uv_texture.png
+	DefaultDetector = job.DefaultDetector // BlazeFace short-range: selfies, portraits
+	DefaultMaxFaces = job.DefaultMaxFaces // faces reconstructed per image, highest scores first
+	MaxMaxFaces     = job.MaxMaxFaces     // upper bound of MaxFaces
 )
 
 // Options select what Run produces. The zero value is valid: UV texture only,
@@ -36,19 +38,9 @@ type Options struct {
 	MaxFaces int `json:"max_faces"`
 }
 
-// WithDefaults returns o with zero fields replaced by the defaults.
-func (o Options) WithDefaults() Options {
-	if o.UVSize == 0 {
-		o.UVSize = DefaultUVSize
-	}
-	if o.Detector == "" {
-		o.Detector = DefaultDetector
-	}
-	if o.MaxFaces == 0 {
-		o.MaxFaces = DefaultMaxFaces
-	}
-	return o
-}
+// WithDefaults returns o with zero fields replaced by the defaults (the job
+// message's rules: Options and job.Options have the same fields).
+func (o Options) WithDefaults() Options { return Options(job.Options(o).WithDefaults()) }
 
 // OptionError describes the invalid options; it wraps ErrInvalidOptions.
 type OptionError struct {
