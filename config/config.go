@@ -25,6 +25,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/facefleet/facefleet/shared/queue"
+	"github.com/facefleet/facefleet/shared/storage"
 )
 
 // ErrInvalid is wrapped by every validation and parse error of this package.
@@ -45,6 +48,12 @@ type NATS struct {
 	// secured servers such as Synadia Cloud. Env FACEFLEET_NATS_CREDS,
 	// default "" (no credentials).
 	NATSCreds string `env:"NATS_CREDS" default:"" usage:"NATS credentials file (.creds)"`
+}
+
+// QueueConfig is the JetStream queue configuration these settings select;
+// the worker adds its AckWait and MaxDeliver.
+func (n NATS) QueueConfig() queue.Config {
+	return queue.Config{Stream: n.NATSStream, Replicas: n.NATSReplicas}
 }
 
 // ConnectOptions are the nats.Connect options every facefleet binary uses:
@@ -96,6 +105,13 @@ type S3 struct {
 	// S3Region is the S3 region used for signing.
 	// Env FACEFLEET_S3_REGION, default "us-east-1".
 	S3Region string `env:"S3_REGION" default:"us-east-1" usage:"S3 region"`
+}
+
+// StorageConfig is the object store configuration these settings select
+// (without a presign expiry, which only the producer sets).
+func (s S3) StorageConfig() storage.Config {
+	return storage.Config{Endpoint: s.S3Endpoint, AccessKey: s.S3AccessKey, SecretKey: s.S3SecretKey,
+		Bucket: s.S3Bucket, UseTLS: s.S3UseTLS, Region: s.S3Region}
 }
 
 // Log configures the structured logger. Shared by both binaries.

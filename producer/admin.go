@@ -47,12 +47,11 @@ func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	qcfg := queue.Config{Stream: cfg.NATSStream, Replicas: cfg.NATSReplicas}
+	qcfg := cfg.QueueConfig()
 	if err := queue.Provision(ctx, js, qcfg); err != nil {
 		return err
 	}
-	store, err := storage.New(storage.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey,
-		SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket, UseTLS: cfg.S3UseTLS, Region: cfg.S3Region})
+	store, err := storage.New(cfg.StorageConfig())
 	if err != nil {
 		return err
 	}

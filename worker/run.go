@@ -120,7 +120,8 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	qcfg := queue.Config{Stream: cfg.NATSStream, Replicas: cfg.NATSReplicas, AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver}
+	qcfg := cfg.QueueConfig()
+	qcfg.AckWait, qcfg.MaxDeliver = cfg.AckWait, cfg.MaxDeliver
 	if err := queue.Provision(ctx, js, qcfg); err != nil {
 		return err
 	}
@@ -136,8 +137,7 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 		return fmt.Errorf("redis %s: %w", cfg.RedisAddr, err)
 	}
 	st := status.New(rdb, status.Config{TTL: cfg.StatusTTL})
-	store, err := storage.New(storage.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey,
-		SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket, UseTLS: cfg.S3UseTLS, Region: cfg.S3Region})
+	store, err := storage.New(cfg.StorageConfig())
 	if err != nil {
 		return err
 	}

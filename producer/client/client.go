@@ -89,10 +89,9 @@ func New(ctx context.Context, cfg config.Producer, opts ...Option) (*Client, err
 		}
 	}()
 
-	store, err := storage.New(storage.Config{
-		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket,
-		UseTLS: cfg.S3UseTLS, Region: cfg.S3Region, PresignExpiry: cfg.PresignExpiry,
-	})
+	scfg := cfg.StorageConfig()
+	scfg.PresignExpiry = cfg.PresignExpiry
+	store, err := storage.New(scfg)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +116,7 @@ func New(ctx context.Context, cfg config.Producer, opts ...Option) (*Client, err
 	if err != nil {
 		return nil, fmt.Errorf("client: jetstream: %w", err)
 	}
-	qcfg := queue.Config{Stream: cfg.NATSStream, Replicas: cfg.NATSReplicas}
+	qcfg := cfg.QueueConfig()
 	if _, err := c.js.Stream(ctx, cfg.NATSStream); errors.Is(err, jetstream.ErrStreamNotFound) {
 		if err := queue.Provision(ctx, c.js, qcfg); err != nil {
 			return nil, err
