@@ -204,7 +204,7 @@ func (w *Worker) heartbeat(ctx context.Context, log *slog.Logger, msg jetstream.
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := w.apply(ctx, log, msg, Decide(Outcome{Running: true}, nil), ""); err != nil {
+			if err := w.apply(ctx, log, msg, Decide(Outcome{Running: true}, nil), "", false); err != nil {
 				log.Warn("heartbeat failed", slog.Any("error", err))
 			}
 		}
@@ -226,15 +226,18 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg
 	// The job's context may be cancelled (shutdown); finishing must still happen.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	if aerr := w.apply(fctx, log, msg, a, id); aerr != nil {
+	last := w.cfg.MaxDeliver > 0 && attempt >= uint64(w.cfg.MaxDeliver)
+	if aerr := w.apply(fctx, log, msg, a, id, last); aerr != nil {
 		log.Error("finishing job failed; JetStream will redeliver it", slog.Any("error", aerr))
 	}
 }
 
-// apply carries out a: status, dead letter, then the JetStream verb. If the
-// status cannot be stored the message is Nak'd instead so that the job is
-// not lost.
-func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, a Action, id string) error {
+// apply carries out a: status, dead letter, then the JetStream verb. If a
+// terminal status cannot be stored the message is Nak'd instead so that the
+// job is not lost, except on its last delivery (JetStream would never hand
+// it out again): then it is dead-lettered with the reason and terminated, so
+// the job's fate is recorded even though its status record could not be.
+func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, a Action, id string, last bool) error {
 	if a.Status != "" && id != "" {
 		var err error
 		switch a.Status {
@@ -248,8 +251,12 @@ func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg,
 			err = nil
 		}
 		if err != nil {
-			nerr := msg.NakWithDelay(w.cfg.Retry(1))
-			return errors.Join(fmt.Errorf("store status %s: %w", a.Status, err), nerr)
+			serr := fmt.Errorf("store status %s: %w", a.Status, err)
+			if !last {
+				return errors.Join(serr, msg.NakWithDelay(w.cfg.Retry(1)))
+			}
+			reason := fmt.Sprintf("%s (status not stored: %v)", a.Reason, err)
+			return errors.Join(serr, w.deps.Queue.DeadLetter(ctx, msg, reason), msg.TermWithReason(reason))
 		}
 	}
 	if a.DeadLetter {

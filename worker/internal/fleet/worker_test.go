@@ -357,3 +357,48 @@ func FuzzLenientID(f *testing.F) {
 		}
 	})
 }
+
+// faultStatus wraps the real status store and fails every terminal Fail:
+// the seam for a Redis outage at the end of a job.
+type faultStatus struct {
+	*status.Store
+	fails atomic.Int32
+}
+
+func (f *faultStatus) Fail(ctx context.Context, id, code, msg string) (status.Record, error) {
+	f.fails.Add(1)
+	return status.Record{}, errors.New("injected redis failure: connection refused")
+}
+
+// A job whose failed status cannot be stored is retried while deliveries
+// remain and, on the last one, dead-lettered and terminated rather than left
+// unacknowledged in the stream.
+func TestWorkerStatusOutageOnLastDeliveryDeadLetters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	fs := &faultStatus{Store: b.status}
+	var calls atomic.Int32
+	w, err := New(b.cfg, Deps{Fetcher: b.fetcher, Queue: b.q, Status: fs, Images: b.images,
+		Processor: funcProcessor(func(ctx context.Context, data []byte, o pipeline.Options, p pipeline.Progress) (*pipeline.Output, error) {
+			calls.Add(1)
+			return nil, errors.New("s3: i/o timeout")
+		}), Logger: testLogger(t)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(waitLong):
+			t.Error("worker did not stop")
+		}
+	})
+
+	b.submit(t, []byte("x"), job.Options{})
+	require.Eventually(t, func() bool { return b.deadLetters(t) == 1 }, waitLong, 20*time.Millisecond)
+	b.waitIdle(t)
+	require.EqualValues(t, b.cfg.MaxDeliver, calls.Load(), "every delivery ran")
+	require.EqualValues(t, 1, fs.fails.Load(), "Fail is tried once, on the last delivery")
+}
