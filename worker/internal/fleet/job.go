@@ -228,7 +228,7 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg
 	defer cancel()
 	last := w.cfg.MaxDeliver > 0 && attempt >= uint64(w.cfg.MaxDeliver)
 	if aerr := w.apply(fctx, log, msg, a, id, last); aerr != nil {
-		log.Error("finishing job failed; JetStream will redeliver it", slog.Any("error", aerr))
+		log.Error("finishing job failed (nak'd for redelivery, or dead-lettered on its last delivery)", slog.Any("error", aerr))
 	}
 }
 
