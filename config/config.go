@@ -48,12 +48,24 @@ type NATS struct {
 	// secured servers such as Synadia Cloud. Env FACEFLEET_NATS_CREDS,
 	// default "" (no credentials).
 	NATSCreds string `env:"NATS_CREDS" default:"" usage:"NATS credentials file (.creds)"`
+	// AckWait is the JetStream ack wait of the worker consumers. Shared so
+	// that `producer provision` and the workers provision identical
+	// consumers. Env FACEFLEET_ACK_WAIT, default 60s.
+	AckWait time.Duration `env:"ACK_WAIT" default:"60s" usage:"JetStream consumer ack wait"`
+	// MaxDeliver is how many times a job is delivered before it goes to the
+	// dead-letter queue. Env FACEFLEET_MAX_DELIVER, default 5.
+	MaxDeliver int `env:"MAX_DELIVER" default:"5" usage:"deliveries before dead-lettering"`
+	// MaxAckPending caps unacknowledged jobs per worker consumer; size it
+	// from the fleet (total worker slots, with headroom for scale-out: the
+	// chart sets 2 × max replicas × slots per device).
+	// Env FACEFLEET_MAX_ACK_PENDING, default 1000.
+	MaxAckPending int `env:"MAX_ACK_PENDING" default:"1000" usage:"unacknowledged jobs per consumer (size from the fleet)"`
 }
 
-// QueueConfig is the JetStream queue configuration these settings select;
-// the worker adds its AckWait and MaxDeliver.
+// QueueConfig is the JetStream queue configuration these settings select.
 func (n NATS) QueueConfig() queue.Config {
-	return queue.Config{Stream: n.NATSStream, Replicas: n.NATSReplicas}
+	return queue.Config{Stream: n.NATSStream, Replicas: n.NATSReplicas, AckWait: n.AckWait,
+		MaxDeliver: n.MaxDeliver, MaxAckPending: n.MaxAckPending}
 }
 
 // ConnectOptions are the nats.Connect options every facefleet binary uses:

@@ -332,3 +332,28 @@ func TestFieldErrorIs(t *testing.T) {
 	require.True(t, errors.Is(err, ErrInvalid))
 	require.Equal(t, "config: k: bad", err.Error())
 }
+
+// The producer's provision and the workers must provision identical
+// consumers from the same settings.
+func TestQueueConfigSameForBothBinaries(t *testing.T) {
+	t.Parallel()
+	env := envMap(map[string]string{
+		"FACEFLEET_ACK_WAIT":        "90s",
+		"FACEFLEET_MAX_DELIVER":     "7",
+		"FACEFLEET_MAX_ACK_PENDING": "64",
+		"FACEFLEET_NATS_STREAM":     "JOBS",
+	})
+	w, err := LoadWorker(nil, env)
+	require.NoError(t, err)
+	p, err := LoadProducer(nil, env)
+	require.NoError(t, err)
+	require.Equal(t, w.QueueConfig(), p.QueueConfig())
+	q := p.QueueConfig()
+	require.Equal(t, 90*time.Second, q.AckWait)
+	require.Equal(t, 7, q.MaxDeliver)
+	require.Equal(t, 64, q.MaxAckPending)
+	require.Equal(t, "JOBS", q.Stream)
+
+	_, err = LoadProducer(nil, envMap(map[string]string{"FACEFLEET_MAX_ACK_PENDING": "0"}))
+	require.ErrorIs(t, err, ErrInvalid)
+}

@@ -149,6 +149,13 @@ var (
 
 func commonValidate(n NATS, r Redis, s S3, l Log) []error {
 	var errs []error
+	errs = append(errs, positive("ack_wait", n.AckWait))
+	if n.MaxDeliver < 1 {
+		errs = append(errs, fieldErr("max_deliver", "must be ≥ 1, got %d", n.MaxDeliver))
+	}
+	if n.MaxAckPending < 1 {
+		errs = append(errs, fieldErr("max_ack_pending", "must be ≥ 1, got %d", n.MaxAckPending))
+	}
 	if strings.TrimSpace(n.NATSURL) == "" {
 		errs = append(errs, fieldErr("nats_url", "must not be empty"))
 	}

@@ -44,12 +44,6 @@ type Worker struct {
 	// DrainTimeout bounds how long shutdown waits for in-flight jobs before
 	// cancelling them. Env FACEFLEET_DRAIN_TIMEOUT, default 60s.
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT" default:"60s" usage:"shutdown drain timeout"`
-	// AckWait is the JetStream ack wait of the job consumer.
-	// Env FACEFLEET_ACK_WAIT, default 60s.
-	AckWait time.Duration `env:"ACK_WAIT" default:"60s" usage:"JetStream consumer ack wait"`
-	// MaxDeliver is how many times a job is delivered before it goes to the
-	// dead-letter queue. Env FACEFLEET_MAX_DELIVER, default 5.
-	MaxDeliver int `env:"MAX_DELIVER" default:"5" usage:"deliveries before dead-lettering"`
 	// HTTPAddr is the listen address of /healthz, /readyz and /metrics.
 	// Env FACEFLEET_HTTP_ADDR, default ":8081".
 	HTTPAddr string `env:"HTTP_ADDR" default:":8081" usage:"health/metrics listen address"`
@@ -125,11 +119,7 @@ func (w Worker) Validate() error {
 	if w.IntraOpThreads < 0 {
 		errs = append(errs, fieldErr("intra_op_threads", "must be ≥ 0, got %d", w.IntraOpThreads))
 	}
-	errs = append(errs, positive("job_timeout", w.JobTimeout), positive("drain_timeout", w.DrainTimeout),
-		positive("ack_wait", w.AckWait))
-	if w.MaxDeliver < 1 {
-		errs = append(errs, fieldErr("max_deliver", "must be ≥ 1, got %d", w.MaxDeliver))
-	}
+	errs = append(errs, positive("job_timeout", w.JobTimeout), positive("drain_timeout", w.DrainTimeout))
 	errs = append(errs, validAddr("http_addr", w.HTTPAddr))
 	if w.MaxImageBytes < 1 {
 		errs = append(errs, fieldErr("max_image_bytes", "must be ≥ 1, got %d", w.MaxImageBytes))

@@ -303,6 +303,14 @@ func TestHelmTemplateMatrix(t *testing.T) {
 			}
 			require.Contains(t, r.pdbs, "ff-facefleet-worker")
 
+			// The consumers' unacked limit is sized from the fleet, in the
+			// config both the workers and the provision job read.
+			cm := r.configMaps["ff-facefleet"]
+			require.NotNil(t, cm)
+			wantPending := map[string]string{"defaults": "8", "cpu-only": "12", "gpu-pool": "16", "keda": "64", "ingress": "32", "external-secrets": "8"}[m]
+			require.Equal(t, wantPending, cm.Data["FACEFLEET_MAX_ACK_PENDING"])
+			require.Equal(t, "60s", cm.Data["FACEFLEET_ACK_WAIT"])
+
 			switch m {
 			case "keda":
 				so := r.scaled["ff-facefleet-worker"]

@@ -121,7 +121,6 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	qcfg := cfg.QueueConfig()
-	qcfg.AckWait, qcfg.MaxDeliver = cfg.AckWait, cfg.MaxDeliver
 	if err := queue.Provision(ctx, js, qcfg); err != nil {
 		return err
 	}
