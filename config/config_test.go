@@ -357,3 +357,19 @@ func TestQueueConfigSameForBothBinaries(t *testing.T) {
 	_, err = LoadProducer(nil, envMap(map[string]string{"FACEFLEET_MAX_ACK_PENDING": "0"}))
 	require.ErrorIs(t, err, ErrInvalid)
 }
+
+func TestParseInterspersed(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	geo := fs.Bool("geometry", false, "")
+	n := fs.Int("n", 0, "")
+	pos, err := ParseInterspersed(fs, []string{"a.jpg", "--geometry", "b.jpg", "-n", "3", "--", "-c.jpg"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a.jpg", "b.jpg", "-c.jpg"}, pos)
+	require.True(t, *geo)
+	require.Equal(t, 3, *n)
+
+	_, err = ParseInterspersed(fs, []string{"a.jpg", "--nope"})
+	require.Error(t, err)
+}

@@ -406,3 +406,25 @@ type FieldInfo struct {
 	Key, Env, Flag, Default, Usage string
 	Secret                         bool
 }
+
+// ParseInterspersed parses fs's flags wherever they appear among the
+// positional arguments (before, between or after them; "--" ends flag
+// parsing) and returns the positional arguments in order. It is how every
+// facefleet command line is read.
+func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -78,24 +78,14 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 	return fmt.Errorf("%w: unknown command %q", ErrUsage, cmd)
 }
 
-// parseInterspersed parses flags that may appear before, between or after
-// the positional arguments.
+// parseInterspersed is config.ParseInterspersed with flag errors reported as
+// usage errors.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUsage, err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := config.ParseInterspersed(fs, args)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
+	return pos, nil
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {

@@ -18,6 +18,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/models"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
@@ -90,7 +91,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	fs.StringVar(&o.Detector, "detector", pipeline.DefaultDetector, "face detector: short | full")
 	fs.StringVar(&precision, "precisions", "fp32,fp16", "comma-separated precisions to compare")
 	fs.BoolVar(&asJSON, "json", false, "print the figures as one JSON object on stdout (the header goes to stderr)")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if _, err := config.ParseInterspersed(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/models"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
@@ -88,26 +89,6 @@ func (e *engineFlags) open(log *slog.Logger, precision string) (*engine.Engine, 
 	})
 }
 
-// parseInterspersed parses flags that may appear before, between or after
-// the positional arguments, which it returns.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 // ImageError is the failure of one image of a reconstruct run.
 type ImageError struct {
 	Image string
@@ -139,7 +120,7 @@ func reconstruct(ctx context.Context, args []string, stdout, stderr io.Writer, l
 		fmt.Fprintln(fs.Output(), "usage: worker reconstruct [flags] -o OUTDIR IMAGE...")
 		fs.PrintDefaults()
 	}
-	images, err := parseInterspersed(fs, args)
+	images, err := config.ParseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
