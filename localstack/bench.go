@@ -105,26 +105,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if n < 1 || passes < 1 {
 		return fmt.Errorf("localstack: --n %d and --passes %d must be >= 1", n, passes)
 	}
-	sf.opts.Log = log
-	if sf.opts.Out = io.Discard; verbose {
-		sf.opts.Out = stderr
-	}
-	if sf.opts.DataDir == "" {
-		tmp, err := os.MkdirTemp("", "facefleet-bench-*")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		sf.opts.DataDir = tmp
-	}
-	if err := sf.opts.setDefaults(); err != nil {
+	images, cleanup, err := sf.oneShot(log, stderr, verbose, "bench", images)
+	defer cleanup()
+	if err != nil {
 		return err
 	}
-	if images == "" {
-		images = sampleDir(sf.opts.WorkDir, sf.opts.BinDir)
-	}
-	images, err := filepath.Abs(images)
-	if err != nil {
+	if images, err = filepath.Abs(images); err != nil {
 		return err
 	}
 	photos, err := listImages(images)

@@ -74,23 +74,10 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer, log *slo
 		}
 		return err
 	}
-	sf.opts.Log = log
-	if sf.opts.Out = io.Discard; verbose {
-		sf.opts.Out = stderr
-	}
-	if sf.opts.DataDir == "" {
-		tmp, err := os.MkdirTemp("", "facefleet-demo-*")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		sf.opts.DataDir = tmp
-	}
-	if err := sf.opts.setDefaults(); err != nil { // resolves paths before S3 changes the cwd
+	images, cleanup, err := sf.oneShot(log, stderr, verbose, "demo", images)
+	defer cleanup()
+	if err != nil {
 		return err
-	}
-	if images == "" {
-		images = sampleDir(sf.opts.WorkDir, sf.opts.BinDir)
 	}
 	photos, err := listImages(images)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 )
@@ -30,6 +31,34 @@ func (f *stackFlags) register(fs *flag.FlagSet, dataDefault string) {
 	fs.IntVar(&o.WorkerPort, "worker-port", 8081, "first worker's health/metrics port")
 	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", 2*time.Minute, "how long to wait for the producer and workers to be ready")
 	fs.DurationVar(&o.StopTimeout, "stop-timeout", 90*time.Second, "how long to wait for each process after SIGTERM")
+}
+
+// oneShot prepares the options of a stack that lives for one command (demo,
+// bench): the logger, the children's output (shown only when verbose) and,
+// unless --data was given, a temporary data directory that cleanup removes.
+// It resolves paths (setDefaults) before the S3 gateway changes the working
+// directory, and returns the photo directory: images, or the samples.
+func (f *stackFlags) oneShot(log *slog.Logger, stderr io.Writer, verbose bool, name, images string) (dir string, cleanup func(), err error) {
+	cleanup = func() {}
+	f.opts.Log = log
+	if f.opts.Out = io.Discard; verbose {
+		f.opts.Out = stderr
+	}
+	if f.opts.DataDir == "" {
+		tmp, err := os.MkdirTemp("", "facefleet-"+name+"-*")
+		if err != nil {
+			return "", cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(tmp) }
+		f.opts.DataDir = tmp
+	}
+	if err := f.opts.setDefaults(); err != nil {
+		return "", cleanup, err
+	}
+	if images == "" {
+		images = sampleDir(f.opts.WorkDir, f.opts.BinDir)
+	}
+	return images, cleanup, nil
 }
 
 // parse parses args with fs, printing usage problems to its output.
