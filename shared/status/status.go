@@ -184,7 +184,7 @@ func (s *Store) run(ctx context.Context, id, op string, args ...any) (Record, st
 
 // Create stores rec as a new queued record (SET-NX semantics). If a record
 // with rec.ID exists, it is returned unchanged with created == false (a
-// duplicate submit). Only ID, Tenant, Input, Options and CreatedAt (default
+// duplicate submit). The ID is added to the tenant's index (List). Only ID, Tenant, Input, Options and CreatedAt (default
 // now) are taken from rec; rec.State, if set, must be queued.
 func (s *Store) Create(ctx context.Context, rec Record) (_ Record, created bool, err error) {
 	if rec.ID == "" {
@@ -201,6 +201,9 @@ func (s *Store) Create(ctx context.Context, rec Record) (_ Record, created bool,
 		opts = "null"
 	} else if !json.Valid(rec.Options) {
 		return Record{}, false, fmt.Errorf("status: create %s: options are not valid JSON", rec.ID)
+	}
+	if err := s.index(ctx, rec.Tenant, rec.ID); err != nil {
+		return Record{}, false, err
 	}
 	got, result, err := s.run(ctx, rec.ID, "create", "id", rec.ID, "tenant", rec.Tenant,
 		"state", string(StateQueued), "stage", "", "percent", "0", "attempts", "0", "input", rec.Input,
