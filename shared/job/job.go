@@ -120,7 +120,32 @@ type Options struct {
 	MaxFaces int `json:"max_faces"`
 }
 
-// WithDefaults returns o with zero fields set to their defaults.
+// DefaultOptions returns the options of a message that omits "options" or
+// some of its fields: no geometry, DefaultUVSize, DefaultDetector,
+// DefaultMaxFaces.
+func DefaultOptions() Options {
+	return Options{UVSize: DefaultUVSize, Detector: DefaultDetector, MaxFaces: DefaultMaxFaces}
+}
+
+// UnmarshalJSON decodes options strictly (unknown fields are an error) and
+// gives every field the JSON omits its default (DefaultOptions); a field
+// given explicitly keeps its value, so "uv_size": 0 stays 0 and fails
+// Validate. This is how raw messages from any publisher get the documented
+// defaults.
+func (o *Options) UnmarshalJSON(b []byte) error {
+	type plain Options // no methods: no recursion
+	p := plain(DefaultOptions())
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("options: %w", err)
+	}
+	*o = Options(p)
+	return nil
+}
+
+// WithDefaults returns o with zero fields set to their defaults (for
+// options built in Go, where a zero field means "not set").
 func (o Options) WithDefaults() Options {
 	if o.UVSize == 0 {
 		o.UVSize = DefaultUVSize
@@ -200,7 +225,7 @@ func (m *Message) Validate() error {
 	}
 	if m.ID == "" {
 		add("id", "required")
-	} else if u, err := uuid.Parse(m.ID); err != nil || u.Version() != 7 || u.String() != m.ID {
+	} else if !ValidID(m.ID) {
 		add("id", "must be a lowercase canonical UUIDv7")
 	}
 	switch {
@@ -235,6 +260,16 @@ func (m *Message) Validate() error {
 		add("trace", "too long")
 	}
 	return errors.Join(errs...)
+}
+
+// ValidID reports whether id is a job ID: a lowercase canonical UUIDv7
+// (36 characters, like "0190b3c4-6b1d-7f3e-8a2b-1c2d3e4f5a6b").
+func ValidID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	u, err := uuid.Parse(id)
+	return err == nil && u.Version() == 7 && u.String() == id
 }
 
 // ValidateKey checks an object key: non-empty, at most MaxKeyLen bytes, valid
@@ -295,13 +330,17 @@ func validBucket(s string) bool {
 	return true
 }
 
-// required lists the fields that must be present in the JSON object.
-var required = []string{"version", "id", "tenant", "input", "options", "priority", "submitted_at"}
+// required lists the fields that must be present in the JSON object;
+// "options" (DefaultOptions), "priority" (normal) and "trace" may be omitted.
+var required = []string{"version", "id", "tenant", "input", "submitted_at"}
 
 // Decode parses and validates a message. It refuses input larger than
 // MaxMessageBytes (ErrTooLarge), unknown fields, trailing data and wrong types
 // (ErrMalformed), other versions (ErrUnsupportedVersion), and then returns
-// Validate's errors (ErrInvalid) — missing required fields included.
+// Validate's errors (ErrInvalid) — missing required fields included. Omitted
+// options take their defaults (DefaultOptions, field by field) and an omitted
+// priority is normal, so a message written by hand in any language needs
+// only version, id, tenant, input and submitted_at (docs/job.schema.json).
 func Decode(data []byte) (*Message, error) {
 	if len(data) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(data), MaxMessageBytes)
@@ -332,7 +371,10 @@ func Decode(data []byte) (*Message, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var m Message
+	m := Message{Options: DefaultOptions()}
+	if v, ok := raw["priority"]; !ok || string(v) == "null" {
+		m.Priority = PriorityNormal
+	}
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

@@ -197,3 +197,57 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// A message written by hand (any language, any NATS client) may omit options
+// and priority, or some option fields: they take the documented defaults.
+func TestDecodeDefaults(t *testing.T) {
+	t.Parallel()
+	id, err := job.NewID()
+	require.NoError(t, err)
+	head := `{"version":1,"id":"` + id + `","tenant":"acme","input":{"bucket":"facefleet","key":"inputs/acme/` + id +
+		`/photo.jpg"},"submitted_at":"2026-01-02T03:04:05Z"`
+	def := job.DefaultOptions()
+	tests := []struct {
+		name string
+		tail string
+		want job.Options
+		prio job.Priority
+	}{
+		{"no options, no priority", `}`, def, job.PriorityNormal},
+		{"null options and priority", `,"options":null,"priority":null}`, def, job.PriorityNormal},
+		{"empty options", `,"options":{},"priority":"low"}`, def, job.PriorityLow},
+		{"geometry only", `,"options":{"geometry":true}}`, job.Options{Geometry: true, UVSize: job.DefaultUVSize,
+			Detector: job.DefaultDetector, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
+		{"some fields", `,"options":{"uv_size":512,"detector":"full"}}`, job.Options{UVSize: 512,
+			Detector: job.DetectorFull, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := job.Decode([]byte(head + tc.tail))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, m.Options)
+			require.Equal(t, tc.prio, m.Priority)
+		})
+	}
+	// An explicit zero is a value, not an omission: it is refused.
+	_, err = job.Decode([]byte(head + `,"options":{"uv_size":0}}`))
+	require.ErrorIs(t, err, job.ErrInvalid)
+	require.Equal(t, []string{"options.uv_size"}, fieldsOf(err))
+	// Unknown option fields stay an error.
+	_, err = job.Decode([]byte(head + `,"options":{"uvsize":512}}`))
+	require.ErrorIs(t, err, job.ErrMalformed)
+	// The required fields are still required.
+	_, err = job.Decode([]byte(`{"version":1}`))
+	require.ElementsMatch(t, []string{"id", "tenant", "input", "submitted_at"}, fieldsOf(err))
+}
+
+func TestValidID(t *testing.T) {
+	t.Parallel()
+	id, err := job.NewID()
+	require.NoError(t, err)
+	require.True(t, job.ValidID(id))
+	for _, bad := range []string{"", uuid.NewString(), strings.ToUpper(id), id + "x", "../../etc/passwd", "{" + id + "}"} {
+		require.False(t, job.ValidID(bad), bad)
+	}
+}

@@ -29,6 +29,8 @@ type Queue interface {
 // StatusStore records job status (shared/status semantics: transitions
 // are monotonic, terminal records never change).
 type StatusStore interface {
+	// Create stores a queued record unless one exists (raw publishes).
+	Create(ctx context.Context, rec status.Record) (status.Record, bool, error)
 	Start(ctx context.Context, id, worker, device string, attempt int) (status.Record, error)
 	Progress(ctx context.Context, id, stage string, percent int) (status.Record, error)
 	Succeed(ctx context.Context, id string, outputs []string, timingsMS map[string]float64) (status.Record, error)

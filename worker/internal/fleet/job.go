@@ -105,6 +105,15 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 	}
 
 	rec, err := w.deps.Status.Start(jobCtx, m.ID, w.cfg.Name, w.cfg.Device, attempt)
+	if errors.Is(err, status.ErrNotFound) {
+		// A raw publish (not through the producer): the message is valid, so
+		// the job gets its record here, with the same transition rules.
+		if err := w.createRecord(jobCtx, m); err != nil {
+			return cause(fmt.Errorf("create record: %w", err))
+		}
+		log.Info("status record created by the worker (job published without the producer)")
+		rec, err = w.deps.Status.Start(jobCtx, m.ID, w.cfg.Name, w.cfg.Device, attempt)
+	}
 	switch {
 	case errors.Is(err, status.ErrTerminal):
 		return errAlreadyDone
@@ -171,6 +180,19 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 		}
 	}
 	return nil
+}
+
+// createRecord stores the queued record of a job whose message arrived
+// without one, as the producer would have: tenant, input, options and
+// submitted_at (as created_at). An existing record is left as it is.
+func (w *Worker) createRecord(ctx context.Context, m *job.Message) error {
+	opts, err := json.Marshal(m.Options)
+	if err != nil {
+		return err
+	}
+	_, _, err = w.deps.Status.Create(ctx, status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key,
+		Options: opts, CreatedAt: m.SubmittedAt})
+	return err
 }
 
 // pipelineOptions maps the job message options onto the pipeline's.
