@@ -25,6 +25,7 @@ import (
 	"github.com/facefleet/facefleet/producer/client"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/storage"
 )
 
 // Jobs is what the API needs from the client (*client.Client implements it).
@@ -35,6 +36,9 @@ type Jobs interface {
 	Cancel(ctx context.Context, id string) (status.Record, error)
 	ResultURLs(ctx context.Context, rec status.Record) ([]client.ResultFile, error)
 	Ready(ctx context.Context) map[string]error
+	List(ctx context.Context, tenant, before string, limit int) ([]status.Record, string, error)
+	OpenInput(ctx context.Context, rec status.Record) (io.ReadCloser, storage.ObjectInfo, error)
+	OpenResult(ctx context.Context, rec status.Record, name string) (io.ReadCloser, storage.ObjectInfo, error)
 }
 
 var _ Jobs = (*client.Client)(nil)
@@ -54,6 +58,9 @@ type Options struct {
 	// SSEHeartbeat is the interval of ": ping" comments on idle event
 	// streams. Default 15s.
 	SSEHeartbeat time.Duration
+	// Console serves the web console at / (GET / and its assets); nil serves
+	// none (GET / is 404).
+	Console http.Handler
 }
 
 // Server is the HTTP API.
@@ -67,6 +74,8 @@ type Server struct {
 	mux       *http.ServeMux
 	routes    []string
 	handler   http.Handler
+	// optionFields is GET /v1/options' description of job.Options.
+	optionFields []OptionField
 }
 
 // New builds the API on jobs.
@@ -93,15 +102,24 @@ func New(jobs Jobs, o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{jobs: jobs, keys: newKeyring(o.Keys), maxUpload: o.MaxUploadBytes, log: o.Logger,
-		metrics: m, heartbeat: o.SSEHeartbeat, mux: http.NewServeMux()}
+		metrics: m, heartbeat: o.SSEHeartbeat, mux: http.NewServeMux(), optionFields: describeOptions()}
+	s.handle("GET /v1/options", s.authenticate(s.options))
 	s.handle("POST /v1/jobs", s.authenticate(s.submit))
+	s.handle("GET /v1/jobs", s.authenticate(s.list))
 	s.handle("GET /v1/jobs/{id}", s.authenticate(s.get))
+	s.handle("GET /v1/jobs/{id}/input", s.authenticate(s.input))
+	s.handle("GET /v1/jobs/{id}/results/{name...}", s.authenticate(s.result))
 	s.handle("DELETE /v1/jobs/{id}", s.authenticate(s.cancel))
 	s.handle("GET /v1/jobs/{id}/events", s.authenticate(s.events))
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 	s.routes = append(s.routes, "GET /metrics")
+	if o.Console != nil {
+		s.mux.Handle("GET /{$}", o.Console)
+		s.mux.Handle("GET /assets/", o.Console)
+		s.routes = append(s.routes, "GET /{$}", "GET /assets/")
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, CodeNotFound, "no such route")
 	})

@@ -388,7 +388,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	s, err := api.New(nil, api.Options{})
 	require.NoError(t, err)
-	served := s.Routes()
+	var served []string
+	for _, r := range s.Routes() {
+		served = append(served, strings.ReplaceAll(r, "...}", "}")) // {name...} is {name} in OpenAPI
+	}
 	sort.Strings(documented)
 	sort.Strings(served)
 	require.Equal(t, documented, served)

@@ -14,6 +14,7 @@ import (
 	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/producer/client"
 	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/storage"
 )
 
 // recordingJobs is the seam for fuzzing the request decoders: it records
@@ -42,6 +43,15 @@ func (r *recordingJobs) ResultURLs(context.Context, status.Record) ([]client.Res
 	return nil, nil
 }
 func (r *recordingJobs) Ready(context.Context) map[string]error { return nil }
+func (r *recordingJobs) List(context.Context, string, string, int) ([]status.Record, string, error) {
+	return nil, "", nil
+}
+func (r *recordingJobs) OpenInput(context.Context, status.Record) (io.ReadCloser, storage.ObjectInfo, error) {
+	return nil, storage.ObjectInfo{}, client.ErrFileNotFound
+}
+func (r *recordingJobs) OpenResult(context.Context, status.Record, string) (io.ReadCloser, storage.ObjectInfo, error) {
+	return nil, storage.ObjectInfo{}, client.ErrFileNotFound
+}
 
 func fuzzServer(t testing.TB) (*Server, *recordingJobs) {
 	jobs := &recordingJobs{}
