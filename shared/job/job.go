@@ -233,7 +233,7 @@ func (m *Message) Validate() error {
 		add("tenant", "required")
 	case len(m.Tenant) > MaxTenantLen:
 		add("tenant", fmt.Sprintf("longer than %d bytes", MaxTenantLen))
-	case !validTenant(m.Tenant):
+	case !ValidTenant(m.Tenant):
 		add("tenant", "may contain only letters, digits, '-', '_' and '.'")
 	}
 	if m.Input.Bucket == "" {
@@ -309,7 +309,12 @@ func ValidateKey(key string) error {
 	return &FieldError{Field: "key", Problem: problem}
 }
 
-func validTenant(s string) bool {
+// ValidTenant reports whether s is a tenant name a message may carry: 1 to
+// MaxTenantLen bytes of letters, digits, '-', '_' and '.'.
+func ValidTenant(s string) bool {
+	if s == "" || len(s) > MaxTenantLen {
+		return false
+	}
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
 			return false

@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,14 +28,26 @@ const (
 	HeaderTenant = "Facefleet-Tenant"
 	// HeaderTraceparent carries the W3C traceparent of the job, when any.
 	HeaderTraceparent = "traceparent"
-	// HeaderDLQReason, HeaderDLQDeliveries, HeaderDLQSubject, HeaderDLQStreamSeq
-	// and HeaderDLQTime are added to dead letters.
+	// HeaderDLQReason, HeaderDLQCode, HeaderDLQJobID, HeaderDLQDeliveries,
+	// HeaderDLQSubject, HeaderDLQStreamSeq, HeaderDLQMsgID and HeaderDLQTime
+	// are added to dead letters (next to the original headers).
 	HeaderDLQReason     = "Facefleet-Dlq-Reason"
+	HeaderDLQCode       = "Facefleet-Dlq-Code"
+	HeaderDLQJobID      = "Facefleet-Dlq-Job-Id"
 	HeaderDLQDeliveries = "Facefleet-Dlq-Deliveries"
 	HeaderDLQSubject    = "Facefleet-Dlq-Subject"
 	HeaderDLQStreamSeq  = "Facefleet-Dlq-Stream-Seq"
+	HeaderDLQMsgID      = "Facefleet-Dlq-Msg-Id"
 	HeaderDLQTime       = "Facefleet-Dlq-Time"
 )
+
+// MaxStoredMessageBytes is the largest message the job stream stores
+// (payload and headers). It is far above job.MaxMessageBytes on purpose: an
+// oversized job message must reach a worker, which dead-letters it with its
+// reason, instead of being dropped by the stream where a plain (core NATS)
+// publisher would never learn of it. It leaves room below NATS's default
+// max_payload (1 MiB) for the dead-letter headers.
+const MaxStoredMessageBytes = 512 << 10
 
 // ErrInvalidConfig wraps every Config validation problem.
 var ErrInvalidConfig = errors.New("queue: invalid config")
@@ -172,7 +183,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 		Storage:     jetstream.FileStorage,
 		Replicas:    cfg.Replicas,
 		Duplicates:  cfg.DuplicateWindow,
-		MaxMsgSize:  2 * job.MaxMessageBytes,
+		MaxMsgSize:  MaxStoredMessageBytes,
 		Discard:     jetstream.DiscardNew,
 	})
 	if err != nil {
@@ -233,6 +244,10 @@ func (q *Queue) Config() Config { return q.cfg }
 // Nats-Msg-Id = m.ID. duplicate is true when JetStream already had a message
 // with that ID inside the duplicate window (nothing new was stored).
 func (q *Queue) Publish(ctx context.Context, m *job.Message) (duplicate bool, err error) {
+	return q.publish(ctx, m, m.ID)
+}
+
+func (q *Queue) publish(ctx context.Context, m *job.Message, msgID string) (duplicate bool, err error) {
 	data, err := m.Encode()
 	if err != nil {
 		return false, err
@@ -243,45 +258,11 @@ func (q *Queue) Publish(ctx context.Context, m *job.Message) (duplicate bool, er
 	if m.Trace != nil && m.Trace.Traceparent != "" {
 		msg.Header.Set(HeaderTraceparent, m.Trace.Traceparent)
 	}
-	ack, err := q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(q.cfg.Stream))
+	ack, err := q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(q.cfg.Stream))
 	if err != nil {
 		return false, fmt.Errorf("queue: publish %s: %w", m.ID, err)
 	}
 	return ack.Duplicate, nil
-}
-
-// DeadLetter copies msg (payload and headers) to the dead-letter stream with
-// the reason, the delivery count, the original subject and stream sequence.
-// It does not acknowledge msg: the caller then calls msg.TermWithReason (or
-// Ack). Dead-lettering the same delivery twice stores one copy.
-func (q *Queue) DeadLetter(ctx context.Context, msg jetstream.Msg, reason string) error {
-	out := nats.NewMsg(q.cfg.DeadLetterSubject())
-	out.Data = msg.Data()
-	for k, vs := range msg.Headers() {
-		for _, v := range vs {
-			out.Header.Add(k, v)
-		}
-	}
-	out.Header.Del(jetstream.MsgIDHeader)
-	out.Header.Del(jetstream.ExpectedStreamHeader)
-	out.Header.Set(HeaderDLQReason, reason)
-	out.Header.Set(HeaderDLQSubject, msg.Subject())
-	out.Header.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	dedupe := ""
-	if md, err := msg.Metadata(); err == nil {
-		out.Header.Set(HeaderDLQDeliveries, strconv.FormatUint(md.NumDelivered, 10))
-		out.Header.Set(HeaderDLQStreamSeq, strconv.FormatUint(md.Sequence.Stream, 10))
-		dedupe = fmt.Sprintf("dlq-%s-%d", md.Stream, md.Sequence.Stream)
-	}
-	var opts []jetstream.PublishOpt
-	opts = append(opts, jetstream.WithExpectStream(q.cfg.DeadLetterStream))
-	if dedupe != "" {
-		opts = append(opts, jetstream.WithMsgID(dedupe))
-	}
-	if _, err := q.js.PublishMsg(ctx, out, opts...); err != nil {
-		return fmt.Errorf("queue: dead-letter: %w", err)
-	}
-	return nil
 }
 
 // IsLastDelivery reports whether msg is on its final allowed delivery

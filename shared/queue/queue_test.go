@@ -197,8 +197,9 @@ func TestDeadLetter(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	require.True(t, b.q.IsLastDelivery(msgs[0]))
-	require.NoError(t, b.q.DeadLetter(b.ctx, msgs[0], "boom: transient limit"))
-	require.NoError(t, b.q.DeadLetter(b.ctx, msgs[0], "boom: transient limit"), "idempotent")
+	rej := queue.Rejection{Reason: "boom: transient limit", Code: "internal", JobID: m.ID}
+	require.NoError(t, b.q.DeadLetter(b.ctx, msgs[0], rej))
+	require.NoError(t, b.q.DeadLetter(b.ctx, msgs[0], rej), "idempotent")
 	require.NoError(t, msgs[0].TermWithReason("dead-lettered"))
 
 	dlq, err := b.js.Stream(b.ctx, "FACEFLEET_DLQ")
@@ -215,6 +216,55 @@ func TestDeadLetter(t *testing.T) {
 	require.Equal(t, "2", raw.Header.Get(queue.HeaderDLQDeliveries))
 	require.Equal(t, "facefleet.jobs.high", raw.Header.Get(queue.HeaderDLQSubject))
 	require.Equal(t, "acme", raw.Header.Get(queue.HeaderTenant))
+	require.Equal(t, m.ID, raw.Header.Get(queue.HeaderDLQMsgID), "the original Nats-Msg-Id is kept")
+
+	// The operator's view: list, get, resubmit a copy, delete.
+	list, err := b.q.DeadLetters(b.ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	d := list[0]
+	require.Equal(t, uint64(1), d.Seq)
+	require.Equal(t, rej.Reason, d.Reason)
+	require.Equal(t, rej.Code, d.Code)
+	require.Equal(t, m.ID, d.JobID)
+	require.EqualValues(t, 2, d.Deliveries)
+	require.Equal(t, "facefleet.jobs.high", d.Subject)
+	require.Equal(t, raw.Data, d.Data)
+	one, err := b.q.GetDeadLetter(b.ctx, 1)
+	require.NoError(t, err)
+	require.Equal(t, d.JobID, one.JobID)
+	_, err = b.q.GetDeadLetter(b.ctx, 99)
+	require.ErrorIs(t, err, queue.ErrDeadLetterNotFound)
+
+	dup, err := b.q.Resubmit(b.ctx, got, d.Seq)
+	require.NoError(t, err)
+	require.False(t, dup, "the job's own ID must not de-duplicate a retry")
+	dup, err = b.q.Resubmit(b.ctx, got, d.Seq)
+	require.NoError(t, err)
+	require.True(t, dup, "retrying the same dead letter twice publishes once")
+	again, err := f.Fetch(b.ctx, 1, 5*time.Second)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	require.Equal(t, raw.Data, again[0].Data())
+	require.NoError(t, again[0].Ack())
+
+	require.NoError(t, b.q.DeleteDeadLetter(b.ctx, 1))
+	require.ErrorIs(t, b.q.DeleteDeadLetter(b.ctx, 1), queue.ErrDeadLetterNotFound)
+	list, err = b.q.DeadLetters(b.ctx, 0, 10)
+	require.NoError(t, err)
+	require.Empty(t, list)
+}
+
+// A message far over job.MaxMessageBytes is still stored, so that a worker
+// can dead-letter it (a core NATS publisher would never learn of a refusal).
+func TestStreamKeepsOversizedMessages(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	big := make([]byte, 60<<10)
+	_, err := b.js.Publish(b.ctx, "facefleet.jobs.normal", big)
+	require.NoError(t, err)
+	_, err = b.js.Publish(b.ctx, "facefleet.jobs.normal", make([]byte, queue.MaxStoredMessageBytes+1))
+	require.Error(t, err, "the stream bounds what it stores")
 }
 
 func BenchmarkFetchAck(b *testing.B) {

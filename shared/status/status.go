@@ -193,6 +193,23 @@ func (s *Store) Create(ctx context.Context, rec Record) (_ Record, created bool,
 	if rec.State != "" && rec.State != StateQueued {
 		return Record{}, false, fmt.Errorf("status: create %s: state must be queued, got %q", rec.ID, rec.State)
 	}
+	fields, err := s.newRecordFields(rec)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("status: create %s: %w", rec.ID, err)
+	}
+	if err := s.index(ctx, rec.Tenant, rec.ID); err != nil {
+		return Record{}, false, err
+	}
+	got, result, err := s.run(ctx, rec.ID, "create", fields...)
+	if err != nil {
+		return Record{}, false, err
+	}
+	return got, result == "ok", nil
+}
+
+// newRecordFields are the hash fields of a new queued record made from rec
+// (ID, Tenant, Input, Options, CreatedAt default now).
+func (s *Store) newRecordFields(rec Record) ([]any, error) {
 	if rec.CreatedAt.IsZero() {
 		rec.CreatedAt = s.now()
 	}
@@ -200,19 +217,12 @@ func (s *Store) Create(ctx context.Context, rec Record) (_ Record, created bool,
 	if opts == "" {
 		opts = "null"
 	} else if !json.Valid(rec.Options) {
-		return Record{}, false, fmt.Errorf("status: create %s: options are not valid JSON", rec.ID)
+		return nil, errors.New("options are not valid JSON")
 	}
-	if err := s.index(ctx, rec.Tenant, rec.ID); err != nil {
-		return Record{}, false, err
-	}
-	got, result, err := s.run(ctx, rec.ID, "create", "id", rec.ID, "tenant", rec.Tenant,
+	return []any{"id", rec.ID, "tenant", rec.Tenant,
 		"state", string(StateQueued), "stage", "", "percent", "0", "attempts", "0", "input", rec.Input,
 		"options", opts, "outputs", "[]", "timings", "{}", "cancel_requested", "0",
-		"created_at", rec.CreatedAt.UTC().Format(time.RFC3339Nano))
-	if err != nil {
-		return Record{}, false, err
-	}
-	return got, result == "ok", nil
+		"created_at", rec.CreatedAt.UTC().Format(time.RFC3339Nano)}, nil
 }
 
 // Start marks a run: queued → running, or a redelivery (attempt greater than

@@ -1,7 +1,8 @@
 -- facefleet job status transitions. Every write to a job record goes through
 -- this script, so the rules hold under any concurrency:
 --   queued < running < terminal (succeeded | failed | canceled);
---   a terminal record never changes; percent never decreases within a run;
+--   a terminal record never changes (except an operator's requeue of a
+--   failed job: failed → queued); percent never decreases within a run;
 --   a stale or duplicate delivery never moves a job backwards.
 -- KEYS[1] record hash, KEYS[2] events channel.
 -- ARGV[1] op, ARGV[2] now (RFC 3339), ARGV[3] ttl in ms (0 = none), ARGV[4..] op args.
@@ -27,9 +28,39 @@ if op == 'create' then
   return commit(f)
 end
 
+local function terminal(s) return s == 'succeeded' or s == 'failed' or s == 'canceled' end
+
+if op == 'reject' then
+  -- A refused message: ARGV[4] code, ARGV[5] message, ARGV[6] tenant,
+  -- ARGV[7..] the fields of a new record. No record: create it failed. A
+  -- record of another tenant is never touched (stale); else as 'fail'.
+  local failed = {'state', 'failed', 'error_code', ARGV[4], 'error_message', ARGV[5], 'finished_at', now}
+  if redis.call('EXISTS', key) == 0 then
+    local f = {}
+    for i = 7, #ARGV do f[#f + 1] = ARGV[i] end
+    for _, v in ipairs(failed) do f[#f + 1] = v end
+    return commit(f)
+  end
+  if terminal(redis.call('HGET', key, 'state')) then return {'terminal', redis.call('HGETALL', key)} end
+  if redis.call('HGET', key, 'tenant') ~= ARGV[6] then return {'stale', redis.call('HGETALL', key)} end
+  return commit(failed)
+end
+
 if redis.call('EXISTS', key) == 0 then return {'notfound', {}} end
 local state = redis.call('HGET', key, 'state')
-if state == 'succeeded' or state == 'failed' or state == 'canceled' then
+
+if op == 'requeue' then
+  -- An operator resubmits a dead-lettered job: failed → queued, the only
+  -- way out of a terminal state. Queued or running: nothing to do.
+  if state == 'failed' then
+    return commit({'state', 'queued', 'stage', '', 'percent', '0', 'error_code', '', 'error_message', '',
+      'finished_at', '', 'started_at', ''})
+  end
+  if terminal(state) then return {'terminal', redis.call('HGETALL', key)} end
+  return {'nochange', redis.call('HGETALL', key)}
+end
+
+if terminal(state) then
   return {'terminal', redis.call('HGETALL', key)}
 end
 local function current() return {'nochange', redis.call('HGETALL', key)} end

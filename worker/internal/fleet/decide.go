@@ -90,7 +90,9 @@ type RetryPolicy func(attempt int) time.Duration
 //   - still running → InProgress;
 //   - canceled by its owner (ErrCanceled) → status canceled, Term;
 //   - worker shutdown (ErrShutdown) → Nak without delay, status untouched;
-//   - permanent error (see IsPermanent) → status failed, Term;
+//   - permanent error (see IsPermanent: an undecodable or invalid message,
+//     a bad image, …) → status failed, dead letter, Term: nothing the
+//     worker refuses is lost;
 //   - transient error on the last delivery → status failed, dead letter, Term;
 //   - other transient error → Nak after retry(NumDelivered).
 func Decide(o Outcome, retry RetryPolicy) Action {
@@ -104,7 +106,8 @@ func Decide(o Outcome, retry RetryPolicy) Action {
 	case errors.Is(o.Err, ErrShutdown):
 		return Action{Verb: Nak, Metric: OutcomeRequeued}
 	case IsPermanent(o.Err):
-		return Action{Verb: Term, Status: status.StateFailed, Code: ErrorCode(o.Err), Reason: o.Err.Error(), Metric: OutcomeFailed}
+		return Action{Verb: Term, Status: status.StateFailed, Code: ErrorCode(o.Err), Reason: o.Err.Error(),
+			DeadLetter: true, Metric: OutcomeFailed}
 	case o.MaxDeliver > 0 && o.NumDelivered >= uint64(o.MaxDeliver):
 		return Action{
 			Verb: Term, Status: status.StateFailed, Code: ErrorCode(o.Err), DeadLetter: true, Metric: OutcomeDeadLetter,

@@ -20,8 +20,8 @@ type Fetcher interface {
 
 // Queue is the rest of the job queue the worker uses.
 type Queue interface {
-	// DeadLetter copies msg to the dead-letter stream with reason.
-	DeadLetter(ctx context.Context, msg jetstream.Msg, reason string) error
+	// DeadLetter copies msg to the dead-letter stream with why it was refused.
+	DeadLetter(ctx context.Context, msg jetstream.Msg, r queue.Rejection) error
 	// Lag reads the consumers' backlog.
 	Lag(ctx context.Context) (queue.LagInfo, error)
 }
@@ -34,7 +34,8 @@ type StatusStore interface {
 	Start(ctx context.Context, id, worker, device string, attempt int) (status.Record, error)
 	Progress(ctx context.Context, id, stage string, percent int) (status.Record, error)
 	Succeed(ctx context.Context, id string, outputs []string, timingsMS map[string]float64) (status.Record, error)
-	Fail(ctx context.Context, id, code, msg string) (status.Record, error)
+	// Reject fails the job, creating its record from rec when it has none.
+	Reject(ctx context.Context, rec status.Record, code, msg string) (status.Record, error)
 	Canceled(ctx context.Context, id string) (status.Record, error)
 }
 

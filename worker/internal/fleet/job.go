@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/facefleet/facefleet/shared/job"
+	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
@@ -36,9 +37,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 
 	m, err := job.Decode(msg.Data())
 	if err != nil {
-		id := lenientID(msg.Data())
-		log := w.log.With(slog.String("job_id", id), slog.Uint64("attempt", attempt))
-		w.finish(ctx, log, msg, id, attempt, Permanent(fmt.Errorf("decode job message: %w", err), CodeInvalid))
+		seed := lenientRecord(msg.Data())
+		log := w.log.With(slog.String("job_id", seed.ID), slog.Uint64("attempt", attempt))
+		w.finish(ctx, log, msg, seed, attempt, Permanent(fmt.Errorf("decode job message: %w", err), CodeInvalid))
 		return
 	}
 	log := w.log.With(slog.String("job_id", m.ID), slog.Uint64("attempt", attempt))
@@ -60,20 +61,53 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = w.ack(ctx, log, msg)
 		return
 	}
-	w.finish(ctx, log, msg, m.ID, attempt, err)
+	w.finish(ctx, log, msg, recordOf(m), attempt, err)
 	log.Info("job done", slog.Duration("took", time.Since(start)), slog.String("code", ErrorCode(err)))
 }
 
-// lenientID pulls the "id" out of a message that failed strict decoding, so
-// that its failure can still be recorded; "" when there is none.
-func lenientID(data []byte) string {
+// lenientRecord reads what it can of a message that failed strict
+// decoding, so that its failure can still be recorded: the ID when it is a
+// well-formed job ID (else the record has none and nothing is stored), the
+// tenant and input key when they are valid.
+func lenientRecord(data []byte) status.Record {
+	if len(data) > job.MaxMessageBytes {
+		return status.Record{}
+	}
 	var v struct {
-		ID string `json:"id"`
+		ID     any `json:"id"`
+		Tenant any `json:"tenant"`
+		Input  struct {
+			Key any `json:"key"`
+		} `json:"input"`
 	}
-	if json.Unmarshal(data, &v) != nil || len(v.ID) > 64 || job.ValidateKey(v.ID) != nil || strings.Contains(v.ID, "/") {
-		return ""
+	if json.Unmarshal(data, &v) != nil {
+		// A wrong type elsewhere must not hide the ID: read the fields alone.
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(data, &fields) != nil {
+			return status.Record{}
+		}
+		_ = json.Unmarshal(fields["id"], &v.ID)
+		_ = json.Unmarshal(fields["tenant"], &v.Tenant)
 	}
-	return v.ID
+	id, _ := v.ID.(string)
+	if !job.ValidID(id) {
+		return status.Record{}
+	}
+	rec := status.Record{ID: id}
+	if t, _ := v.Tenant.(string); job.ValidTenant(t) {
+		rec.Tenant = t
+	}
+	if k, _ := v.Input.Key.(string); job.ValidateKey(k) == nil {
+		rec.Input = k
+	}
+	return rec
+}
+
+// recordOf is the record the producer creates for m: tenant, input,
+// options and submitted_at (as created_at).
+func recordOf(m *job.Message) status.Record {
+	opts, _ := json.Marshal(m.Options) // plain struct: cannot fail
+	return status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key, Options: opts, CreatedAt: m.SubmittedAt}
 }
 
 // errAlreadyDone: the job reached a terminal state before this delivery.
@@ -183,15 +217,10 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 }
 
 // createRecord stores the queued record of a job whose message arrived
-// without one, as the producer would have: tenant, input, options and
-// submitted_at (as created_at). An existing record is left as it is.
+// without one, as the producer would have (recordOf). An existing record is
+// left as it is.
 func (w *Worker) createRecord(ctx context.Context, m *job.Message) error {
-	opts, err := json.Marshal(m.Options)
-	if err != nil {
-		return err
-	}
-	_, _, err = w.deps.Status.Create(ctx, status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key,
-		Options: opts, CreatedAt: m.SubmittedAt})
+	_, _, err := w.deps.Status.Create(ctx, recordOf(m))
 	return err
 }
 
@@ -226,7 +255,7 @@ func (w *Worker) heartbeat(ctx context.Context, log *slog.Logger, msg jetstream.
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := w.apply(ctx, log, msg, Decide(Outcome{Running: true}, nil), "", false); err != nil {
+			if err := w.apply(ctx, log, msg, Decide(Outcome{Running: true}, nil), status.Record{}, false); err != nil {
 				log.Warn("heartbeat failed", slog.Any("error", err))
 			}
 		}
@@ -234,7 +263,9 @@ func (w *Worker) heartbeat(ctx context.Context, log *slog.Logger, msg jetstream.
 }
 
 // finish decides what err means for the job and carries it out.
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg, id string, attempt uint64, err error) {
+// rec identifies the job (rec.ID "" when the message has no usable ID) and
+// holds what a record created for it gets (status.Store.Reject).
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg, rec status.Record, attempt uint64, err error) {
 	a := Decide(Outcome{Err: err, NumDelivered: attempt, MaxDeliver: w.cfg.MaxDeliver}, w.cfg.Retry)
 	w.m.Jobs.WithLabelValues(a.Metric).Inc()
 	if err != nil {
@@ -249,7 +280,7 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	last := w.cfg.MaxDeliver > 0 && attempt >= uint64(w.cfg.MaxDeliver)
-	if aerr := w.apply(fctx, log, msg, a, id, last); aerr != nil {
+	if aerr := w.apply(fctx, log, msg, a, rec, last); aerr != nil {
 		log.Error("finishing job failed (nak'd for redelivery, or dead-lettered on its last delivery)", slog.Any("error", aerr))
 	}
 }
@@ -259,16 +290,17 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg
 // job is not lost, except on its last delivery (JetStream would never hand
 // it out again): then it is dead-lettered with the reason and terminated, so
 // the job's fate is recorded even though its status record could not be.
-func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, a Action, id string, last bool) error {
-	if a.Status != "" && id != "" {
+func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, a Action, rec status.Record, last bool) error {
+	rej := queue.Rejection{Reason: a.Reason, Code: a.Code, JobID: rec.ID}
+	if a.Status != "" && rec.ID != "" {
 		var err error
 		switch a.Status {
 		case status.StateFailed:
-			_, err = w.deps.Status.Fail(ctx, id, a.Code, a.Reason)
+			_, err = w.deps.Status.Reject(ctx, rec, a.Code, a.Reason)
 		case status.StateCanceled:
-			_, err = w.deps.Status.Canceled(ctx, id)
+			_, err = w.deps.Status.Canceled(ctx, rec.ID)
 		}
-		if errors.Is(err, status.ErrTerminal) || errors.Is(err, status.ErrNotFound) {
+		if errors.Is(err, status.ErrTerminal) || errors.Is(err, status.ErrNotFound) || errors.Is(err, status.ErrStaleTransition) {
 			log.Info("status not changed", slog.String("status", string(a.Status)), slog.Any("error", err))
 			err = nil
 		}
@@ -277,12 +309,12 @@ func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg,
 			if !last {
 				return errors.Join(serr, msg.NakWithDelay(w.cfg.Retry(1)))
 			}
-			reason := fmt.Sprintf("%s (status not stored: %v)", a.Reason, err)
-			return errors.Join(serr, w.deps.Queue.DeadLetter(ctx, msg, reason), msg.TermWithReason(reason))
+			rej.Reason = fmt.Sprintf("%s (status not stored: %v)", a.Reason, err)
+			return errors.Join(serr, w.deps.Queue.DeadLetter(ctx, msg, rej), msg.TermWithReason(rej.Reason))
 		}
 	}
 	if a.DeadLetter {
-		if err := w.deps.Queue.DeadLetter(ctx, msg, a.Reason); err != nil {
+		if err := w.deps.Queue.DeadLetter(ctx, msg, rej); err != nil {
 			log.Error("dead-letter publish failed", slog.Any("error", err))
 		}
 	}

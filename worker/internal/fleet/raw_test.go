@@ -2,11 +2,13 @@ package fleet
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/shared/job"
@@ -81,4 +83,87 @@ func (b *testBundle) waitAcked(t *testing.T, n uint64) {
 		}
 		return acked >= n
 	}, waitLong, 10*time.Millisecond)
+}
+
+// The malformed-message corpus: every message the worker refuses is kept in
+// the dead-letter stream with its reason, headers and delivery count, and
+// where the message carries a well-formed job ID its record says failed.
+func TestWorkerRejectedMessagesAreKept(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	var calls atomic.Int32
+	b.start(t, stagedProcessor(&calls, nil))
+	newID := func() string {
+		id, err := job.NewID()
+		require.NoError(t, err)
+		return id
+	}
+	valid := func(id string) string {
+		return `{"version":1,"id":"` + id + `","tenant":"acme","input":{"bucket":"` + b.bucket +
+			`","key":"inputs/acme/` + id + `/photo.jpg"},"submitted_at":"2026-01-02T03:04:05Z"}`
+	}
+	garbage := make([]byte, 60<<10)
+	for i := range garbage {
+		garbage[i] = byte('!' + i%90)
+	}
+	idVersion, idKey, idField, idOwned := newID(), newID(), newID(), newID()
+	// A queued record of this tenant whose message then arrives broken.
+	_, _, err := b.status.Create(b.ctx, status.Record{ID: idOwned, Tenant: "acme", Input: "inputs/acme/" + idOwned + "/p.jpg"})
+	require.NoError(t, err)
+	cases := []struct {
+		name string
+		data []byte
+		id   string // "" = no usable ID: no record
+	}{
+		{"not json", []byte("this is not json {"), ""},
+		{"garbage 60 KB", garbage, ""},
+		{"unknown version", []byte(strings.Replace(valid(idVersion), `"version":1`, `"version":2`, 1)), idVersion},
+		{"key with ..", []byte(strings.Replace(valid(idKey), `/photo.jpg`, `/../../etc/passwd`, 1)), idKey},
+		{"invalid field", []byte(strings.Replace(valid(idField), `"tenant":"acme"`, `"tenant":"acme","options":{"uv_size":99999}`, 1)), idField},
+		{"unknown field, existing record", []byte(strings.Replace(valid(idOwned), `"version":1`, `"version":1,"colour":"red"`, 1)), idOwned},
+		{"id not a UUIDv7", []byte(strings.Replace(valid(idVersion), idVersion, "job-1", -1)), ""},
+	}
+	subject := b.qcfg.Subject(job.PriorityNormal)
+	for i, c := range cases {
+		msg := &nats.Msg{Subject: subject, Data: c.data, Header: nats.Header{"X-Sender": []string{c.name}}}
+		msg.Header.Set("Nats-Msg-Id", "corpus-"+strconv.Itoa(i))
+		require.NoError(t, b.nats.Conn.PublishMsg(msg), c.name)
+	}
+	require.NoError(t, b.nats.Conn.Flush())
+	b.waitAcked(t, uint64(len(cases)))
+	require.Zero(t, calls.Load(), "nothing refused may run")
+	require.Zero(t, b.redelivered(t), "a refused message is never retried")
+
+	dls, err := b.q.DeadLetters(b.ctx, 0, 100)
+	require.NoError(t, err)
+	require.Len(t, dls, len(cases), "one dead letter per refused message")
+	bySender := map[string]queue.DeadLetter{}
+	for _, d := range dls {
+		bySender[d.Header.Get("X-Sender")] = d
+	}
+	for i, c := range cases {
+		d, ok := bySender[c.name]
+		require.True(t, ok, "no dead letter for %s", c.name)
+		require.Equal(t, c.data, d.Data, c.name)
+		require.Equal(t, CodeInvalid, d.Code, c.name)
+		require.NotEmpty(t, d.Reason, c.name)
+		require.EqualValues(t, 1, d.Deliveries, c.name)
+		require.Equal(t, subject, d.Subject, c.name)
+		require.Equal(t, c.id, d.JobID, c.name)
+		require.Equal(t, "corpus-"+strconv.Itoa(i), d.Header.Get(queue.HeaderDLQMsgID), c.name)
+		if c.id == "" {
+			continue
+		}
+		r, err := b.status.Get(b.ctx, c.id)
+		require.NoError(t, err, c.name)
+		require.Equal(t, status.StateFailed, r.State, c.name)
+		require.Equal(t, CodeInvalid, r.ErrorCode, c.name)
+		require.Equal(t, "acme", r.Tenant, c.name)
+		require.NotEmpty(t, r.ErrorMessage, c.name)
+	}
+	r, err := b.status.Get(b.ctx, idKey)
+	require.NoError(t, err)
+	require.Empty(t, r.Input, "an unsafe key is not stored in the record")
+	require.Contains(t, r.ErrorMessage, "input.key")
+	t.Logf("reason for the 60 KB message: %s", bySender["garbage 60 KB"].Reason)
 }

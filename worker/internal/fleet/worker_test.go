@@ -3,11 +3,11 @@ package fleet
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/shared/job"
@@ -35,28 +35,6 @@ func TestWorkerSucceeds(t *testing.T) {
 	require.Equal(t, 1, r.Attempts)
 	require.Equal(t, "w1", r.Worker)
 	b.waitIdle(t)
-	require.EqualValues(t, 1, calls.Load())
-}
-
-func TestWorkerBadMessageTerminates(t *testing.T) {
-	t.Parallel()
-	b := setup(t, queue.Config{})
-	var calls atomic.Int32
-	b.start(t, stagedProcessor(&calls, nil))
-	// A message the producer would never publish: unknown field. Its ID
-	// has a status record, which must end failed.
-	id := b.submit(t, []byte("x"), job.Options{})
-	b.waitState(t, id, isState(status.StateSucceeded))
-	bad := &nats.Msg{Subject: b.qcfg.Subject(job.PriorityNormal), Header: nats.Header{},
-		Data: []byte(`{"version":1,"id":"` + id + `x","extra":true}`)}
-	_, err := b.nats.JS.PublishMsg(b.ctx, bad)
-	require.NoError(t, err)
-	_, _, err = b.status.Create(b.ctx, status.Record{ID: id + "x", Tenant: "acme", Input: "k"})
-	require.NoError(t, err)
-	r := b.waitState(t, id+"x", isState(status.StateFailed))
-	require.Equal(t, CodeInvalid, r.ErrorCode)
-	b.waitIdle(t)
-	require.Zero(t, b.redelivered(t))
 	require.EqualValues(t, 1, calls.Load())
 }
 
@@ -338,34 +316,47 @@ func TestNewValidates(t *testing.T) {
 	require.ErrorContains(t, err, "Fetcher")
 }
 
-func TestLenientID(t *testing.T) {
+func TestLenientRecord(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "abc", lenientID([]byte(`{"id":"abc","x":1}`)))
-	require.Empty(t, lenientID([]byte(`{"id":"../x"}`)))
-	require.Empty(t, lenientID([]byte(`not json`)))
-	require.Empty(t, lenientID([]byte(`{"id":"a/b"}`)))
+	id, err := job.NewID()
+	require.NoError(t, err)
+	require.Equal(t, status.Record{ID: id, Tenant: "acme", Input: "inputs/acme/a.jpg"},
+		lenientRecord([]byte(`{"id":"`+id+`","tenant":"acme","input":{"key":"inputs/acme/a.jpg"},"x":1}`)))
+	require.Equal(t, status.Record{ID: id, Tenant: "acme"},
+		lenientRecord([]byte(`{"id":"`+id+`","tenant":"acme","input":{"key":"inputs/../etc"}}`)), "a bad key is not recorded")
+	require.Equal(t, status.Record{ID: id, Tenant: "acme"},
+		lenientRecord([]byte(`{"id":"`+id+`","tenant":"acme","input":5}`)), "a wrong type elsewhere keeps the ID")
+	require.Equal(t, status.Record{ID: id}, lenientRecord([]byte(`{"id":"`+id+`","tenant":"a b"}`)))
+	for _, bad := range []string{`{"id":"abc"}`, `{"id":"../x"}`, `not json`, `{"id":5}`, `[1]`, `{"id":"` + strings.ToUpper(id) + `"}`} {
+		require.Empty(t, lenientRecord([]byte(bad)).ID, bad)
+	}
 }
 
-func FuzzLenientID(f *testing.F) {
-	f.Add([]byte(`{"id":"abc"}`))
+func FuzzLenientRecord(f *testing.F) {
+	f.Add([]byte(`{"id":"0190b3c4-6b1d-7f3e-8a2b-1c2d3e4f5a6b","tenant":"acme"}`))
 	f.Add([]byte(`{"id":""}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		id := lenientID(b)
-		if id != "" {
-			require.LessOrEqual(t, len(id), 64)
-			require.NotContains(t, id, "/")
+		r := lenientRecord(b)
+		if r.ID != "" {
+			require.True(t, job.ValidID(r.ID))
+		}
+		if r.Tenant != "" {
+			require.True(t, job.ValidTenant(r.Tenant))
+		}
+		if r.Input != "" {
+			require.NoError(t, job.ValidateKey(r.Input))
 		}
 	})
 }
 
-// faultStatus wraps the real status store and fails every terminal Fail:
+// faultStatus wraps the real status store and fails every terminal Reject:
 // the seam for a Redis outage at the end of a job.
 type faultStatus struct {
 	*status.Store
 	fails atomic.Int32
 }
 
-func (f *faultStatus) Fail(ctx context.Context, id, code, msg string) (status.Record, error) {
+func (f *faultStatus) Reject(ctx context.Context, rec status.Record, code, msg string) (status.Record, error) {
 	f.fails.Add(1)
 	return status.Record{}, errors.New("injected redis failure: connection refused")
 }
@@ -400,5 +391,5 @@ func TestWorkerStatusOutageOnLastDeliveryDeadLetters(t *testing.T) {
 	require.Eventually(t, func() bool { return b.deadLetters(t) == 1 }, waitLong, 20*time.Millisecond)
 	b.waitIdle(t)
 	require.EqualValues(t, b.cfg.MaxDeliver, calls.Load(), "every delivery ran")
-	require.EqualValues(t, 1, fs.fails.Load(), "Fail is tried once, on the last delivery")
+	require.EqualValues(t, 1, fs.fails.Load(), "Reject is tried once, on the last delivery")
 }
