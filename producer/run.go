@@ -35,6 +35,9 @@ commands:
   status ID         print a job's record (--json)
   watch ID          print each change of a job until it finishes (--json)
   cancel ID         cancel a job (--json)
+  dlq list|show|retry|delete
+                    dead letters: messages the workers refused or gave up on;
+                    retry resubmits one (--file FIXED.json with a corrected message)
   serve             serve the HTTP API (docs/openapi.yaml) on --http-addr
   provision         create the bucket, job stream and consumers (idempotent)
   healthcheck       exit 0 when the local API's /healthz answers 200
@@ -60,6 +63,8 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 		return cmdSubmit(ctx, rest, stdout, stderr, env)
 	case "status", "watch", "cancel":
 		return cmdJob(ctx, cmd, rest, stdout, stderr, env)
+	case "dlq":
+		return cmdDLQ(ctx, rest, stdout, stderr, env, os.Stdin)
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr, env)
 	case "provision":
