@@ -16,6 +16,7 @@ import (
 	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/producer/client"
 	"github.com/facefleet/facefleet/producer/internal/api"
+	"github.com/facefleet/facefleet/producer/internal/console"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/status"
 )
@@ -371,7 +372,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return err
 	}
 	defer c.Close()
-	s, err := api.New(c, api.Options{Keys: keys, MaxUploadBytes: cfg.MaxUploadBytes, Logger: log})
+	s, err := api.New(c, api.Options{Keys: keys, MaxUploadBytes: cfg.MaxUploadBytes, Logger: log, Console: console.Handler()})
 	if err != nil {
 		return err
 	}
