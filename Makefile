@@ -31,7 +31,9 @@ bench: setup build ## Benchmarks: worker bench (model vs pipeline) and the fleet
 	$(BIN)/worker bench
 	$(BIN)/localstack bench
 
-models: ## Regenerate derived model files (canonical mesh JSON, FP16 graphs, model card hashes)
+models: ## Regenerate derived model files (FaceMesh ONNX from MediaPipe's tflite, canonical mesh JSON, FP16 graphs, model card hashes)
+	@bash .ci/install-mediapipe.sh
+	$(GO) run ./models/cmd/tflite2onnx -npm .cache/mediapipe-npm/node_modules/@mediapipe/face_mesh -model face_landmark.tflite -o models/face_landmark.onnx
 	$(GO) run ./models/cmd/meshpack
 	$(GO) run ./models/cmd/onnxfp16 -dir models
 

@@ -15,6 +15,7 @@ if ! command -v redis-server >/dev/null; then
 fi
 bash "$here/install-ort.sh"
 bash "$here/install-node-tools.sh"
+bash "$here/install-mediapipe.sh"
 gobin="$(go env GOPATH)/bin"
 if ! command -v helm >/dev/null && [[ ! -x "$gobin/helm" ]]; then
   echo "installing helm v4.3.2 (go install, a few minutes the first time)"

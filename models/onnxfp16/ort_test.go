@@ -65,7 +65,7 @@ func specs() []spec {
 		{model: models.DetectorFull, input: "input:0", outputs: det, size: 256, lo: -1, hi: 1,
 			logit: []bool{true, true, false, false}, tol: []float32{0.01, 0.01, 1, 1}},
 		// Landmarks in pixels of the 192×192 crop: 0.25 px; face presence: 0.01.
-		{model: models.Landmark, input: "input_1", outputs: []string{"conv2d_20", "conv2d_30"}, size: 192, nchw: true, lo: 0, hi: 1,
+		{model: models.Landmark, input: "input_1", outputs: []string{"conv2d_21", "conv2d_31"}, size: 192, nchw: true, lo: 0, hi: 1,
 			logit: []bool{false, true}, tol: []float32{0.25, 0.01}},
 	}
 }

@@ -21,8 +21,8 @@ const (
 	defaultMinPresence = 0.5
 
 	landmarkInput    = "input_1"
-	landmarkCoords   = "conv2d_20"
-	landmarkPresence = "conv2d_30"
+	landmarkCoords   = "conv2d_21"
+	landmarkPresence = "conv2d_31"
 )
 
 var landmarkOutputs = []string{landmarkCoords, landmarkPresence}
