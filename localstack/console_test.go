@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/facefleet/facefleet/shared/toolcheck"
+)
+
+// chromiumPath is Debian's Chromium (make setup installs it); the browser
+// test never uses a downloaded browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// TestConsoleInBrowser starts `localstack up` (NATS, Redis, S3, the producer
+// and a worker as real processes) and runs the console's end-to-end test in
+// headless Chromium against it (producer/internal/console/web/e2e): sign in,
+// two photos through the stages to succeeded, the UV image and the 3D view,
+// a cancel, a refused non-image, a reload, no browser console errors.
+// FACEFLEET_CONSOLE_SCREENSHOT=path saves a screenshot of the page.
+func TestConsoleInBrowser(t *testing.T) {
+	requireTools(t)
+	if _, err := os.Stat(chromiumPath); err != nil {
+		toolcheck.Missing(t, "%s is missing: run `make setup` (apt-get install chromium)", chromiumPath)
+		return
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		toolcheck.Missing(t, "node not on PATH: run `make setup`")
+		return
+	}
+	web := filepath.Join(moduleRoot(t), "producer", "internal", "console", "web")
+	if _, err := os.Stat(filepath.Join(web, "node_modules", "playwright-core", "package.json")); err != nil {
+		toolcheck.Missing(t, "playwright-core is not installed in %s: run `make setup`", web)
+		return
+	}
+	bin := binaries(t)
+	data := filepath.Join(t.TempDir(), "data")
+	var (
+		p  *proc
+		pt ports
+	)
+	for try := 0; ; try++ {
+		pt = freePorts(t)
+		p = startLocalstack(t, bin, append([]string{"up", "--data", data}, pt.flags()...)...)
+		if p.waitFor(t, "try: bin/producer submit", 4*time.Minute) || try == 2 || !strings.Contains(p.errors(), "is in use") {
+			break
+		}
+		t.Logf("retrying with other ports: %s", p.errors())
+	}
+	p.waitLine(t, "try: bin/producer submit", time.Second)
+	key := regexp.MustCompile(`API key "([^"]+)"`).FindStringSubmatch(p.output())
+	require.NotNil(t, key, p.output())
+
+	shot := os.Getenv("FACEFLEET_CONSOLE_SCREENSHOT")
+	if shot == "" {
+		shot = filepath.Join(t.TempDir(), "console.png")
+	} else if shot, err = filepath.Abs(shot); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.Command(node, "e2e/console.e2e.mjs",
+		"--url", "http://"+hostPort(pt.api), "--key", key[1], "--chromium", chromiumPath,
+		"--photo", sample(t, "ddfa_jianzhuguo.jpg"), "--photo", sample(t, "bf_Test3.jpg"),
+		"--slow", sample(t, "pexels-tim-douglas-6567248.jpg"), "--screenshot", shot)
+	cmd.Dir = web
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser test (%s):\n%s", time.Since(start).Round(time.Millisecond), out)
+	require.NoError(t, err, "the browser test failed")
+	require.Contains(t, string(out), "RESULT {\"ok\":true")
+	st, err := os.Stat(shot)
+	require.NoError(t, err)
+	require.Positive(t, st.Size())
+}

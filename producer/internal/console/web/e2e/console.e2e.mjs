@@ -1,0 +1,285 @@
+// End-to-end test of the web console in headless Debian Chromium (never a
+// downloaded browser), driven by playwright-core, against a running stack
+// (the Go test localstack/console_test.go starts `localstack up` and runs
+// this). It fails (exit 1) on the first broken expectation.
+//
+//   node e2e/console.e2e.mjs --url http://127.0.0.1:8080 --key local-dev-key \
+//     --photo A.jpg --photo B.jpg --slow BIG.jpg [--screenshot out.png] [--chromium /usr/bin/chromium]
+//
+// Steps: sign in with a wrong key (clear message), then the right one (tenant
+// shown); submit one photo through the file input and one by drag-and-drop;
+// see both jobs go through the stages to succeeded; open a result: the photo
+// overlay, the UV <img> loaded, the 3D <canvas> drawn (non-blank pixels), a
+// presigned download link that works; cancel a job; submit a non-image and
+// get the API's error next to the file; reload: still signed in, the jobs
+// listed newest first. No request may leave the page's origin and the
+// browser console must stay free of errors (except the two deliberate 4xx
+// answers' "Failed to load resource" lines).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+
+const args = { photo: [] };
+for (let i = 2; i < process.argv.length; i += 2) {
+  const k = process.argv[i].replace(/^--/, '');
+  const v = process.argv[i + 1];
+  if (Array.isArray(args[k])) args[k].push(v);
+  else args[k] = v;
+}
+const { url, key } = args;
+const chromiumPath = args.chromium || '/usr/bin/chromium';
+if (!url || !key || args.photo.length !== 2 || !args.slow) {
+  console.error('usage: console.e2e.mjs --url URL --key KEY --photo A --photo B --slow BIG [--screenshot PNG]');
+  process.exit(2);
+}
+const origin = new URL(url).origin;
+const STAGES = ['decode', 'detect', 'landmarks', 'texture', 'geometry', 'encode', 'upload'];
+const t0 = Date.now();
+const step = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+const fail = (msg) => { throw new Error(msg); };
+const expect = (cond, msg) => { if (!cond) fail(msg); };
+
+const profile = mkdtempSync(join(tmpdir(), 'facefleet-console-e2e-'));
+const ctx = await chromium.launchPersistentContext(profile, {
+  executablePath: chromiumPath,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+  viewport: { width: 1280, height: 900 },
+  acceptDownloads: false,
+});
+const problems = [];
+const expected4xx = []; // [status, path] answers the test provokes on purpose
+let result = {};
+try {
+  // Nothing may be fetched from elsewhere.
+  await ctx.route('**/*', (route) => {
+    const u = route.request().url();
+    if (u.startsWith(origin + '/') || u.startsWith('blob:') || u.startsWith('data:')) return route.continue();
+    problems.push(`request outside the origin: ${u}`);
+    return route.abort();
+  });
+  const page = ctx.pages()[0] || (await ctx.newPage());
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    const where = m.location()?.url || '';
+    const ok = expected4xx.some(([st, p]) => text.includes(`status of ${st}`) && where.startsWith(origin + p));
+    if (!ok) problems.push(`console error: ${text} (${where})`);
+  });
+
+  // First load.
+  const navStart = Date.now();
+  await page.goto(url + '/', { waitUntil: 'load' });
+  await page.locator('#signin').waitFor({ state: 'visible' });
+  const firstLoad = await page.evaluate(() => {
+    const n = performance.getEntriesByType('navigation')[0];
+    const res = performance.getEntriesByType('resource');
+    return { load_ms: n.loadEventEnd - n.startTime, dcl_ms: n.domContentLoadedEventEnd - n.startTime,
+      transfer_bytes: n.transferSize + res.reduce((a, r) => a + r.transferSize, 0),
+      body_bytes: n.decodedBodySize + res.reduce((a, r) => a + r.decodedBodySize, 0) };
+  });
+  step(`first load: ${JSON.stringify(firstLoad)} (${Date.now() - navStart} ms to the sign-in form)`);
+
+  // Wrong key, then the right one.
+  expected4xx.push([401, '/v1/options']);
+  await page.fill('#key', 'not-a-key');
+  await page.click('#signin-form button');
+  await page.locator('#signin-error').waitFor({ state: 'visible' });
+  const msg = await page.textContent('#signin-error');
+  expect(/not accepted/i.test(msg), `wrong key message: ${msg}`);
+  expect(await page.isHidden('#app'), 'the app stays hidden with a wrong key');
+  await page.fill('#key', key);
+  await page.click('#signin-form button');
+  await page.locator('#app').waitFor({ state: 'visible' });
+  const tenant = await page.textContent('#tenant');
+  expect(tenant === 'local', `tenant shown: ${tenant}`);
+  expect(await page.evaluate(() => sessionStorage.getItem('facefleet.apiKey')) === key, 'key kept in sessionStorage');
+  expect(await page.evaluate(() => localStorage.length) === 0, 'nothing in localStorage');
+  step(`signed in as ${tenant}`);
+
+  // The form carries the API's defaults.
+  const opts = await (await fetch(url + '/v1/options', { headers: { Authorization: `Bearer ${key}` } })).json();
+  for (const o of opts.options) {
+    const v = await page.evaluate((n) => {
+      const e = document.querySelector(`#options [name="${n}"]`);
+      return e.type === 'checkbox' ? e.checked : e.value;
+    }, o.name);
+    expect(String(v) === String(o.default ?? ''), `option ${o.name}: form ${v}, API default ${o.default}`);
+  }
+  await page.check('#options [name="geometry"]');
+
+  // One photo through the file input, one dropped on the page.
+  const [a, b] = args.photo;
+  await page.setInputFiles('#files', a);
+  const dropped = readFileSync(b).toString('base64');
+  const dt = await page.evaluateHandle(([data, name]) => {
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    const t = new DataTransfer();
+    t.items.add(new File([bytes], name, { type: 'image/jpeg' }));
+    return t;
+  }, [dropped, basename(b)]);
+  await page.dispatchEvent('#drop', 'dragenter', { dataTransfer: dt });
+  await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+  expect(await page.locator('#pending li').count() === 2, 'two files pending');
+  await page.click('#start');
+  await page.locator('#pending li.ok').nth(1).waitFor();
+  const ids = await page.$$eval('#jobs .job', (cs) => cs.map((c) => c.dataset.jobId));
+  expect(ids.length === 2, `two job cards, got ${ids.length}`);
+  step(`submitted ${ids.join(', ')}`);
+
+  // Watch the stages go by; wait for both to succeed.
+  const seenLabels = new Set();
+  const deadline = Date.now() + 4 * 60_000;
+  for (;;) {
+    const cards = await page.$$eval('#jobs .job', (cs) => cs.map((c) => ({ id: c.dataset.jobId, state: c.dataset.state,
+      stage: c.dataset.stage, seen: c.dataset.seen || '', label: c.querySelector('.label').textContent,
+      pct: c.querySelector('.pct').textContent, attempts: c.querySelector('.attempts').textContent })));
+    for (const c of cards) if (c.state === 'running') seenLabels.add(`${c.label} ${c.pct} ${c.attempts}`);
+    if (cards.every((c) => c.state === 'succeeded')) {
+      for (const c of cards) {
+        const seen = c.seen.split(' ').filter(Boolean);
+        expect(seen.every((s) => STAGES.includes(s)), `unknown stage reported for ${c.id}: ${c.seen}`);
+        expect(seen.length >= 3, `job ${c.id}: only stages [${c.seen}] seen live`);
+        expect(c.pct === '100%', `job ${c.id} ends at ${c.pct}`);
+        expect(/attempt 1/.test(c.attempts), `attempts shown for ${c.id}: ${c.attempts}`);
+      }
+      step(`both succeeded; stages seen live: ${cards.map((c) => `[${c.seen}]`).join(' ')}; running labels seen: ${seenLabels.size}`);
+      break;
+    }
+    const bad = cards.find((c) => c.state === 'failed' || c.state === 'canceled');
+    expect(!bad, `job ${bad?.id} ended ${bad?.state}`);
+    expect(Date.now() < deadline, `jobs not done in time: ${JSON.stringify(cards)}`);
+    await page.waitForTimeout(50);
+  }
+  expect([...seenLabels].some((l) => / \d+% attempt 1$/.test(l)), `a running job shows stage, percent and attempt: ${[...seenLabels].join(' | ')}`);
+  const segs = await page.$$eval(`#jobs .job .seg`, (ss) => ss.map((s) => s.className));
+  expect(segs.every((c) => c.includes('done')), `every stage segment done: ${segs.join(',')}`);
+
+  // The result of the dropped photo (the group photo).
+  const resultStart = Date.now();
+  await page.click(`#jobs .job[data-job-id="${ids[0]}"]`);
+  await page.waitForFunction(() => {
+    const uv = document.querySelector('#result img.uv');
+    const v = document.querySelector('#result canvas.viewer');
+    const n = Number(document.querySelector('#result canvas.overlay')?.dataset.faces || -1);
+    const views = [...document.querySelectorAll('#result canvas.viewer')];
+    return uv && uv.complete && uv.naturalWidth > 0 && v && n === document.querySelectorAll('#result .face').length &&
+      views.length === n && views.every((c) => c.dataset.ready === '1');
+  }, null, { timeout: 60_000 });
+  const view = await page.evaluate(() => {
+    const uv = document.querySelector('#result img.uv');
+    const v = document.querySelector('#result canvas.viewer');
+    const c = document.createElement('canvas');
+    c.width = v.width;
+    c.height = v.height;
+    const g = c.getContext('2d');
+    g.drawImage(v, 0, 0);
+    const px = g.getImageData(0, 0, c.width, c.height).data;
+    const [r0, g0, b0] = [px[0], px[1], px[2]]; // the corner is background
+    let drawn = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      if (Math.abs(px[i] - r0) + Math.abs(px[i + 1] - g0) + Math.abs(px[i + 2] - b0) > 30) drawn++;
+    }
+    const ov = document.querySelector('#result canvas.overlay');
+    const og = ov.getContext('2d').getImageData(0, 0, ov.width, ov.height).data;
+    let marks = 0;
+    for (let i = 3; i < og.length; i += 4) if (og[i] > 0) marks++;
+    const gl = v.getContext('webgl2') || v.getContext('webgl');
+    return { faces: document.querySelectorAll('#result .face').length, uv: [uv.naturalWidth, uv.naturalHeight], canvas: [v.width, v.height], drawn, total: px.length / 4,
+      background: [r0, g0, b0], overlayFaces: Number(ov.dataset.faces), overlayMarks: marks,
+      renderer: gl ? gl.getParameter(gl.RENDERER) : 'none',
+      numbers: document.querySelector('#result table.pose')?.textContent || '',
+      timings: document.querySelector('#result table.timings')?.textContent || '',
+      links: [...document.querySelectorAll('#result .downloads a')].map((l) => [l.textContent, l.href]) };
+  });
+  step(`result shown in ${Date.now() - resultStart} ms: uv ${view.uv}, 3D canvas ${view.canvas} with ${view.drawn}/${view.total} drawn px (${view.renderer}), overlay ${view.overlayFaces} face(s) ${view.overlayMarks} px, ${view.links.length} links`);
+  expect(view.uv[0] >= 256, 'UV texture loaded');
+  expect(view.drawn > view.total * 0.02, `3D canvas is blank: ${view.drawn} of ${view.total} pixels differ from the background`);
+  expect(view.overlayFaces >= 1 && view.overlayFaces === view.faces && view.overlayMarks > 400 * view.faces, `overlay drawn: ${view.overlayFaces} faces, ${view.overlayMarks} px`);
+  expect(/yaw/.test(view.numbers) && /pitch/.test(view.numbers), `pose numbers: ${view.numbers}`);
+  expect(/decode/.test(view.timings) && /total/.test(view.timings), `timings: ${view.timings}`);
+  const names = view.links.map(([n]) => n);
+  for (const n of ['result.json', 'face-0/uv_texture.png', 'face-0/mesh.glb']) expect(names.includes(n), `download link for ${n}: ${names}`);
+  const glbLink = view.links.find(([n]) => n === 'face-0/mesh.glb')[1];
+  const dl = await fetch(glbLink); // presigned: no key needed
+  const glb = new Uint8Array(await dl.arrayBuffer());
+  expect(dl.ok && String.fromCharCode(...glb.slice(0, 4)) === 'glTF', `presigned mesh.glb download: ${dl.status}`);
+  // Orbit: a drag changes the picture.
+  const viewer = page.locator('#result canvas.viewer').first();
+  await viewer.scrollIntoViewIfNeeded();
+  const box = await viewer.boundingBox();
+  const drag = async (dx, dy) => {
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + dx, box.y + box.height / 2 + dy, { steps: 5 });
+    await page.mouse.up();
+  };
+  const before = await page.evaluate(() => document.querySelector('#result canvas.viewer').toDataURL());
+  await drag(-40, 8);
+  const after = await page.evaluate(() => document.querySelector('#result canvas.viewer').toDataURL());
+  expect(before !== after, 'dragging orbits the 3D view');
+  if (args.screenshot) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: args.screenshot, fullPage: true });
+    step(`screenshot ${args.screenshot}`);
+  }
+
+  // Cancel: three slow jobs (large texture, every face); the newest waits
+  // behind the other two on the worker's two slots, or runs; either way a
+  // cancel ends it canceled.
+  await page.fill('#options [name="uv_size"]', '4096');
+  await page.fill('#options [name="max_faces"]', '16');
+  await page.setInputFiles('#files', [args.slow, args.slow, args.slow]);
+  await page.click('#start');
+  await page.locator('#pending li.ok').nth(2).waitFor();
+  const slowIDs = await page.$$eval('#jobs .job', (cs) => cs.slice(0, 3).map((c) => c.dataset.jobId));
+  const slowID = slowIDs[0];
+  const slow = page.locator(`#jobs .job[data-job-id="${slowID}"]`);
+  const stateAtCancel = await slow.getAttribute('data-state');
+  await slow.locator('.cancel').click();
+  await page.waitForFunction((id) => document.querySelector(`#jobs .job[data-job-id="${id}"]`)?.dataset.state === 'canceled', slowID, { timeout: 120_000 });
+  expect(await slow.locator('.cancel').isHidden(), 'no cancel button on a canceled job');
+  await page.waitForFunction((ids) => ids.every((id) => document.querySelector(`#jobs .job[data-job-id="${id}"]`)?.dataset.state === 'succeeded'),
+    slowIDs.slice(1), { timeout: 240_000 });
+  step(`canceled ${slowID} (it was ${stateAtCancel}); the other two succeeded`);
+
+  // A file that is not an image gets the API's error next to it.
+  expected4xx.push([415, '/v1/jobs']);
+  await page.setInputFiles('#files', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a photo\n') });
+  await page.click('#start');
+  const badLi = page.locator('#pending li.bad');
+  await badLi.waitFor();
+  const badText = await badLi.textContent();
+  const badCode = await badLi.getAttribute('data-error');
+  expect(badCode === 'image_unsupported_format' && /notes\.txt/.test(badText) && /JPEG, PNG or WebP/.test(badText), `bad file: ${badCode} ${badText}`);
+  step(`non-image refused: ${badText}`);
+
+  // Reload: still signed in (this tab), the jobs listed newest first.
+  await page.reload({ waitUntil: 'load' });
+  await page.locator('#app').waitFor({ state: 'visible' });
+  await page.locator('#jobs .job').nth(4).waitFor();
+  const listed = await page.$$eval('#jobs .job', (cs) => cs.map((c) => [c.dataset.jobId, c.dataset.state]));
+  expect(listed.length === 5, `five jobs listed after reload: ${JSON.stringify(listed)}`);
+  expect(JSON.stringify(listed.map(([id]) => id)) === JSON.stringify([...slowIDs, ...ids]), `newest first: ${JSON.stringify(listed)}`);
+  expect(JSON.stringify(listed.map(([, s]) => s)) === JSON.stringify(['canceled', 'succeeded', 'succeeded', 'succeeded', 'succeeded']), `states: ${JSON.stringify(listed)}`);
+  // Sign out forgets the key.
+  await page.click('#signout');
+  expect(await page.evaluate(() => sessionStorage.getItem('facefleet.apiKey')) === null, 'sign out forgets the key');
+  expect(await page.locator('#jobs .job').count() === 0, 'sign out clears the jobs');
+  await page.waitForTimeout(200); // late console messages
+  expect(problems.length === 0, `browser problems:\n  ${problems.join('\n  ')}`);
+  result = { ok: true, first_load: firstLoad, seconds: (Date.now() - t0) / 1000, view };
+  step('PASS');
+} catch (e) {
+  console.error(`FAIL: ${e.message}`);
+  if (problems.length) console.error(`browser problems:\n  ${problems.join('\n  ')}`);
+  result = { ok: false, error: e.message };
+} finally {
+  await ctx.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+console.log('RESULT ' + JSON.stringify(result));
+process.exit(result.ok ? 0 : 1);
