@@ -11,7 +11,7 @@ IMAGE_TAG ?= 0.1.0
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install what tests and the local stack need (redis-server, ONNX Runtime, gltf-validator, helm); idempotent
+setup: ## Install what tests and the local stack need (redis-server, chromium, ONNX Runtime, npm packages, helm); idempotent
 	@bash .ci/install-tools.sh
 
 build: ## Build bin/worker, bin/producer, bin/localstack
@@ -31,6 +31,9 @@ bench: setup build ## Benchmarks: worker bench (model vs pipeline) and the fleet
 	$(BIN)/worker bench
 	$(BIN)/localstack bench
 
+console: setup ## Rebuild the web console bundle (producer/internal/console/dist, committed) from its sources
+	cd producer/internal/console/web && node build.mjs
+
 models: ## Regenerate derived model files (FaceMesh ONNX from MediaPipe's tflite, canonical mesh JSON, FP16 graphs, model card hashes)
 	@bash .ci/install-mediapipe.sh
 	$(GO) run ./models/cmd/tflite2onnx -npm .cache/mediapipe-npm/node_modules/@mediapipe/face_mesh -model face_landmark.tflite -o models/face_landmark.onnx
@@ -49,4 +52,4 @@ lint: ## go vet and chart lint
 clean: ## Remove build outputs and local stack state
 	rm -rf $(BIN) .data out
 
-.PHONY: help setup build demo up test bench models images lint clean
+.PHONY: help setup build demo up test bench console models images lint clean

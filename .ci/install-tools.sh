@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the local stack need, idempotently:
-#   redis-server (Debian), ONNX Runtime CPU library (npm), gltf-validator (npm), helm (go install).
+#   redis-server and chromium (Debian), ONNX Runtime CPU library (npm), gltf-validator (npm),
+#   the web console's pinned npm packages (npm ci: esbuild, three, playwright-core), helm (go install).
 # Each step returns at once when its tool is already there.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -12,6 +13,28 @@ if ! command -v redis-server >/dev/null; then
     echo "redis-server is missing: install it (Debian: sudo apt-get install redis-server)" >&2
     exit 1
   fi
+fi
+# Debian's Chromium for the console's browser test (playwright-core drives it;
+# never a downloaded browser).
+if [[ ! -x /usr/bin/chromium ]]; then
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    echo "installing chromium (apt-get, a minute or two the first time)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "chromium is missing: install it (Debian: sudo apt-get install chromium)" >&2
+    exit 1
+  fi
+fi
+# The console's build and test packages, exactly as package-lock.json pins
+# them; redone only when the lock file changes.
+console="$here/../producer/internal/console/web"
+stamp="$console/node_modules/.facefleet-lock.sha256"
+want="$(sha256sum "$console/package-lock.json" | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  echo "installing the console's npm packages (npm ci)"
+  (cd "$console" && npm ci --silent --no-audit --no-fund >/dev/null)
+  echo "$want" > "$stamp"
 fi
 bash "$here/install-ort.sh"
 bash "$here/install-node-tools.sh"

@@ -25,6 +25,7 @@ const chromiumPath = "/usr/bin/chromium"
 // a cancel, a refused non-image, a reload, no browser console errors.
 // FACEFLEET_CONSOLE_SCREENSHOT=path saves a screenshot of the page.
 func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	requireTools(t)
 	if _, err := os.Stat(chromiumPath); err != nil {
 		toolcheck.Missing(t, "%s is missing: run `make setup` (apt-get install chromium)", chromiumPath)
