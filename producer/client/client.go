@@ -374,15 +374,8 @@ type Job struct {
 	Results []ResultFile `json:"results,omitempty"`
 }
 
-// ResultFile is one output of a succeeded job.
-type ResultFile struct {
-	// Name is the path under results/<job-id>/, e.g. "face-0/uv_texture.png".
-	Name string `json:"name"`
-	// Key is the full S3 key.
-	Key string `json:"key"`
-	// URL is a presigned GET URL valid for the configured PresignExpiry.
-	URL string `json:"url"`
-}
+// ResultFile is one output of a succeeded job (name, key, presigned URL).
+type ResultFile = storage.ResultFile
 
 // ResultURLs presigns every output of rec: its Outputs when the worker listed
 // them, else the objects under results/<id>/. Only succeeded jobs have
@@ -391,26 +384,7 @@ func (c *Client) ResultURLs(ctx context.Context, rec status.Record) ([]ResultFil
 	if rec.State != status.StateSucceeded {
 		return nil, nil
 	}
-	keys := rec.Outputs
-	if len(keys) == 0 {
-		var err error
-		if keys, err = c.store.ListResults(ctx, rec.ID); err != nil {
-			return nil, err
-		}
-	}
-	prefix := storage.ResultPrefix(rec.ID)
-	out := make([]ResultFile, 0, len(keys))
-	for _, key := range keys {
-		if !strings.HasPrefix(key, prefix) {
-			key = prefix + key // outputs may be relative to the job's prefix
-		}
-		u, err := c.store.PresignGet(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ResultFile{Name: strings.TrimPrefix(key, prefix), Key: key, URL: u})
-	}
-	return out, nil
+	return c.store.PresignResults(ctx, rec.ID, rec.Outputs)
 }
 
 // Ready checks that NATS, Redis and S3 answer; it returns one error per

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -40,7 +42,88 @@ const (
 	MinMaxFaces, MaxMaxFaces = 1, 16
 	// MaxTraceparentLen bounds Trace.Traceparent.
 	MaxTraceparentLen = 128
+	// MaxWebhookURLLen bounds Webhook.URL (bytes).
+	MaxWebhookURLLen = 2048
 )
+
+// Webhook events: the job started running, reported a stage, or finished.
+const (
+	EventStarted   = "started"
+	EventProgress  = "progress"
+	EventSucceeded = "succeeded"
+	EventFailed    = "failed"
+	EventCanceled  = "canceled"
+)
+
+// WebhookEvents lists every webhook event, in the order a job meets them.
+func WebhookEvents() []string {
+	return []string{EventStarted, EventProgress, EventSucceeded, EventFailed, EventCanceled}
+}
+
+// DefaultWebhookEvents are the events of a webhook that names none: the
+// terminal ones.
+func DefaultWebhookEvents() []string { return []string{EventSucceeded, EventFailed, EventCanceled} }
+
+// Webhook asks the fleet to POST the job's record to URL on each of Events
+// (Standard Webhooks: signed with the tenant's secret, retried with backoff).
+type Webhook struct {
+	// URL is an http or https URL without user info or fragment, at most
+	// MaxWebhookURLLen bytes. Whether the fleet may call its address is
+	// decided on delivery (private addresses are refused unless allowed).
+	URL string `json:"url"`
+	// Events ⊆ WebhookEvents(), without repeats; omitted: DefaultWebhookEvents.
+	Events []string `json:"events,omitempty"`
+}
+
+// Wants reports whether the webhook asked for event.
+func (w *Webhook) Wants(event string) bool {
+	if w == nil {
+		return false
+	}
+	events := w.Events
+	if len(events) == 0 {
+		events = DefaultWebhookEvents()
+	}
+	return slices.Contains(events, event)
+}
+
+// validate appends the webhook's problems (fields "options.webhook.*").
+func (w *Webhook) validate(errs []error) []error {
+	add := func(field, problem string) { errs = append(errs, &FieldError{"options.webhook." + field, problem}) }
+	u, err := url.Parse(w.URL)
+	switch {
+	case w.URL == "":
+		add("url", "required")
+	case len(w.URL) > MaxWebhookURLLen:
+		add("url", fmt.Sprintf("longer than %d bytes", MaxWebhookURLLen))
+	case err != nil || !u.IsAbs() || u.Opaque != "":
+		add("url", "must be an absolute http or https URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		add("url", fmt.Sprintf("scheme must be http or https, got %q", u.Scheme))
+	case u.Hostname() == "":
+		add("url", "must name a host")
+	case u.User != nil:
+		add("url", "must not contain user info (credentials)")
+	case u.Fragment != "" || strings.Contains(w.URL, "#"):
+		add("url", "must not contain a fragment")
+	case strings.IndexFunc(w.URL, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0:
+		add("url", "must not contain spaces or control characters")
+	}
+	if w.Events != nil && len(w.Events) == 0 {
+		add("events", "must not be empty (omit it for the terminal events)")
+	}
+	seen := map[string]bool{}
+	for _, e := range w.Events {
+		switch {
+		case !slices.Contains(WebhookEvents(), e):
+			add("events", fmt.Sprintf("unknown event %q (want %s)", e, strings.Join(WebhookEvents(), ", ")))
+		case seen[e]:
+			add("events", fmt.Sprintf("%q given twice", e))
+		}
+		seen[e] = true
+	}
+	return errs
+}
 
 // Defaults applied by Options.WithDefaults.
 const (
@@ -118,6 +201,8 @@ type Options struct {
 	Detector string `json:"detector"`
 	// MaxFaces caps the faces processed per image (1..16).
 	MaxFaces int `json:"max_faces"`
+	// Webhook, when set, announces the job's events to an HTTP endpoint.
+	Webhook *Webhook `json:"webhook,omitempty"`
 }
 
 // DefaultOptions returns the options of a message that omits "options" or
@@ -140,8 +225,19 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 	if err := dec.Decode(&p); err != nil {
 		return fmt.Errorf("options: %w", err)
 	}
-	*o = Options(p)
+	*o = Options(p).withWebhookDefaults()
 	return nil
+}
+
+// withWebhookDefaults gives a webhook without events the default ones
+// (on a copy: o.Webhook may be shared).
+func (o Options) withWebhookDefaults() Options {
+	if o.Webhook != nil && o.Webhook.Events == nil {
+		w := *o.Webhook
+		w.Events = DefaultWebhookEvents()
+		o.Webhook = &w
+	}
+	return o
 }
 
 // WithDefaults returns o with zero fields set to their defaults (for
@@ -156,7 +252,7 @@ func (o Options) WithDefaults() Options {
 	if o.MaxFaces == 0 {
 		o.MaxFaces = DefaultMaxFaces
 	}
-	return o
+	return o.withWebhookDefaults()
 }
 
 // Validate reports every problem with o (fields prefixed "options.").
@@ -170,6 +266,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxFaces < MinMaxFaces || o.MaxFaces > MaxMaxFaces {
 		errs = append(errs, &FieldError{"options.max_faces", fmt.Sprintf("must be %d..%d, got %d", MinMaxFaces, MaxMaxFaces, o.MaxFaces)})
+	}
+	if o.Webhook != nil {
+		errs = o.Webhook.validate(errs)
 	}
 	return errors.Join(errs...)
 }

@@ -251,3 +251,50 @@ func TestValidID(t *testing.T) {
 		require.False(t, job.ValidID(bad), bad)
 	}
 }
+
+func TestWebhookOption(t *testing.T) {
+	t.Parallel()
+	base := job.DefaultOptions()
+	with := func(w job.Webhook) job.Options {
+		o := base
+		o.Webhook = &w
+		return o
+	}
+	ok := []job.Webhook{
+		{URL: "https://hooks.example.com/facefleet?x=1"},
+		{URL: "http://127.0.0.1:9999/h", Events: []string{job.EventStarted, job.EventProgress}},
+		{URL: "https://[2001:db8::1]:8443/h", Events: job.WebhookEvents()},
+	}
+	for _, w := range ok {
+		require.NoError(t, with(w).Validate(), w.URL)
+	}
+	bad := map[string]job.Webhook{
+		"options.webhook.url":    {URL: ""},
+		"options.webhook.events": {URL: "https://e.com/", Events: []string{"done"}},
+	}
+	for field, w := range bad {
+		require.Equal(t, []string{field}, fieldsOf(with(w).Validate()), w)
+	}
+	for _, u := range []string{"ftp://e.com/x", "/relative", "https://user:pw@e.com/", "https://e.com/#frag",
+		"https:///nohost", "https://e.com/a b", "mailto:x@e.com", "https://e.com/" + strings.Repeat("a", job.MaxWebhookURLLen)} {
+		require.Equal(t, []string{"options.webhook.url"}, fieldsOf(with(job.Webhook{URL: u}).Validate()), u)
+	}
+	require.Equal(t, []string{"options.webhook.events"},
+		fieldsOf(with(job.Webhook{URL: "https://e.com/", Events: []string{"started", "started"}}).Validate()))
+	require.Equal(t, []string{"options.webhook.events"},
+		fieldsOf(with(job.Webhook{URL: "https://e.com/", Events: []string{}}).Validate()))
+
+	// Omitted events are the terminal ones, in decoded and in Go-built options.
+	var o job.Options
+	require.NoError(t, json.Unmarshal([]byte(`{"webhook":{"url":"https://e.com/h"}}`), &o))
+	require.Equal(t, job.DefaultWebhookEvents(), o.Webhook.Events)
+	require.True(t, o.Webhook.Wants(job.EventFailed))
+	require.False(t, o.Webhook.Wants(job.EventStarted))
+	shared := &job.Webhook{URL: "https://e.com/h"}
+	d := job.Options{Webhook: shared}.WithDefaults()
+	require.Equal(t, job.DefaultWebhookEvents(), d.Webhook.Events)
+	require.Nil(t, shared.Events, "WithDefaults must not change the caller's webhook")
+	require.ErrorContains(t, json.Unmarshal([]byte(`{"webhook":{"url":"https://e.com/h","secret":"x"}}`), &o), "unknown field")
+	var none *job.Webhook
+	require.False(t, none.Wants(job.EventSucceeded))
+}

@@ -8,7 +8,8 @@
 // facefleet.jobs.normal, facefleet.jobs.low (work-queue retention, file
 // storage); consumers workers-high, workers-normal, workers-low (explicit
 // ack); dead letters go to stream FACEFLEET_DLQ, subject facefleet.jobs.dlq
-// (limits retention).
+// (limits retention); webhook deliveries wait in stream FACEFLEET_WEBHOOKS,
+// subject facefleet.jobs.webhooks, consumer webhooks (shared/webhook).
 package queue
 
 import (
@@ -77,7 +78,17 @@ type Config struct {
 	DeadLetterStream string
 	// DeadLetterMaxAge is how long dead letters are kept. Default 14 days.
 	DeadLetterMaxAge time.Duration
+	// WebhookStream holds webhook deliveries waiting to be sent (an
+	// outbox, work-queue retention, subject <prefix>.webhooks, consumer
+	// "webhooks"). Default "FACEFLEET_WEBHOOKS".
+	WebhookStream string
+	// WebhookMaxAge bounds how long a webhook delivery is kept; senders give
+	// up sooner (their retry window). Default 48h.
+	WebhookMaxAge time.Duration
 }
+
+// WebhookConsumer is the durable consumer of the webhook stream.
+const WebhookConsumer = "webhooks"
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config { return Config{}.WithDefaults() }
@@ -111,6 +122,12 @@ func (c Config) WithDefaults() Config {
 	if c.DeadLetterMaxAge == 0 {
 		c.DeadLetterMaxAge = 14 * 24 * time.Hour
 	}
+	if c.WebhookStream == "" {
+		c.WebhookStream = "FACEFLEET_WEBHOOKS"
+	}
+	if c.WebhookMaxAge == 0 {
+		c.WebhookMaxAge = 48 * time.Hour
+	}
 	return c
 }
 
@@ -120,8 +137,12 @@ func (c Config) Validate() error {
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...))
 	}
-	if c.Stream == "" || c.DeadLetterStream == "" || c.Stream == c.DeadLetterStream {
-		bad("Stream and DeadLetterStream must be set and differ")
+	if c.Stream == "" || c.DeadLetterStream == "" || c.WebhookStream == "" || c.Stream == c.DeadLetterStream ||
+		c.WebhookStream == c.Stream || c.WebhookStream == c.DeadLetterStream {
+		bad("Stream, DeadLetterStream and WebhookStream must be set and differ")
+	}
+	if c.WebhookMaxAge <= 0 {
+		bad("WebhookMaxAge must be > 0")
 	}
 	if c.SubjectPrefix == "" {
 		bad("SubjectPrefix is required")
@@ -160,6 +181,9 @@ func (c Config) Subject(p job.Priority) string { return c.SubjectPrefix + "." + 
 
 // DeadLetterSubject returns <prefix>.dlq.
 func (c Config) DeadLetterSubject() string { return c.SubjectPrefix + ".dlq" }
+
+// WebhookSubject returns <prefix>.webhooks.
+func (c Config) WebhookSubject() string { return c.SubjectPrefix + ".webhooks" }
 
 // ConsumerName returns the durable consumer name for p: "workers-<p>".
 func ConsumerName(p job.Priority) string { return "workers-" + string(p) }
@@ -218,6 +242,32 @@ func Provision(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	})
 	if err != nil {
 		return fmt.Errorf("queue: provision stream %s: %w", cfg.DeadLetterStream, err)
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.WebhookStream,
+		Description: "facefleet webhook deliveries (outbox)",
+		Subjects:    []string{cfg.WebhookSubject()},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      cfg.WebhookMaxAge,
+		Duplicates:  cfg.DuplicateWindow,
+	})
+	if err != nil {
+		return fmt.Errorf("queue: provision stream %s: %w", cfg.WebhookStream, err)
+	}
+	_, err = js.CreateOrUpdateConsumer(ctx, cfg.WebhookStream, jetstream.ConsumerConfig{
+		Durable:       WebhookConsumer,
+		Description:   "facefleet webhook senders",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       time.Minute, // a delivery attempt takes at most the sender's timeout
+		MaxDeliver:    -1,          // the sender gives up after its retry window
+		MaxAckPending: cfg.MaxAckPending,
+		Replicas:      cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("queue: provision consumer %s: %w", WebhookConsumer, err)
 	}
 	return nil
 }

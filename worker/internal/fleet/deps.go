@@ -6,9 +6,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
+	"github.com/facefleet/facefleet/shared/webhook"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
@@ -39,6 +41,18 @@ type StatusStore interface {
 	Canceled(ctx context.Context, id string) (status.Record, error)
 }
 
+// Notifier hears of every transition the worker stores (job.Event*, the
+// message and the record after the change) — webhooks. It must return at
+// once; m is nil for a message that could not be decoded.
+type Notifier interface {
+	Notify(ctx context.Context, event string, m *job.Message, rec status.Record)
+}
+
+// noNotifier is the Notifier of a worker without webhooks.
+type noNotifier struct{}
+
+func (noNotifier) Notify(context.Context, string, *job.Message, status.Record) {}
+
 // ImageStore reads inputs and writes results in S3.
 type ImageStore interface {
 	Get(ctx context.Context, key string, maxBytes int64) ([]byte, error)
@@ -56,4 +70,5 @@ var (
 	_ StatusStore = (*status.Store)(nil)
 	_ ImageStore  = (*storage.Store)(nil)
 	_ Processor   = (*pipeline.Pipeline)(nil)
+	_ Notifier    = (*webhook.Outbox)(nil)
 )

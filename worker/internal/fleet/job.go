@@ -39,7 +39,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if err != nil {
 		seed := lenientRecord(msg.Data())
 		log := w.log.With(slog.String("job_id", seed.ID), slog.Uint64("attempt", attempt))
-		w.finish(ctx, log, msg, seed, attempt, Permanent(fmt.Errorf("decode job message: %w", err), CodeInvalid))
+		w.finish(ctx, log, msg, nil, seed, attempt, Permanent(fmt.Errorf("decode job message: %w", err), CodeInvalid))
 		return
 	}
 	log := w.log.With(slog.String("job_id", m.ID), slog.Uint64("attempt", attempt))
@@ -61,7 +61,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = w.ack(ctx, log, msg)
 		return
 	}
-	w.finish(ctx, log, msg, recordOf(m), attempt, err)
+	w.finish(ctx, log, msg, m, recordOf(m), attempt, err)
 	log.Info("job done", slog.Duration("took", time.Since(start)), slog.String("code", ErrorCode(err)))
 }
 
@@ -156,6 +156,7 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 	case rec.CancelRequested:
 		return ErrCanceled
 	}
+	w.deps.Notifier.Notify(jobCtx, job.EventStarted, m, rec)
 
 	data, err := w.deps.Images.Get(jobCtx, m.Input.Key, w.cfg.MaxImageBytes)
 	switch {
@@ -171,6 +172,9 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 	// pipeline checks its context right after calling it.
 	progress := func(stage string, percent int) {
 		rec, err := w.deps.Status.Progress(jobCtx, m.ID, stage, percent)
+		if err == nil {
+			w.deps.Notifier.Notify(jobCtx, job.EventProgress, m, rec)
+		}
 		switch {
 		case err == nil && rec.CancelRequested:
 			cancel(ErrCanceled)
@@ -202,12 +206,14 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 	if err := cause(jobCtx.Err()); err != nil {
 		return err
 	}
-	if _, err := w.deps.Status.Succeed(jobCtx, m.ID, keys, tm); err != nil {
+	done, err := w.deps.Status.Succeed(jobCtx, m.ID, keys, tm)
+	if err != nil {
 		if errors.Is(err, status.ErrTerminal) {
 			return errAlreadyDone
 		}
 		return cause(fmt.Errorf("mark succeeded: %w", err))
 	}
+	w.deps.Notifier.Notify(jobCtx, job.EventSucceeded, m, done)
 	for stage, ms := range tm {
 		if stage != "total" {
 			w.m.StageSeconds.WithLabelValues(stage).Observe(ms / 1000)
@@ -255,7 +261,7 @@ func (w *Worker) heartbeat(ctx context.Context, log *slog.Logger, msg jetstream.
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := w.apply(ctx, log, msg, Decide(Outcome{Running: true}, nil), status.Record{}, false); err != nil {
+			if err := w.apply(ctx, log, msg, Decide(Outcome{Running: true}, nil), nil, status.Record{}, false); err != nil {
 				log.Warn("heartbeat failed", slog.Any("error", err))
 			}
 		}
@@ -263,9 +269,10 @@ func (w *Worker) heartbeat(ctx context.Context, log *slog.Logger, msg jetstream.
 }
 
 // finish decides what err means for the job and carries it out.
-// rec identifies the job (rec.ID "" when the message has no usable ID) and
+// m is the decoded message (nil when it could not be decoded); rec
+// identifies the job (rec.ID "" when the message has no usable ID) and
 // holds what a record created for it gets (status.Store.Reject).
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg, rec status.Record, attempt uint64, err error) {
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg, m *job.Message, rec status.Record, attempt uint64, err error) {
 	a := Decide(Outcome{Err: err, NumDelivered: attempt, MaxDeliver: w.cfg.MaxDeliver}, w.cfg.Retry)
 	w.m.Jobs.WithLabelValues(a.Metric).Inc()
 	if err != nil {
@@ -280,7 +287,7 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	last := w.cfg.MaxDeliver > 0 && attempt >= uint64(w.cfg.MaxDeliver)
-	if aerr := w.apply(fctx, log, msg, a, rec, last); aerr != nil {
+	if aerr := w.apply(fctx, log, msg, a, m, rec, last); aerr != nil {
 		log.Error("finishing job failed (nak'd for redelivery, or dead-lettered on its last delivery)", slog.Any("error", aerr))
 	}
 }
@@ -290,15 +297,24 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg
 // job is not lost, except on its last delivery (JetStream would never hand
 // it out again): then it is dead-lettered with the reason and terminated, so
 // the job's fate is recorded even though its status record could not be.
-func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, a Action, rec status.Record, last bool) error {
+func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, a Action, m *job.Message, rec status.Record, last bool) error {
 	rej := queue.Rejection{Reason: a.Reason, Code: a.Code, JobID: rec.ID}
 	if a.Status != "" && rec.ID != "" {
-		var err error
+		var (
+			stored status.Record
+			err    error
+			event  string
+		)
 		switch a.Status {
 		case status.StateFailed:
-			_, err = w.deps.Status.Reject(ctx, rec, a.Code, a.Reason)
+			stored, err = w.deps.Status.Reject(ctx, rec, a.Code, a.Reason)
+			event = job.EventFailed
 		case status.StateCanceled:
-			_, err = w.deps.Status.Canceled(ctx, rec.ID)
+			stored, err = w.deps.Status.Canceled(ctx, rec.ID)
+			event = job.EventCanceled
+		}
+		if err == nil {
+			w.deps.Notifier.Notify(ctx, event, m, stored)
 		}
 		if errors.Is(err, status.ErrTerminal) || errors.Is(err, status.ErrNotFound) || errors.Is(err, status.ErrStaleTransition) {
 			log.Info("status not changed", slog.String("status", string(a.Status)), slog.Any("error", err))

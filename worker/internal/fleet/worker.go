@@ -106,14 +106,16 @@ func (c *Config) problems() []error {
 	return errs
 }
 
-// Deps are the collaborators of a Worker. All but Metrics and Logger are
-// required.
+// Deps are the collaborators of a Worker. All but Notifier, Metrics and
+// Logger are required.
 type Deps struct {
 	Fetcher   Fetcher
 	Queue     Queue
 	Status    StatusStore
 	Images    ImageStore
 	Processor Processor
+	// Notifier, when nil, announces nothing (no webhooks).
+	Notifier Notifier
 	// Metrics, when nil, are created fresh (and not served).
 	Metrics *Metrics
 	// Logger, when nil, discards.
@@ -147,6 +149,9 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 	}
 	if deps.Metrics == nil {
 		deps.Metrics = NewMetrics()
+	}
+	if deps.Notifier == nil {
+		deps.Notifier = noNotifier{}
 	}
 	return &Worker{
 		cfg:  cfg,

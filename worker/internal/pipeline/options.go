@@ -39,8 +39,12 @@ type Options struct {
 }
 
 // WithDefaults returns o with zero fields replaced by the defaults (the job
-// message's rules: Options and job.Options have the same fields).
-func (o Options) WithDefaults() Options { return Options(job.Options(o).WithDefaults()) }
+// message's rules: Options has job.Options' image fields; the job's webhook
+// is not the pipeline's business).
+func (o Options) WithDefaults() Options {
+	d := job.Options{Geometry: o.Geometry, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}.WithDefaults()
+	return Options{Geometry: d.Geometry, UVSize: d.UVSize, Detector: d.Detector, MaxFaces: d.MaxFaces}
+}
 
 // OptionError describes the invalid options; it wraps ErrInvalidOptions.
 type OptionError struct {
