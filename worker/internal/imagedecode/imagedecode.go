@@ -1,6 +1,10 @@
 // Package imagedecode turns untrusted image bytes into an 8-bit
 // non-premultiplied *image.NRGBA with its EXIF orientation applied.
 //
+// JPEG goes through libjpeg-turbo (cgo, the decoder browsers and so
+// MediaPipe's web solution use) unless built with CGO_ENABLED=0 or
+// -tags purejpeg, which fall back to image/jpeg; [JPEGDecoder] says which.
+//
 // The format is sniffed from magic bytes (never from a file name). JPEG, PNG
 // and WebP are decoded; GIF, BMP, TIFF, HEIF/AVIF and friends are refused as
 // unsupported. Size limits are enforced on the byte count and, before any
@@ -113,18 +117,18 @@ func Decode(data []byte, lim Limits) (*Image, error) {
 	format := Sniff(data)
 	var (
 		decodeConfig func([]byte) (image.Config, error)
-		decode       func([]byte) (image.Image, error)
+		decode       func(b []byte, cfg image.Config) (image.Image, error)
 	)
 	switch format {
 	case FormatJPEG:
 		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
+		decode = func(b []byte, cfg image.Config) (image.Image, error) { return decodeJPEG(b, cfg.Width, cfg.Height) }
 	case FormatPNG:
 		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
+		decode = func(b []byte, _ image.Config) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
 	case FormatWebP:
 		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
+		decode = func(b []byte, _ image.Config) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
 	case "":
 		return nil, newError(CodeUndecodable, nil, "unrecognised image format")
 	default:
@@ -145,7 +149,7 @@ func Decode(data []byte, lim Limits) (*Image, error) {
 			}
 		}
 	}
-	src, err := decode(data)
+	src, err := decode(data, cfg)
 	if err != nil {
 		return nil, newError(CodeUndecodable, err, "decoding %s", format)
 	}
