@@ -129,7 +129,9 @@ func (w *Webhook) validate(errs []error) []error {
 const (
 	DefaultUVSize   = 1024
 	DefaultDetector = DetectorShort
-	DefaultMaxFaces = 4
+	// DefaultMaxFaces is every face up to the bound: a group photo gives
+	// all its faces unless the job asks for fewer.
+	DefaultMaxFaces = MaxMaxFaces
 )
 
 // Detector names: short-range (faces within ~2 m, 128×128) or full-range (256×256).

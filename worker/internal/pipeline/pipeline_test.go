@@ -247,7 +247,7 @@ func TestRunErrors(t *testing.T) {
 func TestOptionsValidate(t *testing.T) {
 	t.Parallel()
 	require.NoError(t, Options{}.Validate())
-	require.Equal(t, Options{UVSize: 1024, Detector: "short", MaxFaces: 4}, Options{}.WithDefaults())
+	require.Equal(t, Options{UVSize: 1024, Detector: "short", MaxFaces: 16}, Options{}.WithDefaults())
 	err := Options{UVSize: 5000, Detector: "x", MaxFaces: 33}.Validate()
 	var oe *OptionError
 	require.ErrorAs(t, err, &oe)
