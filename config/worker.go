@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/facefleet/facefleet/shared/webhook"
 )
 
 // Worker is the configuration of the worker binary.
@@ -56,6 +58,88 @@ type Worker struct {
 	// WorkerName names this worker in logs, heartbeats and status records.
 	// Env FACEFLEET_WORKER_NAME, default the host name.
 	WorkerName string `env:"WORKER_NAME" default:"" usage:"worker name (default: host name)"`
+
+	// WebhookSecrets are the per-tenant webhook signing secrets,
+	// comma-separated "tenant:whsec_…" pairs; tenant "*" signs for every
+	// tenant without its own (local use). Secret; redacted when printed.
+	// Env FACEFLEET_WEBHOOK_SECRETS, default "" (none: webhooks are dropped).
+	WebhookSecrets string `env:"WEBHOOK_SECRETS" default:"" secret:"true" usage:"webhook secrets: tenant:whsec_…,tenant2:whsec_… (* = any tenant)"`
+	// WebhookSecretsFile names a file of "tenant:whsec_…" lines (# comments
+	// and blank lines allowed), read before WebhookSecrets.
+	// Env FACEFLEET_WEBHOOK_SECRETS_FILE, default "" (none).
+	WebhookSecretsFile string `env:"WEBHOOK_SECRETS_FILE" default:"" usage:"file of tenant:whsec_… lines"`
+	// WebhookAllow lists the non-public addresses webhooks may reach,
+	// comma-separated CIDR prefixes or addresses (e.g. "127.0.0.0/8,::1" for
+	// a receiver on the same machine). Loopback, private, link-local and
+	// other non-public addresses are refused unless listed.
+	// Env FACEFLEET_WEBHOOK_ALLOW, default "" (public addresses only).
+	WebhookAllow string `env:"WEBHOOK_ALLOW" default:"" usage:"non-public CIDRs webhooks may reach (default none)"`
+	// WebhookRetryFor bounds how long one webhook event is retried.
+	// Env FACEFLEET_WEBHOOK_RETRY_FOR, default 24h.
+	WebhookRetryFor time.Duration `env:"WEBHOOK_RETRY_FOR" default:"24h" usage:"how long a webhook event is retried"`
+	// WebhookTimeout bounds one webhook attempt (1s..59s).
+	// Env FACEFLEET_WEBHOOK_TIMEOUT, default 10s.
+	WebhookTimeout time.Duration `env:"WEBHOOK_TIMEOUT" default:"10s" usage:"timeout of one webhook attempt"`
+}
+
+// ParseWebhookSecrets parses "tenant:whsec_…" lines (blank lines and '#'
+// comments skipped). A bad tenant (other than "*"), a bad secret or a tenant
+// listed twice is an error wrapping ErrInvalid; messages never contain a
+// secret.
+func ParseWebhookSecrets(text string) (map[string]webhook.Secret, error) {
+	out := map[string]webhook.Secret{}
+	var errs []error
+	for i, line := range strings.Split(text, "\n") {
+		s := strings.TrimSpace(line)
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		tenant, secret, ok := strings.Cut(s, ":")
+		tenant = strings.TrimSpace(tenant)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: webhook secrets line %d: want tenant:whsec_…", ErrInvalid, i+1))
+			continue
+		}
+		if tenant != "*" && !ValidTenant(tenant) {
+			errs = append(errs, fmt.Errorf("%w: webhook secrets line %d: bad tenant %q", ErrInvalid, i+1, tenant))
+			continue
+		}
+		key, err := webhook.ParseSecret(secret)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: webhook secrets line %d (tenant %q): want whsec_ + base64 of %d..%d bytes",
+				ErrInvalid, i+1, tenant, webhook.MinSecretBytes, webhook.MaxSecretBytes))
+			continue
+		}
+		if _, dup := out[tenant]; dup {
+			errs = append(errs, fmt.Errorf("%w: webhook secrets line %d: tenant %q listed twice", ErrInvalid, i+1, tenant))
+			continue
+		}
+		out[tenant] = key
+	}
+	return out, errors.Join(errs...)
+}
+
+// LoadWebhookSecrets returns the secrets of WebhookSecretsFile and
+// WebhookSecrets.
+func (w Worker) LoadWebhookSecrets() (map[string]webhook.Secret, error) {
+	var text string
+	if w.WebhookSecretsFile != "" {
+		b, err := os.ReadFile(w.WebhookSecretsFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: webhook secrets file: %w", err)
+		}
+		text = string(b)
+	}
+	return ParseWebhookSecrets(text + "\n" + strings.ReplaceAll(w.WebhookSecrets, ",", "\n"))
+}
+
+// WebhookPolicy is the webhook target policy WebhookAllow selects.
+func (w Worker) WebhookPolicy() (webhook.Policy, error) {
+	allow, err := webhook.ParseAllow(w.WebhookAllow)
+	if err != nil {
+		return webhook.Policy{}, fieldErr("webhook_allow", "%v", err)
+	}
+	return webhook.Policy{Allow: allow}, nil
 }
 
 // fillWorker fills values whose default is computed.
@@ -126,6 +210,16 @@ func (w Worker) Validate() error {
 	}
 	if w.MaxImagePixels < 1 {
 		errs = append(errs, fieldErr("max_image_pixels", "must be ≥ 1, got %d", w.MaxImagePixels))
+	}
+	if _, err := ParseWebhookSecrets(strings.ReplaceAll(w.WebhookSecrets, ",", "\n")); err != nil {
+		errs = append(errs, fieldErr("webhook_secrets", "%v", err))
+	}
+	if _, err := w.WebhookPolicy(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, positive("webhook_retry_for", w.WebhookRetryFor))
+	if w.WebhookTimeout < time.Second || w.WebhookTimeout >= time.Minute {
+		errs = append(errs, fieldErr("webhook_timeout", "must be 1s..59s, got %s", w.WebhookTimeout))
 	}
 	if w.WorkerName == "" || strings.ContainsAny(w.WorkerName, " \t\r\n.*>") {
 		errs = append(errs, fieldErr("worker_name", "%q must be non-empty without spaces, '.', '*' or '>'", w.WorkerName))

@@ -386,6 +386,7 @@ func (s *Stack) startChildren() error {
 			"FACEFLEET_ORT_LIB="+s.ORTLib,
 			"FACEFLEET_WORKER_NAME=local-"+name,
 		)
+		env = append(env, localWebhookEnv()...)
 		c, err := startChild(name, filepath.Join(s.opts.BinDir, "worker"), s.opts.WorkDir,
 			[]string{"run"}, env, "http://"+addr+"/readyz", s.opts.Out, &s.outMu)
 		if err != nil {
@@ -395,6 +396,27 @@ func (s *Stack) startChildren() error {
 		s.children = append(s.children, c)
 	}
 	return nil
+}
+
+// LocalWebhookSecret signs the local stack's webhooks for every tenant
+// (docs/CONTRACT.md), unless FACEFLEET_WEBHOOK_SECRETS is set. It is public:
+// local use only.
+const LocalWebhookSecret = "whsec_ZmFjZWZsZWV0LWxvY2FsLXdlYmhvb2stc2VjcmV0"
+
+// localWebhookEnv lets the local workers call webhooks on this machine
+// (loopback) and sign them with LocalWebhookSecret; variables the user set
+// win.
+func localWebhookEnv() []string {
+	var env []string
+	if _, ok := os.LookupEnv("FACEFLEET_WEBHOOK_ALLOW"); !ok {
+		env = append(env, "FACEFLEET_WEBHOOK_ALLOW=127.0.0.0/8,::1")
+	}
+	_, secrets := os.LookupEnv("FACEFLEET_WEBHOOK_SECRETS")
+	_, file := os.LookupEnv("FACEFLEET_WEBHOOK_SECRETS_FILE")
+	if !secrets && !file {
+		env = append(env, "FACEFLEET_WEBHOOK_SECRETS=*:"+LocalWebhookSecret)
+	}
+	return env
 }
 
 // Exited returns a channel that receives the error of the first child that

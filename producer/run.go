@@ -33,6 +33,7 @@ commands:
   submit IMAGE...   submit images as jobs
                     --geometry --uv-size N --detector short|full --max-faces N
                     --priority high|normal|low --wait --json --timeout D
+                    --webhook URL [--webhook-events started,progress,succeeded,failed,canceled]
   status ID         print a job's record (--json)
   watch ID          print each change of a job until it finishes (--json)
   cancel ID         cancel a job (--json)
@@ -114,6 +115,8 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		wait     bool
 		asJSON   bool
 		timeout  time.Duration
+		hookURL  string
+		hookEvts string
 	)
 	fs.BoolVar(&opts.Geometry, "geometry", false, "also make pose, meshes, depth and normal maps")
 	fs.IntVar(&opts.UVSize, "uv-size", job.DefaultUVSize, "UV texture side in pixels (256..4096)")
@@ -123,6 +126,8 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	fs.BoolVar(&wait, "wait", false, "wait until every job finishes; print the final records")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per job (one per line)")
 	fs.DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (0 = no limit)")
+	fs.StringVar(&hookURL, "webhook", "", "POST the job's events to this URL (Standard Webhooks, signed with the tenant's secret)")
+	fs.StringVar(&hookEvts, "webhook-events", "", "comma-separated webhook events (default "+strings.Join(job.DefaultWebhookEvents(), ",")+")")
 	cf := config.RegisterProducer(fs)
 	images, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -130,6 +135,14 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	}
 	if len(images) == 0 {
 		return fmt.Errorf("%w: submit needs at least one IMAGE", ErrUsage)
+	}
+	if hookURL != "" {
+		opts.Webhook = &job.Webhook{URL: hookURL}
+		if hookEvts != "" {
+			opts.Webhook.Events = strings.Split(hookEvts, ",")
+		}
+	} else if hookEvts != "" {
+		return fmt.Errorf("%w: --webhook-events needs --webhook", ErrUsage)
 	}
 	if err := opts.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)

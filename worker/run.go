@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
+	"github.com/facefleet/facefleet/shared/webhook"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/fleet"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
@@ -143,6 +145,10 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 	if err := store.EnsureBucket(ctx); err != nil {
 		return err
 	}
+	outbox, dispatcher, err := webhooks(ctx, cfg, js, qcfg, store, base)
+	if err != nil {
+		return err
+	}
 
 	// One engine (ORT session set, warmed up by engine.New) per device.
 	var workers []*fleet.Worker
@@ -166,7 +172,7 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 			JobTimeout: cfg.JobTimeout, DrainTimeout: cfg.DrainTimeout, AckWait: cfg.AckWait,
 			MaxDeliver: cfg.MaxDeliver, MaxImageBytes: cfg.MaxImageBytes,
 		}, fleet.Deps{
-			Fetcher: f, Queue: q, Status: st, Images: store, Metrics: metrics, Logger: base,
+			Fetcher: f, Queue: q, Status: st, Images: store, Notifier: outbox, Metrics: metrics, Logger: base,
 			Processor: pipeline.New(eng, imagedecode.Limits{MaxBytes: cfg.MaxImageBytes, MaxPixels: cfg.MaxImagePixels}, log),
 		})
 		if err != nil {
@@ -177,11 +183,46 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 	}
 
 	log.Info("worker ready", slog.Int("devices", len(devices)), slog.Int("slots_per_device", cfg.SlotsPerDevice))
+	// Webhooks go out until the workers have drained, so the events of
+	// their last jobs are sent too (the rest wait in the stream).
+	hookCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
+	hooksDone := make(chan error, 1)
+	go func() { hooksDone <- dispatcher.Run(hookCtx) }()
 	var wg sync.WaitGroup
 	errs := make([]error, len(workers))
 	for i, w := range workers {
 		wg.Go(func() { errs[i] = w.Run(ctx) })
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	stopHooks()
+	return errors.Join(append(errs, <-hooksDone)...)
+}
+
+// webhooks builds the outbox the workers notify and the dispatcher that
+// sends what it holds (retry delays: fleet.Backoff from 5s doubling to 1h,
+// ±20% jitter, for cfg.WebhookRetryFor).
+func webhooks(ctx context.Context, cfg config.Worker, js jetstream.JetStream, qcfg queue.Config,
+	store *storage.Store, log *slog.Logger) (*webhook.Outbox, *webhook.Dispatcher, error) {
+	secrets, err := cfg.LoadWebhookSecrets()
+	if err != nil {
+		return nil, nil, err
+	}
+	policy, err := cfg.WebhookPolicy()
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := webhook.NewDispatcher(ctx, js, qcfg, webhook.DispatcherConfig{
+		Secrets: secrets, Policy: policy, RetryFor: cfg.WebhookRetryFor, Timeout: cfg.WebhookTimeout,
+		Retry: func(attempt int) time.Duration {
+			return fleet.Backoff(attempt, 5*time.Second, time.Hour, 0.2, rand.Float64)
+		},
+		Logger: log.With(slog.String("component", "webhooks")),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(secrets) == 0 {
+		log.Warn("no webhook secrets configured (webhook_secrets): jobs' webhooks will be dropped")
+	}
+	return webhook.NewOutbox(js, qcfg, store, log), d, nil
 }

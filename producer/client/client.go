@@ -33,6 +33,7 @@ import (
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
+	"github.com/facefleet/facefleet/shared/webhook"
 )
 
 // Client submits and follows jobs. It is safe for concurrent use.
@@ -45,6 +46,7 @@ type Client struct {
 	rdb    *redis.Client
 	status *status.Store
 	store  *storage.Store
+	outbox *webhook.Outbox
 	now    func() time.Time
 }
 
@@ -128,6 +130,7 @@ func New(ctx context.Context, cfg config.Producer, opts ...Option) (*Client, err
 	if err != nil {
 		return nil, err
 	}
+	c.outbox = webhook.NewOutbox(c.js, qcfg, c.store, c.log)
 	ok = true
 	return c, nil
 }
@@ -363,6 +366,13 @@ func (c *Client) Cancel(ctx context.Context, id string) (status.Record, error) {
 	rec, err := c.status.RequestCancel(ctx, id)
 	if err == nil {
 		c.log.Info("job cancel requested", slog.String("job_id", id), slog.String("state", string(rec.State)))
+	}
+	if err == nil && rec.State == status.StateCanceled {
+		// Canceled before any worker saw it: no worker will announce it.
+		var opts job.Options
+		if json.Unmarshal(rec.Options, &opts) == nil {
+			c.outbox.Notify(ctx, job.EventCanceled, &job.Message{ID: id, Options: opts}, rec)
+		}
 	}
 	return rec, mapStatusErr(err)
 }
