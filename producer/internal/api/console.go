@@ -22,18 +22,22 @@ import (
 // which a browser page may not be allowed to fetch from).
 
 // OptionField describes one job option for forms. The fields are read from
-// job.Options (its JSON names and kinds) and the default from
-// job.Options.WithDefaults, so a new option shows up without a change here;
+// job.Options (its JSON names and kinds) and the defaults from
+// job.DefaultOptions, so a new scalar option shows up without a change here;
 // optionBounds adds the known ranges and choices.
 type OptionField struct {
 	// Name is the JSON name in job.Options.
 	Name string `json:"name"`
-	// Type is "bool", "int", "string" or "enum" (Choices).
+	// Type is "bool", "int", "string", "enum" (one of Choices) or "webhook"
+	// (an object {url, events}; events ⊆ Choices, DefaultChoices when
+	// omitted; no webhook when absent).
 	Type    string   `json:"type"`
 	Default any      `json:"default"`
 	Min     *int     `json:"min,omitempty"`
 	Max     *int     `json:"max,omitempty"`
 	Choices []string `json:"choices,omitempty"`
+	// DefaultChoices are the webhook events taken when none are given.
+	DefaultChoices []string `json:"default_choices,omitempty"`
 	// Help is a one-line description, when there is one.
 	Help string `json:"help,omitempty"`
 }
@@ -58,12 +62,14 @@ var optionBounds = map[string]OptionField{
 	"uv_size":   {Min: intp(job.MinUVSize), Max: intp(job.MaxUVSize), Help: "side of the square UV texture, pixels"},
 	"detector":  {Type: "enum", Choices: []string{job.DetectorShort, job.DetectorFull}, Help: "short: faces within ~2 m; full: smaller, farther faces"},
 	"max_faces": {Min: intp(job.MinMaxFaces), Max: intp(job.MaxMaxFaces), Help: "faces processed per photo"},
+	"webhook": {Type: "webhook", Choices: job.WebhookEvents(), DefaultChoices: job.DefaultWebhookEvents(),
+		Help: "POST the job to this URL on the chosen events (signed, retried)"},
 }
 
 // describeOptions lists job.Options' JSON fields with their defaults.
 func describeOptions() []OptionField {
 	var defaults map[string]any
-	b, _ := json.Marshal(job.Options{}.WithDefaults())
+	b, _ := json.Marshal(job.DefaultOptions())
 	_ = json.Unmarshal(b, &defaults)
 	t := reflect.TypeFor[job.Options]()
 	var out []OptionField
@@ -91,8 +97,13 @@ func describeOptions() []OptionField {
 			if d.Type == "" {
 				d.Type = "string"
 			}
+		case reflect.Pointer:
+			if f.Type.Elem() != reflect.TypeFor[job.Webhook]() {
+				continue // an object the form does not know
+			}
+			d.Default = nil
 		default:
-			continue // not a form field (nested objects are sent by API clients only)
+			continue // not a form field
 		}
 		if v, ok := defaults[name]; ok {
 			d.Default = v

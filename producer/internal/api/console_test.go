@@ -38,7 +38,7 @@ func TestOptionsDescribeJobOptions(t *testing.T) {
 	// Every scalar field of job.Options is described, in order, with the
 	// default the job package applies.
 	var defaults map[string]any
-	raw, err := json.Marshal(job.Options{}.WithDefaults())
+	raw, err := json.Marshal(job.DefaultOptions())
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &defaults))
 	var want []string
@@ -47,7 +47,7 @@ func TestOptionsDescribeJobOptions(t *testing.T) {
 		f := ty.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		switch f.Type.Kind() {
-		case reflect.Bool, reflect.Int, reflect.String:
+		case reflect.Bool, reflect.Int, reflect.String, reflect.Pointer:
 			want = append(want, name)
 		}
 	}
@@ -70,6 +70,10 @@ func TestOptionsDescribeJobOptions(t *testing.T) {
 	require.EqualValues(t, job.DefaultUVSize, byName["uv_size"].Default)
 	require.Equal(t, job.MaxMaxFaces, *byName["max_faces"].Max)
 	require.EqualValues(t, job.DefaultMaxFaces, byName["max_faces"].Default)
+	require.Equal(t, "webhook", byName["webhook"].Type)
+	require.Nil(t, byName["webhook"].Default)
+	require.Equal(t, job.WebhookEvents(), byName["webhook"].Choices)
+	require.Equal(t, job.DefaultWebhookEvents(), byName["webhook"].DefaultChoices)
 }
 
 type listJSON struct {

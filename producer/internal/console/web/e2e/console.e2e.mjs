@@ -108,8 +108,33 @@ try {
       return e.type === 'checkbox' ? e.checked : e.value;
     }, o.name);
     expect(String(v) === String(o.default ?? ''), `option ${o.name}: form ${v}, API default ${o.default}`);
+    if (o.type === 'webhook') {
+      const events = await page.$$eval(`#options [name="${o.name}.events"]:checked`, (es) => es.map((e) => e.value));
+      expect(JSON.stringify(events) === JSON.stringify(o.default_choices), `webhook events ${events}, API default ${o.default_choices}`);
+    }
   }
+  step(`form defaults match GET /v1/options: ${opts.options.map((o) => o.name).join(', ')}`);
   await page.check('#options [name="geometry"]');
+
+  // Two slow jobs straight through the API first, so that the worker's two
+  // slots are busy and the page's jobs wait in the queue while their event
+  // streams open: then every stage they pass is seen live.
+  const auth = { Authorization: `Bearer ${key}` };
+  const blockers = [];
+  for (let i = 0; i < 2; i++) {
+    const fd = new FormData();
+    fd.append('options', JSON.stringify({ geometry: true, uv_size: 4096, max_faces: 16 }));
+    fd.append('image', new Blob([readFileSync(args.slow)], { type: 'image/jpeg' }), basename(args.slow));
+    const r = await fetch(url + '/v1/jobs', { method: 'POST', headers: auth, body: fd });
+    expect(r.status === 202, `blocker job: ${r.status}`);
+    blockers.unshift((await r.json()).id);
+  }
+  for (const deadline = Date.now() + 60_000; ;) {
+    const states = await Promise.all(blockers.map(async (id) => (await (await fetch(`${url}/v1/jobs/${id}`, { headers: auth })).json()).state));
+    if (states.every((s) => s === 'running')) break;
+    expect(Date.now() < deadline && states.every((s) => s === 'queued' || s === 'running'), `blocker jobs: ${states}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 
   // One photo through the file input, one dropped on the page.
   const [a, b] = args.photo;
@@ -142,7 +167,7 @@ try {
       for (const c of cards) {
         const seen = c.seen.split(' ').filter(Boolean);
         expect(seen.every((s) => STAGES.includes(s)), `unknown stage reported for ${c.id}: ${c.seen}`);
-        expect(seen.length >= 3, `job ${c.id}: only stages [${c.seen}] seen live`);
+        expect(JSON.stringify(seen) === JSON.stringify(STAGES.slice(0, 6)), `job ${c.id}: stages [${c.seen}] seen live, want every pipeline stage`);
         expect(c.pct === '100%', `job ${c.id} ends at ${c.pct}`);
         expect(/attempt 1/.test(c.attempts), `attempts shown for ${c.id}: ${c.attempts}`);
       }
@@ -223,28 +248,32 @@ try {
   expect(before !== after, 'dragging orbits the 3D view');
   if (args.screenshot) {
     await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: args.screenshot, fullPage: true });
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.screenshot({ path: args.screenshot, fullPage: true, clip: { x: 0, y: 0, width: 1280, height: Math.min(height, 1660) } });
     step(`screenshot ${args.screenshot}`);
   }
 
-  // Cancel: three slow jobs (large texture, every face); the newest waits
-  // behind the other two on the worker's two slots, or runs; either way a
-  // cancel ends it canceled.
+  // Cancel: three slow jobs (large texture, every face). The worker runs
+  // two at a time: cancel the newest while it waits (canceled at once) and
+  // the oldest while it runs (the worker stops at its next stage).
   await page.fill('#options [name="uv_size"]', '4096');
   await page.fill('#options [name="max_faces"]', '16');
   await page.setInputFiles('#files', [args.slow, args.slow, args.slow]);
   await page.click('#start');
   await page.locator('#pending li.ok').nth(2).waitFor();
   const slowIDs = await page.$$eval('#jobs .job', (cs) => cs.slice(0, 3).map((c) => c.dataset.jobId));
-  const slowID = slowIDs[0];
-  const slow = page.locator(`#jobs .job[data-job-id="${slowID}"]`);
-  const stateAtCancel = await slow.getAttribute('data-state');
-  await slow.locator('.cancel').click();
-  await page.waitForFunction((id) => document.querySelector(`#jobs .job[data-job-id="${id}"]`)?.dataset.state === 'canceled', slowID, { timeout: 120_000 });
-  expect(await slow.locator('.cancel').isHidden(), 'no cancel button on a canceled job');
-  await page.waitForFunction((ids) => ids.every((id) => document.querySelector(`#jobs .job[data-job-id="${id}"]`)?.dataset.state === 'succeeded'),
-    slowIDs.slice(1), { timeout: 240_000 });
-  step(`canceled ${slowID} (it was ${stateAtCancel}); the other two succeeded`);
+  const card = (id) => page.locator(`#jobs .job[data-job-id="${id}"]`);
+  const waitState = (id, want, timeout = 120_000) =>
+    page.waitForFunction(([id, want]) => document.querySelector(`#jobs .job[data-job-id="${id}"]`)?.dataset.state === want, [id, want], { timeout });
+  const queuedAt = await card(slowIDs[0]).getAttribute('data-state');
+  await card(slowIDs[0]).locator('.cancel').click();
+  await waitState(slowIDs[0], 'canceled');
+  await waitState(slowIDs[2], 'running');
+  await card(slowIDs[2]).locator('.cancel').click();
+  await waitState(slowIDs[2], 'canceled');
+  await waitState(slowIDs[1], 'succeeded', 240_000);
+  for (const id of [slowIDs[0], slowIDs[2]]) expect(await card(id).locator('.cancel').isHidden(), `no cancel button on canceled ${id}`);
+  step(`canceled ${slowIDs[0]} (it was ${queuedAt}) and ${slowIDs[2]} (running); ${slowIDs[1]} succeeded`);
 
   // A file that is not an image gets the API's error next to it.
   expected4xx.push([415, '/v1/jobs']);
@@ -260,18 +289,19 @@ try {
   // Reload: still signed in (this tab), the jobs listed newest first.
   await page.reload({ waitUntil: 'load' });
   await page.locator('#app').waitFor({ state: 'visible' });
-  await page.locator('#jobs .job').nth(4).waitFor();
+  await page.locator('#jobs .job').nth(6).waitFor();
   const listed = await page.$$eval('#jobs .job', (cs) => cs.map((c) => [c.dataset.jobId, c.dataset.state]));
-  expect(listed.length === 5, `five jobs listed after reload: ${JSON.stringify(listed)}`);
-  expect(JSON.stringify(listed.map(([id]) => id)) === JSON.stringify([...slowIDs, ...ids]), `newest first: ${JSON.stringify(listed)}`);
-  expect(JSON.stringify(listed.map(([, s]) => s)) === JSON.stringify(['canceled', 'succeeded', 'succeeded', 'succeeded', 'succeeded']), `states: ${JSON.stringify(listed)}`);
+  expect(listed.length === 7, `seven jobs listed after reload: ${JSON.stringify(listed)}`);
+  expect(JSON.stringify(listed.map(([id]) => id)) === JSON.stringify([...slowIDs, ...ids, ...blockers]), `newest first: ${JSON.stringify(listed)}`);
+  expect(JSON.stringify(listed.map(([, s]) => s)) === JSON.stringify(['canceled', 'succeeded', 'canceled', 'succeeded', 'succeeded', 'succeeded', 'succeeded']), `states: ${JSON.stringify(listed)}`);
+  if (args.screenshot) await page.screenshot({ path: args.screenshot.replace(/\.png$/, '') + '-reload.png' });
   // Sign out forgets the key.
   await page.click('#signout');
   expect(await page.evaluate(() => sessionStorage.getItem('facefleet.apiKey')) === null, 'sign out forgets the key');
   expect(await page.locator('#jobs .job').count() === 0, 'sign out clears the jobs');
   await page.waitForTimeout(200); // late console messages
   expect(problems.length === 0, `browser problems:\n  ${problems.join('\n  ')}`);
-  result = { ok: true, first_load: firstLoad, seconds: (Date.now() - t0) / 1000, view };
+  result = { ok: true, first_load: firstLoad, seconds: (Date.now() - t0) / 1000, view: { ...view, links: view.links.length } };
   step('PASS');
 } catch (e) {
   console.error(`FAIL: ${e.message}`);

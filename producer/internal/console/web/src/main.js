@@ -81,6 +81,13 @@ function renderOptions() {
       form.append(el('label', { class: 'bool' }, input, label, help));
       continue;
     }
+    if (o.type === 'webhook') {
+      const url = el('input', { type: 'url', name: o.name, placeholder: 'https://… (none)', spellcheck: 'false' });
+      const events = o.choices.map((c) => el('label', { class: 'bool inline' },
+        el('input', { type: 'checkbox', name: `${o.name}.events`, value: c, checked: o.default_choices.includes(c) }), c));
+      form.append(el('fieldset', { class: 'webhook' }, el('legend', {}, label), url, el('div', { class: 'events' }, ...events), help));
+      continue;
+    }
     if (o.type === 'enum') {
       input = el('select', { name: o.name }, ...o.choices.map((c) => el('option', { value: c, selected: c === o.default }, c)));
     } else if (o.type === 'int') {
@@ -100,7 +107,11 @@ function collectOptions() {
   const out = {};
   for (const o of state.options.options) {
     const input = form.elements[o.name];
-    if (o.type === 'bool') out[o.name] = input.checked;
+    if (o.type === 'webhook') {
+      if (input.value.trim()) {
+        out[o.name] = { url: input.value.trim(), events: [...form.querySelectorAll(`[name="${o.name}.events"]:checked`)].map((e) => e.value) };
+      }
+    } else if (o.type === 'bool') out[o.name] = input.checked;
     else if (o.type === 'int') out[o.name] = Number(input.value);
     else if (input.value !== '') out[o.name] = input.value;
   }
@@ -251,7 +262,7 @@ function update(j, rec) {
     if (STAGES[i] === 'geometry' && !geometry) cls += ' skipped';
     else if (i < done) cls += ' done';
     else if (i === done && rec.state === 'running') { cls += ' current'; label = STAGES[i]; }
-    else if (i === done && (rec.state === 'failed' || rec.state === 'canceled')) cls += ' ' + rec.state;
+    else if (i === done && (rec.state === 'failed' || rec.state === 'canceled') && rec.attempts > 0) cls += ' ' + rec.state;
     seg.className = cls;
   });
   // A skipped geometry stage: the stage under way is the one after it.
@@ -260,7 +271,10 @@ function update(j, rec) {
     label = STAGES[done + 1];
   }
   c.dataset.stage = rec.state === 'running' ? label : '';
-  c.querySelector('.label').textContent = rec.state === 'running' ? label : rec.state === 'queued' ? 'waiting for a worker' : '';
+  const ended = rec.state === 'failed' || rec.state === 'canceled';
+  c.querySelector('.label').textContent = rec.state === 'running' ? label
+    : rec.state === 'queued' ? 'waiting for a worker'
+      : ended ? `${rec.state} ${rec.attempts > 0 ? `during ${STAGES[Math.min(done, STAGES.length - 1)]}` : 'before it started'}` : '';
   c.querySelector('.pct').textContent = rec.state === 'running' || rec.state === 'succeeded' ? `${rec.percent}%` : '';
   const tries = rec.attempts > 1 ? `attempt ${rec.attempts} (${rec.attempts - 1} ${rec.attempts === 2 ? 'retry' : 'retries'})` : rec.attempts === 1 ? 'attempt 1' : '';
   c.querySelector('.attempts').textContent = tries;
