@@ -114,6 +114,7 @@ func printBanner(w io.Writer, s *Stack, took time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nfacefleet local stack ready in %s (state in %s)\n", took.Round(time.Millisecond), s.opts.DataDir)
 	fmt.Fprintf(&b, "  producer API   %s   (API key %q, tenant local; Authorization: Bearer %s)\n", s.APIURL, s.opts.APIKey, s.opts.APIKey)
+	fmt.Fprintf(&b, "  web console    %s/   (sign in with the API key)\n", s.APIURL)
 	for i, u := range s.WorkerURLs {
 		fmt.Fprintf(&b, "  worker %-7d %s/metrics  /readyz  (devices %s)\n", i, u, s.opts.Devices)
 	}

@@ -286,14 +286,27 @@ try {
   expect(badCode === 'image_unsupported_format' && /notes\.txt/.test(badText) && /JPEG, PNG or WebP/.test(badText), `bad file: ${badCode} ${badText}`);
   step(`non-image refused: ${badText}`);
 
+  // A JPEG cut short passes the upload check and fails on the worker: the
+  // card says why, in words.
+  await page.setInputFiles('#files', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: readFileSync(a).subarray(0, 700) });
+  await page.click('#start');
+  await page.locator('#pending li.ok').first().waitFor();
+  const brokenID = await page.$eval('#jobs .job', (c) => c.dataset.jobId);
+  await waitState(brokenID, 'failed');
+  const brokenCode = await card(brokenID).getAttribute('data-error-code');
+  const brokenText = await card(brokenID).locator('.err').textContent();
+  expect(brokenCode === 'image_undecodable' && /not a readable image/.test(brokenText), `broken JPEG: ${brokenCode}: ${brokenText}`);
+  step(`broken JPEG failed: ${brokenCode}: ${brokenText}`);
+
   // Reload: still signed in (this tab), the jobs listed newest first.
   await page.reload({ waitUntil: 'load' });
   await page.locator('#app').waitFor({ state: 'visible' });
-  await page.locator('#jobs .job').nth(6).waitFor();
+  await page.locator('#jobs .job').nth(7).waitFor();
   const listed = await page.$$eval('#jobs .job', (cs) => cs.map((c) => [c.dataset.jobId, c.dataset.state]));
-  expect(listed.length === 7, `seven jobs listed after reload: ${JSON.stringify(listed)}`);
-  expect(JSON.stringify(listed.map(([id]) => id)) === JSON.stringify([...slowIDs, ...ids, ...blockers]), `newest first: ${JSON.stringify(listed)}`);
-  expect(JSON.stringify(listed.map(([, s]) => s)) === JSON.stringify(['canceled', 'succeeded', 'canceled', 'succeeded', 'succeeded', 'succeeded', 'succeeded']), `states: ${JSON.stringify(listed)}`);
+  expect(listed.length === 8, `eight jobs listed after reload: ${JSON.stringify(listed)}`);
+  expect(JSON.stringify(listed.map(([id]) => id)) === JSON.stringify([brokenID, ...slowIDs, ...ids, ...blockers]), `newest first: ${JSON.stringify(listed)}`);
+  expect(JSON.stringify(listed.map(([, s]) => s)) === JSON.stringify(['failed', 'canceled', 'succeeded', 'canceled', 'succeeded', 'succeeded', 'succeeded', 'succeeded']), `states: ${JSON.stringify(listed)}`);
+  expect(/not a readable image/.test(await card(brokenID).locator('.err').textContent()), 'the failure reads the same after a reload');
   if (args.screenshot) await page.screenshot({ path: args.screenshot.replace(/\.png$/, '') + '-reload.png' });
   // Sign out forgets the key.
   await page.click('#signout');

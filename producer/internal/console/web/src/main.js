@@ -348,7 +348,13 @@ async function select(id) {
 }
 
 function report(e) {
-  console.warn(e);
+  if (e instanceof ApiError && e.status === 401) {
+    // The key was revoked while signed in.
+    signOut();
+    $('signin-error').textContent = 'The API key is no longer accepted; sign in again.';
+    $('signin-error').hidden = false;
+    return;
+  }
   $('submit-note').textContent = e instanceof ApiError ? inWords(e.code, e.message) : e.message;
 }
 

@@ -53,16 +53,19 @@ export async function showResult(job) {
     if (uvURL) urls.push(uvURL);
     const parts = [el('figure', {}, el('figcaption', {}, `UV texture ${face.texture?.size ?? ''}px · coverage ${num(100 * (face.texture?.coverage ?? 0), 0)}%`),
       uvURL ? el('img', { class: 'uv', src: uvURL, alt: `UV texture of face ${face.index}` }) : el('p', { class: 'muted' }, 'no texture'))];
-    let canvas = null;
-    if (f.mesh_glb && names.has(f.mesh_glb)) {
-      canvas = el('canvas', { class: 'viewer', dataset: { face: face.index } });
-      parts.push(el('figure', {}, el('figcaption', {}, '3D mesh (drag to orbit, scroll to zoom)'), canvas));
-    }
+    // Every glTF model of the face (mesh.glb; a head model when the
+    // result has one) gets a 3D view.
+    const models = Object.entries(f).filter(([, p]) => typeof p === 'string' && p.endsWith('.glb') && names.has(p));
+    const canvases = models.map(([k, p]) => {
+      const canvas = el('canvas', { class: 'viewer', dataset: { face: face.index, file: p } });
+      parts.push(el('figure', {}, el('figcaption', {}, `3D ${k.replace(/_glb$/, '')} (drag to orbit, scroll to zoom)`), canvas));
+      return [canvas, p];
+    });
     parts.push(el('div', {}, numbersTable(face), blendshapes(face)));
     body.append(el('div', { class: 'face', dataset: { face: face.index } }, el('h3', {}, `Face ${face.index}`),
       el('div', { class: 'res' }, ...parts)));
-    if (canvas) {
-      const [{ Viewer }, glb] = await Promise.all([import('./viewer.js'), api(file(job, f.mesh_glb)).then((r) => r.arrayBuffer())]);
+    for (const [canvas, p] of canvases) {
+      const [{ Viewer }, glb] = await Promise.all([import('./viewer.js'), api(file(job, p)).then((r) => r.arrayBuffer())]);
       if (gen !== generation) return;
       try {
         const v = new Viewer(canvas);
