@@ -346,6 +346,7 @@ func TestDecodeBadInput(t *testing.T) {
 		{"png-truncated", p[:len(p)/2], Limits{}, CodeUndecodable},
 		{"png-header-only", p[:20], Limits{}, CodeUndecodable},
 		{"jpeg-truncated-header", j[:30], Limits{}, CodeUndecodable},
+		{"jpeg-truncated-body", j[:len(j)*2/3], Limits{}, CodeUndecodable}, // libjpeg-turbo only warns
 		{"webp-riff-only", []byte("RIFF\x10\x00\x00\x00WEBPVP8 "), Limits{}, CodeUndecodable},
 		{"too-many-bytes", p, Limits{MaxBytes: int64(len(p) - 1)}, CodeTooLarge},
 		{"too-many-pixels", p, Limits{MaxPixels: 64*64 - 1}, CodeTooLarge},

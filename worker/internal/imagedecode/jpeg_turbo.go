@@ -50,12 +50,11 @@ func decodeJPEG(data []byte, w, h int) (*image.NRGBA, error) {
 	// cgo's pointer rules allow (it holds no Go pointers).
 	if C.tjDecompress2(handle, src, C.ulong(len(data)), (*C.uchar)(unsafe.Pointer(&dst.Pix[0])),
 		C.int(w), C.int(dst.Stride), C.int(h), C.TJPF_RGBA, 0) != 0 {
-		// Warnings (a truncated but displayable file) still fill the
-		// image; libjpeg-turbo reports them through tjGetErrorCode.
-		if C.tjGetErrorCode(handle) != C.TJERR_WARNING {
-			releasePix(dst)
-			return nil, fmt.Errorf("libjpeg-turbo: %s", C.GoString(C.tjGetErrorStr2(handle)))
-		}
+		// Warnings too: a truncated or corrupt file would decode to a
+		// partly grey picture and wrong faces, so it is refused (as
+		// image/jpeg refuses it).
+		releasePix(dst)
+		return nil, fmt.Errorf("libjpeg-turbo: %s", C.GoString(C.tjGetErrorStr2(handle)))
 	}
 	return dst, nil
 }
