@@ -90,6 +90,8 @@ type testBundle struct {
 	images  *faultImages
 	bucket  string
 	cfg     Config
+	// notifier, when set, is the workers' Notifier (webhooks).
+	notifier Notifier
 }
 
 func setup(t *testing.T, qcfg queue.Config) *testBundle {
@@ -147,7 +149,7 @@ func (b *testBundle) publish(t *testing.T, m *job.Message) {
 func (b *testBundle) start(t *testing.T, p Processor) (stop func()) {
 	t.Helper()
 	w, err := New(b.cfg, Deps{Fetcher: b.fetcher, Queue: b.q, Status: b.status, Images: b.images,
-		Processor: p, Logger: testLogger(t)})
+		Processor: p, Notifier: b.notifier, Logger: testLogger(t)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
