@@ -170,7 +170,7 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 		w, err := fleet.New(fleet.Config{
 			Name: cfg.WorkerName, Device: d.String(), Slots: cfg.SlotsPerDevice,
 			JobTimeout: cfg.JobTimeout, DrainTimeout: cfg.DrainTimeout, AckWait: cfg.AckWait,
-			MaxDeliver: cfg.MaxDeliver, MaxImageBytes: cfg.MaxImageBytes,
+			MaxDeliver: cfg.MaxDeliver, MaxImageBytes: cfg.MaxImageBytes, Bucket: cfg.S3Bucket,
 		}, fleet.Deps{
 			Fetcher: f, Queue: q, Status: st, Images: store, Notifier: outbox, Metrics: metrics, Logger: base,
 			Processor: pipeline.New(eng, imagedecode.Limits{MaxBytes: cfg.MaxImageBytes, MaxPixels: cfg.MaxImagePixels}, log),

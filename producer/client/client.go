@@ -175,7 +175,7 @@ type SubmitRequest struct {
 
 // TenantInputPrefix is where a tenant's own pre-uploaded inputs live; a
 // SubmitRequest.InputKey must start with it.
-func TenantInputPrefix(tenant string) string { return "inputs/" + tenant + "/" }
+func TenantInputPrefix(tenant string) string { return job.InputPrefix(tenant) }
 
 // Submit uploads the image (or checks the referenced key), records the job as
 // queued in Redis and publishes it with Nats-Msg-Id = job ID. It returns the

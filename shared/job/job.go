@@ -347,6 +347,8 @@ func (m *Message) Validate() error {
 		if errors.As(err, &fe) {
 			add("input.key", fe.Problem)
 		}
+	} else if ValidTenant(m.Tenant) && !strings.HasPrefix(m.Input.Key, InputPrefix(m.Tenant)) {
+		add("input.key", fmt.Sprintf("must lie under the tenant's prefix %q", InputPrefix(m.Tenant)))
 	}
 	if err := m.Options.Validate(); err != nil {
 		errs = append(errs, err)
@@ -362,6 +364,11 @@ func (m *Message) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// InputPrefix is where a tenant's inputs live: "inputs/<tenant>/". A job's
+// input.key must start with it, so that a job can only ever read its own
+// tenant's uploads (the producer uploads to inputs/<tenant>/<job-id>/).
+func InputPrefix(tenant string) string { return "inputs/" + tenant + "/" }
 
 // ValidID reports whether id is a job ID: a lowercase canonical UUIDv7
 // (36 characters, like "0190b3c4-6b1d-7f3e-8a2b-1c2d3e4f5a6b").

@@ -15,7 +15,7 @@ import (
 
 func validMessage(t testing.TB) *job.Message {
 	t.Helper()
-	m, err := job.New("acme", job.Input{Bucket: "facefleet", Key: "inputs/x/photo.jpg"},
+	m, err := job.New("acme", job.Input{Bucket: "facefleet", Key: "inputs/acme/photo.jpg"},
 		job.Options{Geometry: true}, "", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	require.NoError(t, err)
 	return m
@@ -297,4 +297,16 @@ func TestWebhookOption(t *testing.T) {
 	require.ErrorContains(t, json.Unmarshal([]byte(`{"webhook":{"url":"https://e.com/h","secret":"x"}}`), &o), "unknown field")
 	var none *job.Webhook
 	require.False(t, none.Wants(job.EventSucceeded))
+}
+
+func TestInputUnderTenantPrefix(t *testing.T) {
+	t.Parallel()
+	m := validMessage(t)
+	require.Equal(t, "inputs/acme/", job.InputPrefix("acme"))
+	for _, k := range []string{"inputs/globex/a.jpg", "results/0190/result.json", "inputs/acmex/a.jpg", "a.jpg"} {
+		m.Input.Key = k
+		require.Equal(t, []string{"input.key"}, fieldsOf(m.Validate()), k)
+	}
+	m.Input.Key = "inputs/acme/0190/a.jpg"
+	require.NoError(t, m.Validate())
 }

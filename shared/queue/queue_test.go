@@ -33,7 +33,7 @@ func setup(t testing.TB, cfg queue.Config) *bundle {
 
 func newJob(t testing.TB, p job.Priority) *job.Message {
 	t.Helper()
-	m, err := job.New("acme", job.Input{Bucket: "facefleet", Key: "inputs/a/b.jpg"}, job.Options{}, p, time.Now())
+	m, err := job.New("acme", job.Input{Bucket: "facefleet", Key: "inputs/acme/b.jpg"}, job.Options{}, p, time.Now())
 	require.NoError(t, err)
 	return m
 }

@@ -171,7 +171,7 @@ func SanitizeFilename(name string) string {
 // under their tenant's prefix, so a job that references an existing key under
 // inputs/<tenant>/ can only ever read that tenant's own objects.
 func InputKey(tenant, jobID, filename string) string {
-	return "inputs/" + tenant + "/" + jobID + "/" + SanitizeFilename(filename)
+	return job.InputPrefix(tenant) + jobID + "/" + SanitizeFilename(filename)
 }
 
 // ResultPrefix returns results/<jobID>/.

@@ -119,7 +119,7 @@ func setup(t *testing.T, qcfg queue.Config) *testBundle {
 		ctx: ctx, nats: env, q: q, qcfg: q.Config(), fetcher: f,
 		status: status.New(rdb.Client, status.Config{}),
 		store:  store, images: &faultImages{Store: store}, bucket: s3.Bucket,
-		cfg: Config{Name: "w1", Slots: 2, AckWait: q.Config().AckWait, MaxDeliver: q.Config().MaxDeliver,
+		cfg: Config{Name: "w1", Slots: 2, Bucket: s3.Bucket, AckWait: q.Config().AckWait, MaxDeliver: q.Config().MaxDeliver,
 			DrainTimeout: 5 * time.Second, FetchWait: 200 * time.Millisecond,
 			Retry: func(int) time.Duration { return 50 * time.Millisecond }},
 	}

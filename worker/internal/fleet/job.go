@@ -138,6 +138,9 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 		return err
 	}
 
+	if w.cfg.Bucket != "" && m.Input.Bucket != w.cfg.Bucket {
+		return Permanent(fmt.Errorf("input.bucket %q: this fleet reads inputs from bucket %q", m.Input.Bucket, w.cfg.Bucket), CodeInvalid)
+	}
 	rec, err := w.deps.Status.Start(jobCtx, m.ID, w.cfg.Name, w.cfg.Device, attempt)
 	if errors.Is(err, status.ErrNotFound) {
 		// A raw publish (not through the producer): the message is valid, so

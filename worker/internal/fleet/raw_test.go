@@ -106,7 +106,7 @@ func TestWorkerRejectedMessagesAreKept(t *testing.T) {
 	for i := range garbage {
 		garbage[i] = byte('!' + i%90)
 	}
-	idVersion, idKey, idField, idOwned := newID(), newID(), newID(), newID()
+	idVersion, idKey, idField, idOwned, idBucket, idTenant := newID(), newID(), newID(), newID(), newID(), newID()
 	// A queued record of this tenant whose message then arrives broken.
 	_, _, err := b.status.Create(b.ctx, status.Record{ID: idOwned, Tenant: "acme", Input: "inputs/acme/" + idOwned + "/p.jpg"})
 	require.NoError(t, err)
@@ -121,6 +121,8 @@ func TestWorkerRejectedMessagesAreKept(t *testing.T) {
 		{"key with ..", []byte(strings.Replace(valid(idKey), `/photo.jpg`, `/../../etc/passwd`, 1)), idKey},
 		{"invalid field", []byte(strings.Replace(valid(idField), `"tenant":"acme"`, `"tenant":"acme","options":{"uv_size":99999}`, 1)), idField},
 		{"unknown field, existing record", []byte(strings.Replace(valid(idOwned), `"version":1`, `"version":1,"colour":"red"`, 1)), idOwned},
+		{"other bucket", []byte(strings.Replace(valid(idBucket), `"bucket":"`+b.bucket+`"`, `"bucket":"someone-elses"`, 1)), idBucket},
+		{"other tenant's input", []byte(strings.Replace(valid(idTenant), `/acme/`, `/globex/`, 1)), idTenant},
 		{"id not a UUIDv7", []byte(strings.Replace(valid(idVersion), idVersion, "job-1", -1)), ""},
 	}
 	subject := b.qcfg.Subject(job.PriorityNormal)

@@ -36,6 +36,10 @@ type Config struct {
 	// Retry gives the redelivery delay after a transient failure. Default:
 	// Backoff from 1s doubling to 1m with ±20% jitter.
 	Retry RetryPolicy
+	// Bucket is the S3 bucket the worker reads inputs from and writes
+	// results to; a job naming another bucket is refused (invalid_job).
+	// Default "": not checked.
+	Bucket string
 	// MaxImageBytes is the largest input read from S3. Default 32 MiB.
 	MaxImageBytes int64
 	// FetchWait is how long one Fetch waits for messages. Default 1s.
