@@ -23,7 +23,8 @@ const chromiumPath = "/usr/bin/chromium"
 // headless Chromium against it (producer/internal/console/web/e2e): sign in,
 // two photos through the stages to succeeded, the UV image and the 3D view,
 // a cancel, a refused non-image, a reload, no browser console errors.
-// FACEFLEET_CONSOLE_SCREENSHOT=path saves a screenshot of the page.
+// FACEFLEET_CONSOLE_SCREENSHOT=path (relative to the repository root) saves
+// a screenshot of the page there (docs/console.png is one).
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	requireTools(t)
@@ -62,8 +63,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot := os.Getenv("FACEFLEET_CONSOLE_SCREENSHOT")
 	if shot == "" {
 		shot = filepath.Join(t.TempDir(), "console.png")
-	} else if shot, err = filepath.Abs(shot); err != nil {
-		t.Fatal(err)
+	} else if !filepath.IsAbs(shot) {
+		shot = filepath.Join(moduleRoot(t), shot) // relative to the repository root
 	}
 	start := time.Now()
 	cmd := exec.Command(node, "e2e/console.e2e.mjs",
