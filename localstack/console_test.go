@@ -70,7 +70,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	cmd := exec.Command(node, "e2e/console.e2e.mjs",
 		"--url", "http://"+hostPort(pt.api), "--key", key[1], "--chromium", chromiumPath,
 		"--photo", sample(t, "ddfa_jianzhuguo.jpg"), "--photo", sample(t, "bf_Test3.jpg"),
-		"--slow", sample(t, "pexels-tim-douglas-6567248.jpg"), "--screenshot", shot)
+		"--slow", sample(t, "bf_Test3.jpg"), "--screenshot", shot)
 	cmd.Dir = web
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser test (%s):\n%s", time.Since(start).Round(time.Millisecond), out)

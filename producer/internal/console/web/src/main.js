@@ -38,6 +38,7 @@ async function signIn(key) {
 function signOut() {
   setKey('');
   for (const j of state.jobs.values()) j.stream?.abort();
+  waiting.length = 0;
   state.jobs.clear();
   state.pending = [];
   state.next = '';
