@@ -193,6 +193,9 @@ $('start').addEventListener('click', async () => {
       p.li.className = 'bad';
       p.note.textContent = e instanceof ApiError ? `${e.code}: ${inWords(e.code, e.message)}` : e.message;
       p.li.dataset.error = e.code || 'network';
+      // Refused for what it is (4xx): not sent again; network and server
+      // errors stay pending for another Start.
+      p.done = e instanceof ApiError && e.status >= 400 && e.status < 500;
     }
   }
   $('submit-note').textContent = '';
