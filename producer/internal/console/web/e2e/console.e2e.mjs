@@ -45,7 +45,9 @@ const ctx = await chromium.launchPersistentContext(profile, {
   executablePath: chromiumPath,
   headless: true,
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+    '--disable-component-update', '--disable-sync',
+    // WebGL on the CPU (SwiftShader) without relying on Chromium's deprecated automatic fallback.
+    '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
   viewport: { width: 1280, height: 900 },
   acceptDownloads: false,
 });
@@ -217,7 +219,8 @@ try {
     const gl = v.getContext('webgl2') || v.getContext('webgl');
     return { faces: document.querySelectorAll('#result .face').length, uv: [uv.naturalWidth, uv.naturalHeight], canvas: [v.width, v.height], drawn, total: px.length / 4,
       background: [r0, g0, b0], overlayFaces: Number(ov.dataset.faces), overlayMarks: marks,
-      renderer: gl ? gl.getParameter(gl.RENDERER) : 'none',
+      renderer: !gl ? 'none' : gl.getExtension('WEBGL_debug_renderer_info')
+        ? gl.getParameter(gl.getExtension('WEBGL_debug_renderer_info').UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER),
       numbers: document.querySelector('#result table.pose')?.textContent || '',
       timings: document.querySelector('#result table.timings')?.textContent || '',
       links: [...document.querySelectorAll('#result .downloads a')].map((l) => [l.textContent, l.href]) };
