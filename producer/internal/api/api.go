@@ -1,7 +1,8 @@
 // Package api serves the producer's HTTP API (see docs/openapi.yaml): submit
 // jobs by upload or by S3 key, read them, follow them as server-sent events,
-// cancel them; plus /healthz, /readyz and /metrics. Every /v1 route needs an
-// API key and sees only its tenant's jobs.
+// cancel them, list them, read their files, describe the job options; plus
+// /healthz, /readyz and /metrics, and (Options.Console) the web console at /.
+// Every /v1 route needs an API key and sees only its tenant's jobs.
 package api
 
 import (
