@@ -56,3 +56,8 @@ if ! command -v helm >/dev/null && [[ ! -x "$gobin/helm" ]]; then
   echo "installing helm v4.3.2 (go install, a few minutes the first time)"
   go install helm.sh/helm/v4/cmd/helm@v4.3.2
 fi
+if ! command -v nats >/dev/null && [[ ! -x "$gobin/nats" ]]; then
+  # The third-party contract test publishes with the real NATS CLI.
+  echo "installing the nats CLI v0.5.0 (go install, about a minute the first time)"
+  go install github.com/nats-io/natscli/nats@v0.5.0
+fi
