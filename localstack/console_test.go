@@ -14,9 +14,10 @@ import (
 	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
-// chromiumPath is Debian's Chromium (make setup installs it); the browser
-// test never uses a downloaded browser.
-const chromiumPath = "/usr/bin/chromium"
+// defaultChromium is Debian's Chromium (make setup installs it); the
+// browser test never uses a downloaded browser. FACEFLEET_CHROMIUM names
+// another system Chromium.
+const defaultChromium = "/usr/bin/chromium"
 
 // TestConsoleInBrowser starts `localstack up` (NATS, Redis, S3, the producer
 // and a worker as real processes) and runs the console's end-to-end test in
@@ -28,6 +29,10 @@ const chromiumPath = "/usr/bin/chromium"
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	requireTools(t)
+	chromiumPath := defaultChromium
+	if p := os.Getenv("FACEFLEET_CHROMIUM"); p != "" {
+		chromiumPath = p
+	}
 	if _, err := os.Stat(chromiumPath); err != nil {
 		toolcheck.Missing(t, "%s is missing: run `make setup` (apt-get install chromium)", chromiumPath)
 		return
