@@ -115,7 +115,10 @@ function numbersTable(face) {
     rows.push(['yaw °', num(face.pose.yaw)], ['pitch °', num(face.pose.pitch)], ['roll °', num(face.pose.roll)],
       ['scale px/cm', num(face.pose.scale, 2)], ['translation cm', (face.pose.translation || []).map((v) => num(v, 1)).join(', ')]);
   }
-  if (face.texture) rows.push(['texture mirrored', `${num(100 * face.texture.mirrored, 0)}%`]);
+  // Texture shares (coverage, mirrored, … whatever the result reports).
+  for (const [k, v] of Object.entries(face.texture || {})) {
+    if (k !== 'size' && typeof v === 'number') rows.push([`texture ${k}`, `${num(100 * v, 1)}%`]);
+  }
   return el('table', { class: 'nums pose' }, ...rows.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', { class: 'n' }, v))));
 }
 
