@@ -17,6 +17,7 @@
 // answers' "Failed to load resource" lines).
 import { chromium } from 'playwright-core';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
@@ -293,7 +294,18 @@ try {
   step(`non-image refused: ${badText}`);
 
   // A JPEG cut short passes the upload check and fails on the worker: the
-  // card says why, in words.
+  // card says why, in words; the webhook named in the form hears of it.
+  const hooks = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      hooks.push({ path: req.url, signature: req.headers['webhook-signature'] || '', body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  await page.fill('#options [name="webhook"]', `http://127.0.0.1:${receiver.address().port}/hook`);
   await page.setInputFiles('#files', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: readFileSync(a).subarray(0, 700) });
   await page.click('#start');
   await page.locator('#pending li.ok').first().waitFor();
@@ -303,6 +315,16 @@ try {
   const brokenText = await card(brokenID).locator('.err').textContent();
   expect(brokenCode === 'image_undecodable' && /not a readable image/.test(brokenText), `broken JPEG: ${brokenCode}: ${brokenText}`);
   step(`broken JPEG failed: ${brokenCode}: ${brokenText}`);
+  for (const deadline = Date.now() + 60_000; !hooks.some((h) => h.body.includes(brokenID));) {
+    expect(Date.now() < deadline, `no webhook for ${brokenID}: ${JSON.stringify(hooks)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  receiver.close();
+  const hook = hooks.find((h) => h.body.includes(brokenID));
+  const event = JSON.parse(hook.body);
+  expect(hook.path === '/hook' && event.type === 'job.failed' && event.data.id === brokenID && event.data.error_code === 'image_undecodable' &&
+    hook.signature.startsWith('v1,'), `webhook: ${JSON.stringify(hook)}`);
+  step(`webhook from the form: ${event.type} for ${event.data.id}, signed`);
 
   // Reload: still signed in (this tab), the jobs listed newest first.
   await page.reload({ waitUntil: 'load' });
