@@ -23,7 +23,8 @@ const defaultChromium = "/usr/bin/chromium"
 // and a worker as real processes) and runs the console's end-to-end test in
 // headless Chromium against it (producer/internal/console/web/e2e): sign in,
 // two photos through the stages to succeeded, the UV image and the 3D view,
-// a cancel, a refused non-image, a reload, no browser console errors.
+// a queued and a running job canceled, a refused non-image, a failed job's
+// reason and its webhook, a reload, no browser console errors.
 // FACEFLEET_CONSOLE_SCREENSHOT=path (relative to the repository root) saves
 // a screenshot of the page there (docs/console.png is one).
 func TestConsoleInBrowser(t *testing.T) {

@@ -10,9 +10,11 @@
 // shown); submit one photo through the file input and one by drag-and-drop;
 // see both jobs go through the stages to succeeded; open a result: the photo
 // overlay, the UV <img> loaded, the 3D <canvas> drawn (non-blank pixels), a
-// presigned download link that works; cancel a job; submit a non-image and
-// get the API's error next to the file; reload: still signed in, the jobs
-// listed newest first. No request may leave the page's origin and the
+// presigned download link that works; cancel a queued and a running job;
+// submit a non-image and get the API's error next to the file; a cut JPEG
+// fails on the worker with its reason in words and a webhook typed in the
+// form receives the event; reload: still signed in, the jobs listed newest
+// first. No request may leave the page's origin and the
 // browser console must stay free of errors (except the two deliberate 4xx
 // answers' "Failed to load resource" lines).
 import { chromium } from 'playwright-core';
