@@ -232,7 +232,7 @@ const isTerminal = (s) => s === 'succeeded' || s === 'failed' || s === 'canceled
 
 function jobCard(rec) {
   const segs = STAGES.map((s) => el('span', { class: 'seg', dataset: { stage: s }, title: s }));
-  const card = el('article', { class: 'job', dataset: { jobId: rec.id } },
+  const card = el('article', { class: 'job', dataset: { jobId: rec.id }, tabindex: 0, 'aria-label': `job ${baseName(rec.input)}` },
     el('header', {}, el('span', { class: 'name' }, baseName(rec.input)), el('span', { class: 'id' }, rec.id.slice(-8)),
       el('span', { class: 'state' }),
       el('button', { type: 'button', class: 'small cancel', hidden: true, onclick: (ev) => { ev.stopPropagation(); cancel(rec.id); } }, 'Cancel')),
@@ -241,6 +241,7 @@ function jobCard(rec) {
     el('div', { class: 'meta' }, el('span', { class: 'label' }), el('span', { class: 'pct' }), el('span', { class: 'attempts' }),
       el('span', { class: 'where' }), el('span', { class: 'err', hidden: true })));
   card.addEventListener('click', () => select(rec.id));
+  card.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && ev.target === card) select(rec.id); });
   return card;
 }
 
