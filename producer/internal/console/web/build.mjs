@@ -24,7 +24,7 @@ const res = await esbuild.build({
   format: 'esm',
   target: ['es2022', 'chrome110', 'firefox115', 'safari16'],
   minify: true,
-  legalComments: 'none',
+  legalComments: 'eof', // keeps three.js's MIT notice in the bundle
   outdir: join(out, 'assets'),
   entryNames: '[name]-[hash]',
   chunkNames: '[name]-[hash]',
