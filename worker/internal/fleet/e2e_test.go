@@ -142,7 +142,12 @@ func TestE2EBadImageFailsOnce(t *testing.T) {
 	require.Equal(t, 1, r.Attempts)
 	b.waitIdle(t)
 	require.Zero(t, b.redelivered(t), "a bad image must not be retried")
-	require.Zero(t, b.deadLetters(t))
+	// Kept for an operator, once, with the code.
+	dls, err := b.q.DeadLetters(b.ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, dls, 1)
+	require.Equal(t, "image_undecodable", dls[0].Code)
+	require.Equal(t, id, dls[0].JobID)
 	keys, err := b.store.ListResults(b.ctx, id)
 	require.NoError(t, err)
 	require.Empty(t, keys)
