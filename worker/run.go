@@ -195,7 +195,14 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 	}
 	wg.Wait()
 	stopHooks()
-	return errors.Join(append(errs, <-hooksDone)...)
+	err = <-hooksDone
+	// Webhook events of the last jobs are stored before the connection closes.
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(5 * time.Second):
+		log.Warn("webhook events not confirmed by JetStream before shutdown", slog.Int("pending", js.PublishAsyncPending()))
+	}
+	return errors.Join(append(errs, err)...)
 }
 
 // webhooks builds the outbox the workers notify and the dispatcher that
