@@ -19,6 +19,9 @@ import (
 //go:embed ict.pack
 var pack []byte
 
+//go:embed mediapipe_correspondence.json
+var correspondence []byte
+
 // Pack returns the embedded pack bytes.
 func Pack() []byte { return pack }
 
@@ -43,3 +46,21 @@ func (m *Model) Expression(name string) int {
 	}
 	return -1
 }
+
+var mediapipe = sync.OnceValues(func() (*Correspondence, error) {
+	return DecodeCorrespondence(correspondence, Load())
+})
+
+// MediaPipe returns the embedded MediaPipe ↔ ICT correspondence (shared, do
+// not modify). It panics only if the embedded file is corrupt, which the
+// tests rule out.
+func MediaPipe() *Correspondence {
+	c, err := mediapipe()
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// CorrespondenceJSON returns the embedded correspondence file.
+func CorrespondenceJSON() []byte { return correspondence }
