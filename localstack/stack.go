@@ -366,7 +366,7 @@ func (s *Stack) Env() []string {
 func (s *Stack) startChildren() error {
 	prod := append(s.Env(),
 		"FACEFLEET_HTTP_ADDR="+hostPort(s.opts.APIPort),
-		"FACEFLEET_API_KEYS=local:"+s.opts.APIKey,
+		"FACEFLEET_API_KEYS="+localAPIKeys(s.opts.APIKey),
 	)
 	c, err := startChild("producer", filepath.Join(s.opts.BinDir, "producer"), s.opts.WorkDir,
 		[]string{"serve"}, prod, s.APIURL+"/readyz", s.opts.Out, &s.outMu)
@@ -396,6 +396,18 @@ func (s *Stack) startChildren() error {
 		s.children = append(s.children, c)
 	}
 	return nil
+}
+
+// localAPIKeys is the producer's key list: tenant local's key, then the
+// tenant:key pairs of FACEFLEET_API_KEYS in the environment (so that
+// `FACEFLEET_API_KEYS=acme:acme-local-key make up` lets tenant acme read its
+// raw-published jobs over HTTP).
+func localAPIKeys(localKey string) string {
+	keys := "local:" + localKey
+	if more := os.Getenv("FACEFLEET_API_KEYS"); more != "" {
+		keys += "," + more
+	}
+	return keys
 }
 
 // LocalWebhookSecret signs the local stack's webhooks for every tenant

@@ -4,8 +4,9 @@
 // strings; outputs, timings and options hold JSON). Every write goes through
 // one Lua script (transition.lua) that enforces the state machine
 // queued < running < terminal (succeeded | failed | canceled): a terminal
-// record never changes, percent never decreases within a run, and a stale or
-// duplicate delivery never moves a job backwards. The script refreshes the
+// record never changes (except Requeue: an operator resubmits a failed job),
+// percent never decreases within a run, and a stale or duplicate delivery
+// never moves a job backwards. The script refreshes the
 // record's TTL and publishes the full record as a JSON object of those string
 // fields on "facefleet:job:<id>:events" on every change.
 //
