@@ -138,6 +138,24 @@ func FitPose(landmarks [][3]float32, imgW, imgH int, mesh *facemesh.Mesh) (Pose,
 	return p, nil
 }
 
+// PoseFromSimilarity builds the Pose of the model→landmark similarity
+// landmark = scale·rot·v + tPix (tPix in landmark pixels, as a fit solves
+// it), filling Translation relative to the image centre and the angles, so
+// every fitter reports poses in this package's conventions.
+func PoseFromSimilarity(rot [3][3]float64, tPix [3]float64, scale float64, imgW, imgH int) Pose {
+	p := Pose{
+		Rotation: rot,
+		Translation: [3]float64{
+			(tPix[0] - float64(imgW)/2) / scale,
+			(tPix[1] - float64(imgH)/2) / scale,
+			tPix[2] / scale,
+		},
+		Scale: scale,
+	}
+	p.Pitch, p.Yaw, p.Roll = eulerAngles(mat3(rot))
+	return p
+}
+
 // procrustesWeights returns the mesh's Procrustes weights as float64, or
 // uniform weights when they are missing or all zero.
 func procrustesWeights(mesh *facemesh.Mesh) ([]float64, error) {

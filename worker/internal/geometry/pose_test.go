@@ -228,3 +228,17 @@ func TestPoseJSON(t *testing.T) {
 	}
 	require.InDelta(t, 2.0, m["yaw"], 0)
 }
+
+func TestPoseFromSimilarityMatchesFitPose(t *testing.T) {
+	mesh := canonical(t)
+	s := frontal()
+	s.yaw, s.pitch, s.roll = 20, -10, 5
+	p, err := FitPose(s.landmarks(mesh), s.w, s.h, mesh)
+	require.NoError(t, err)
+	tPix := [3]float64{p.Scale*p.Translation[0] + float64(s.w)/2, p.Scale*p.Translation[1] + float64(s.h)/2, p.Scale * p.Translation[2]}
+	q := PoseFromSimilarity(p.Rotation, tPix, p.Scale, s.w, s.h)
+	require.InDelta(t, p.Yaw, q.Yaw, 1e-9)
+	require.InDelta(t, p.Pitch, q.Pitch, 1e-9)
+	require.InDelta(t, p.Roll, q.Roll, 1e-9)
+	require.InDeltaSlice(t, p.Translation[:], q.Translation[:], 1e-9)
+}
