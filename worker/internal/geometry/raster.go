@@ -5,15 +5,32 @@ import (
 	"math"
 )
 
-// zraster is the z-buffer of a landmark mesh rasterised in image space over
-// the landmarks' bounding box (clipped to the image): for every pixel the
-// nearest depth and the triangle that produced it (−1 = background).
-type zraster struct {
-	x0, y0, w, h int // box in image pixels
-	z            []float32
-	tri          []int32
-	zmin, zmax   float32 // over covered pixels
-	covered      int
+// ZBuffer is a landmark mesh rasterised with a z-buffer on a grid over an
+// image: grid cell (i, j) covers the image points with (x·Scale, y·Scale)
+// in [i, i+1)×[j, j+1) and is sampled at its centre. The grid spans the
+// bounding box of the mesh's vertices clipped to the image; Z and Tri are
+// row-major over that box (W×H cells, the first at cell (X0, Y0)).
+type ZBuffer struct {
+	X0, Y0, W, H int     // box in grid cells
+	Scale        float64 // grid cells per image pixel
+	// Z is the nearest interpolated z per cell (+Inf where no triangle
+	// covers the cell centre); Tri the index of the triangle that produced
+	// it, or −1.
+	Z   []float32
+	Tri []int32
+
+	zmin, zmax float32 // over covered cells
+	covered    int
+}
+
+// Index returns the index into Z and Tri of the cell holding image point
+// (x, y), or −1 when the point is outside the box.
+func (r *ZBuffer) Index(x, y float64) int {
+	gx, gy := x*r.Scale-float64(r.X0), y*r.Scale-float64(r.Y0)
+	if !(gx >= 0 && gy >= 0 && gx < float64(r.W) && gy < float64(r.H)) {
+		return -1
+	}
+	return int(gy)*r.W + int(gx)
 }
 
 // finite reports whether every coordinate of p is finite.
@@ -26,13 +43,18 @@ func finite(p [3]float32) bool {
 	return true
 }
 
-// rasterize z-buffers the triangles tris of the landmark mesh into an
-// imgW×imgH image. Pixel (i, j) covers [i, i+1)×[j, j+1) and is sampled at
-// its centre; a pixel is inside a triangle when all barycentric weights are
-// ≥ 0; the smaller interpolated z wins. Triangles with an index out of range
-// or a non-finite vertex are skipped.
-func rasterize(lm [][3]float32, imgW, imgH int, tris [][3]uint16) *zraster {
-	r := &zraster{zmin: float32(math.Inf(1)), zmax: float32(math.Inf(-1))}
+// Rasterize z-buffers the triangles tris of the landmark mesh (image
+// pixels, z on the scale of x, smaller = nearer) into a grid of scale cells
+// per pixel over an imgW×imgH image (scale 1: one cell per pixel; a scale
+// ≤ 0 counts as 1). A cell is inside a triangle when all barycentric
+// weights at its centre are ≥ 0; the smaller interpolated z wins (on a tie
+// the earlier triangle). Triangles with an index out of range or a non-finite
+// vertex are skipped.
+func Rasterize(lm [][3]float32, imgW, imgH int, tris [][3]uint16, scale float64) *ZBuffer {
+	if !(scale > 0) || math.IsInf(scale, 0) {
+		scale = 1
+	}
+	r := &ZBuffer{Scale: scale, zmin: float32(math.Inf(1)), zmax: float32(math.Inf(-1))}
 	if imgW <= 0 || imgH <= 0 {
 		return r
 	}
@@ -52,17 +74,19 @@ func rasterize(lm [][3]float32, imgW, imgH int, tris [][3]uint16) *zraster {
 	if minX > maxX {
 		return r
 	}
-	x0, y0 := clampF(math.Floor(minX), 0, imgW), clampF(math.Floor(minY), 0, imgH)
-	x1, y1 := clampF(math.Ceil(maxX)+1, 0, imgW), clampF(math.Ceil(maxY)+1, 0, imgH)
+	gw, gh := int(math.Ceil(float64(imgW)*scale)), int(math.Ceil(float64(imgH)*scale))
+	x0, y0 := clampF(math.Floor(minX*scale), 0, gw), clampF(math.Floor(minY*scale), 0, gh)
+	x1, y1 := clampF(math.Ceil(maxX*scale)+1, 0, gw), clampF(math.Ceil(maxY*scale)+1, 0, gh)
 	if x1 <= x0 || y1 <= y0 {
 		return r
 	}
-	r.x0, r.y0, r.w, r.h = x0, y0, x1-x0, y1-y0
-	r.z = make([]float32, r.w*r.h)
-	r.tri = make([]int32, r.w*r.h)
-	for i := range r.z {
-		r.z[i] = float32(math.Inf(1))
-		r.tri[i] = -1
+	r.X0, r.Y0, r.W, r.H = x0, y0, x1-x0, y1-y0
+	r.Z = make([]float32, r.W*r.H)
+	r.Tri = make([]int32, r.W*r.H)
+	inf := float32(math.Inf(1))
+	for i := range r.Z {
+		r.Z[i] = inf
+		r.Tri[i] = -1
 	}
 	for ti, t := range tris {
 		if int(t[0]) >= len(lm) || int(t[1]) >= len(lm) || int(t[2]) >= len(lm) {
@@ -74,12 +98,19 @@ func rasterize(lm [][3]float32, imgW, imgH int, tris [][3]uint16) *zraster {
 		}
 		r.fill(int32(ti), a, b, c)
 	}
-	for i, t := range r.tri {
+	return r
+}
+
+// rasterize is Rasterize at one cell per pixel with the depth range of the
+// covered pixels, for the depth and normal maps.
+func rasterize(lm [][3]float32, imgW, imgH int, tris [][3]uint16) *ZBuffer {
+	r := Rasterize(lm, imgW, imgH, tris, 1)
+	for i, t := range r.Tri {
 		if t >= 0 {
 			r.covered++
 			// Plain comparisons: the builtin min/max handle NaN and are
 			// several times slower here.
-			z := r.z[i]
+			z := r.Z[i]
 			if z < r.zmin {
 				r.zmin = z
 			}
@@ -104,18 +135,19 @@ func clampF(v float64, lo, hi int) int {
 }
 
 // fill rasterises one triangle.
-func (r *zraster) fill(ti int32, a, b, c [3]float32) {
-	ax, ay, bx, by, cx, cy := float64(a[0]), float64(a[1]), float64(b[0]), float64(b[1]), float64(c[0]), float64(c[1])
+func (r *ZBuffer) fill(ti int32, a, b, c [3]float32) {
+	sc := r.Scale
+	ax, ay, bx, by, cx, cy := float64(a[0])*sc, float64(a[1])*sc, float64(b[0])*sc, float64(b[1])*sc, float64(c[0])*sc, float64(c[1])*sc
 	area := (bx-ax)*(cy-ay) - (by-ay)*(cx-ax)
 	if area == 0 || math.IsNaN(area) || math.IsInf(area, 0) {
 		return
 	}
 	inv := 1 / area
 	// Pixel centres i+0.5 inside [min, max].
-	i0 := clampF(math.Ceil(min(ax, bx, cx)-0.5), r.x0, r.x0+r.w)
-	i1 := clampF(math.Floor(max(ax, bx, cx)-0.5)+1, r.x0, r.x0+r.w)
-	j0 := clampF(math.Ceil(min(ay, by, cy)-0.5), r.y0, r.y0+r.h)
-	j1 := clampF(math.Floor(max(ay, by, cy)-0.5)+1, r.y0, r.y0+r.h)
+	i0 := clampF(math.Ceil(min(ax, bx, cx)-0.5), r.X0, r.X0+r.W)
+	i1 := clampF(math.Floor(max(ax, bx, cx)-0.5)+1, r.X0, r.X0+r.W)
+	j0 := clampF(math.Ceil(min(ay, by, cy)-0.5), r.Y0, r.Y0+r.H)
+	j1 := clampF(math.Floor(max(ay, by, cy)-0.5)+1, r.Y0, r.Y0+r.H)
 	if i0 >= i1 || j0 >= j1 {
 		return
 	}
@@ -129,14 +161,14 @@ func (r *zraster) fill(ti int32, a, b, c [3]float32) {
 		py := float64(j) + 0.5
 		w0 := ((bx-px0)*(cy-py) - (by-py)*(cx-px0)) * inv
 		w1 := ((cx-px0)*(ay-py) - (cy-py)*(ax-px0)) * inv
-		row := (j-r.y0)*r.w - r.x0
+		row := (j-r.Y0)*r.W - r.X0
 		for i := i0; i < i1; i++ {
 			w2 := 1 - w0 - w1
 			if w0 >= eps && w1 >= eps && w2 >= eps {
 				z := float32(w0*za + w1*zb + w2*zc)
-				if k := row + i; z < r.z[k] {
-					r.z[k] = z
-					r.tri[k] = ti
+				if k := row + i; z < r.Z[k] {
+					r.Z[k] = z
+					r.Tri[k] = ti
 				}
 			}
 			w0 += w0dx
@@ -163,22 +195,22 @@ func RenderMaps(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) (*imag
 }
 
 // depth is RenderDepth's image from the z-buffer.
-func (r *zraster) depth(imgW, imgH int) *image.Gray16 {
+func (r *ZBuffer) depth(imgW, imgH int) *image.Gray16 {
 	img := image.NewGray16(image.Rect(0, 0, max(imgW, 0), max(imgH, 0)))
 	if r.covered == 0 {
 		return img
 	}
 	span := float64(r.zmax) - float64(r.zmin)
-	for y := range r.h {
-		off := img.PixOffset(r.x0, r.y0+y)
-		for x := range r.w {
-			k := y*r.w + x
-			if r.tri[k] < 0 {
+	for y := range r.H {
+		off := img.PixOffset(r.X0, r.Y0+y)
+		for x := range r.W {
+			k := y*r.W + x
+			if r.Tri[k] < 0 {
 				continue
 			}
 			v := uint16(65535)
 			if span > 0 {
-				v = uint16(1 + math.Round((float64(r.zmax)-float64(r.z[k]))/span*65534))
+				v = uint16(1 + math.Round((float64(r.zmax)-float64(r.Z[k]))/span*65534))
 			}
 			img.Pix[off+2*x] = uint8(v >> 8)
 			img.Pix[off+2*x+1] = uint8(v)
@@ -197,7 +229,7 @@ func RenderNormals(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *im
 }
 
 // normals is RenderNormals' image from the z-buffer of the same mesh.
-func (r *zraster) normals(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *image.NRGBA {
+func (r *ZBuffer) normals(landmarks [][3]float32, imgW, imgH int, tris [][3]uint16) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, max(imgW, 0), max(imgH, 0)))
 	if r.covered == 0 {
 		return img
@@ -214,16 +246,16 @@ func (r *zraster) normals(landmarks [][3]float32, imgW, imgH int, tris [][3]uint
 		}
 		grads[ti] = normalGradient(landmarks[t[0]], landmarks[t[1]], landmarks[t[2]], nrm[t[0]], nrm[t[1]], nrm[t[2]])
 	}
-	for y := range r.h {
-		py := float64(r.y0+y) + 0.5
-		off := img.PixOffset(r.x0, r.y0+y)
-		for x := range r.w {
-			ti := r.tri[y*r.w+x]
+	for y := range r.H {
+		py := float64(r.Y0+y) + 0.5
+		off := img.PixOffset(r.X0, r.Y0+y)
+		for x := range r.W {
+			ti := r.Tri[y*r.W+x]
 			if ti < 0 {
 				continue
 			}
 			g := &grads[ti]
-			px := float64(r.x0+x) + 0.5
+			px := float64(r.X0+x) + 0.5
 			n := [3]float64{
 				g[0][0]*px + g[1][0]*py + g[2][0],
 				g[0][1]*px + g[1][1]*py + g[2][1],

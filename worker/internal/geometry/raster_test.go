@@ -219,3 +219,44 @@ func TestRenderMapsMatches(t *testing.T) {
 		require.NotZero(t, n.Pix[n.PixOffset(int(f.Landmarks[vNoseTip][0]), int(f.Landmarks[vNoseTip][1]))+3], name)
 	}
 }
+
+// TestRasterizeScaled: on a half-resolution grid a triangle covers about a
+// quarter of the cells it covers at full resolution, Index maps image
+// points to the cells that hold them, and the nearer of two overlapping
+// triangles wins on both grids.
+func TestRasterizeScaled(t *testing.T) {
+	t.Parallel()
+	lm := [][3]float32{
+		{10, 10, 50}, {190, 10, 50}, {10, 190, 50}, // far
+		{60, 60, 5}, {150, 60, 5}, {60, 150, 5}, // near
+	}
+	tris := [][3]uint16{{0, 1, 2}, {3, 4, 5}}
+	full := Rasterize(lm, 200, 200, tris, 1)
+	half := Rasterize(lm, 200, 200, tris, 0.5)
+	require.InDelta(t, 0.5, half.Scale, 0)
+	require.LessOrEqual(t, half.W, 100)
+	require.LessOrEqual(t, half.H, 100)
+	count := func(r *ZBuffer) (n int) {
+		for _, tri := range r.Tri {
+			if tri >= 0 {
+				n++
+			}
+		}
+		return n
+	}
+	require.InEpsilon(t, float64(count(full))/4, float64(count(half)), 0.05)
+	for _, r := range []*ZBuffer{full, half} {
+		k := r.Index(80, 80)
+		require.GreaterOrEqual(t, k, 0)
+		require.Equal(t, int32(1), r.Tri[k], "the near triangle wins")
+		require.InDelta(t, 5, r.Z[k], 1e-4)
+		k = r.Index(30, 30)
+		require.Equal(t, int32(0), r.Tri[k])
+		k = r.Index(180, 180)
+		require.Equal(t, int32(-1), r.Tri[k], "inside the box, off the mesh")
+		require.Equal(t, -1, r.Index(5, 100), "left of the box")
+		require.Equal(t, -1, r.Index(100, 250), "below the image")
+	}
+	// A scale ≤ 0 counts as 1.
+	require.Equal(t, full.W, Rasterize(lm, 200, 200, tris, 0).W)
+}

@@ -320,7 +320,10 @@ func (p *Pipeline) encodeFace(i int, w *faceWork) (faceFiles, error) {
 		Landmarks: w.face.Landmarks,
 		Files:     map[string]string{},
 		Pose:      w.pose,
-		Texture:   TextureInfo{Size: w.tex.Rect.Dx(), Coverage: w.stats.Coverage, Mirrored: w.stats.Mirrored},
+		Texture: TextureInfo{
+			Size: w.tex.Rect.Dx(), Coverage: w.stats.Coverage,
+			Seen: w.stats.Seen, Mirrored: w.stats.Mirrored, Empty: w.stats.Empty,
+		},
 	}}
 	add := func(kind string, write func(*bytes.Buffer) error) ([]byte, error) {
 		b := getBuffer()

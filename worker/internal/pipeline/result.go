@@ -59,11 +59,15 @@ type FaceResult struct {
 	Texture TextureInfo    `json:"texture"`
 }
 
-// TextureInfo summarises the UV texture.
+// TextureInfo summarises the UV texture. Seen, Mirrored and Empty split the
+// texels of the UV layout by where their colour comes from and add up to 1
+// (texture.Stats).
 type TextureInfo struct {
 	Size     int     `json:"size"`     // texels per side
-	Coverage float64 `json:"coverage"` // fraction of the UV layout filled, mirror fill included
+	Coverage float64 `json:"coverage"` // fraction of the UV layout filled, mirror fill included (= seen + mirrored)
+	Seen     float64 `json:"seen"`     // share of the layout sampled directly where the photo shows the texel's own surface point
 	Mirrored float64 `json:"mirrored"` // share of the texture colour taken from the mirrored side of the face (a half-blended texel counts ½)
+	Empty    float64 `json:"empty"`    // share of the layout left transparent: neither side visible in the photo
 }
 
 // File kinds used as keys of FaceResult.Files, and their file names.

@@ -13,7 +13,9 @@ import (
 
 // TestDepthHidesCheekBehindNose checks the occlusion test on its own: with
 // the head turned 35°, some texels of front-facing triangles on the far side
-// are hidden behind the nose, and none on the near side are.
+// are hidden behind the nose, and none on the near side are (texels the
+// silhouette margin rejects are counted apart: the near side's outline has
+// them too).
 func TestDepthHidesCheekBehindNose(t *testing.T) {
 	t.Parallel()
 	m := models.Canonical()
@@ -22,10 +24,10 @@ func TestDepthHidesCheekBehindNose(t *testing.T) {
 	require.NoError(t, err)
 	img := image.NewNRGBA(image.Rect(0, 0, 510, 510))
 	f := newFrame(img, lm, lay, defaultSeam())
-	hiddenFar, hiddenNear, seen := 0, 0, 0
+	hiddenFar, hiddenNear, rim, seen := 0, 0, 0, 0
 	for _, sp := range lay.spans {
 		tf := f.tris[sp.tri]
-		if !tf.ownOK {
+		if !tf.ownOK || tf.os.fold {
 			continue
 		}
 		for i := int(sp.x0); i < int(sp.x1); i++ {
@@ -33,7 +35,11 @@ func TestDepthHidesCheekBehindNose(t *testing.T) {
 			o := tf.own
 			x, y, z := o.ax*fi+o.bx*fj+o.cx, o.ay*fi+o.by*fj+o.cy, o.az*fi+o.bz*fj+o.cz
 			seen++
-			if f.depth.visible(x, y, z) {
+			if f.vis.visible(x, y, z, &tf.os) {
+				continue
+			}
+			if fold := (side{v: tf.os.v, id: tf.os.id, fold: true}); !f.vis.visible(x, y, z, &fold) {
+				rim++ // outside the silhouette or within its margin
 				continue
 			}
 			if i > 128 {
@@ -43,9 +49,41 @@ func TestDepthHidesCheekBehindNose(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("front-facing texels %d, hidden far %d, hidden near %d", seen, hiddenFar, hiddenNear)
+	t.Logf("front-facing texels %d, hidden far %d, hidden near %d, at the rim %d", seen, hiddenFar, hiddenNear, rim)
 	require.Greater(t, hiddenFar, 100)
-	require.Zero(t, hiddenNear)
+	// The grid may clip a texel or two where the near nose wing meets the
+	// cheek.
+	require.Less(t, hiddenNear*50, hiddenFar)
+	require.Less(t, rim, seen/10)
+}
+
+// TestVisibilityNoDepthSlack: a point behind a surface that does not touch
+// its own triangle is hidden unless within a cell's depth of it; on its
+// own triangle or one sharing a vertex it is visible; off the mesh, at the
+// silhouette's rim or outside the grid it is not.
+func TestVisibilityNoDepthSlack(t *testing.T) {
+	t.Parallel()
+	// Two separate triangles (far: vertices 0-2 at z 50, near: 3-5 at z
+	// 48.5) overlapping around (50, 50).
+	lm := [][3]float32{
+		{0, 0, 50}, {100, 0, 50}, {0, 100, 50},
+		{40, 40, 48.5}, {100, 40, 48.5}, {40, 100, 48.5},
+	}
+	tris := [][3]uint16{{0, 1, 2}, {3, 4, 5}}
+	v := newVisibility(lm, tris, []bool{true, true}, 200, 200, 0, 0)
+	require.Equal(t, uint8(1), v.margin)
+	far, near := &side{v: tris[0], id: 0}, &side{v: tris[1], id: 1}
+	fold := &side{v: tris[0], id: 0, fold: true}
+	require.True(t, v.visible(20, 20, 50, far), "far triangle where nothing covers it")
+	require.False(t, v.visible(50, 45, 50, far), "far triangle behind the near one, 1.5 px deeper")
+	require.True(t, v.visible(50, 45, 49.2, far), "within a cell's worth of depth")
+	require.True(t, v.visible(50, 45, 50, fold), "a fold is not depth-tested")
+	require.True(t, v.visible(50, 45, 48.5, near))
+	require.True(t, v.visible(50, 45, 50, &side{v: [3]uint16{0, 4, 9}, id: noTri}), "sharing a vertex with the nearest triangle")
+	require.False(t, v.visible(150, 150, 0, far), "off the mesh")
+	require.False(t, v.visible(0.5, 20, 50, far), "on the outline: within the margin")
+	require.False(t, v.visible(-5, 20, 50, far), "outside the grid")
+	require.True(t, v.visible(1.5, 20, 50, far), "just past the margin")
 }
 
 // turned is the canonical mesh turned by yaw degrees (+x side away), 20 px/cm.

@@ -92,7 +92,9 @@ func TestUnwrapRealPhoto(t *testing.T) {
 	dump(t, "kj_test2.png", tex)
 	t.Logf("stats %+v", st)
 	require.Greater(t, st.Coverage, 0.9)
-	require.Less(t, st.Mirrored, 0.05)
+	// Frontal: the mirror fills only a rim where one side's outline is
+	// nearer than the other's (the silhouette margin).
+	require.Less(t, st.Mirrored, 0.08)
 
 	// Cheeks (205: subject's right, 425: left) and forehead (151): the
 	// texture's mean colour around the vertex's UV matches the photo's mean

@@ -95,7 +95,6 @@ func (f *frame) feather(out *image.NRGBA, spans []span) (mirrored float64) {
 	rowd := make([]float32, f.cells+1)
 	rowj := -1
 	invFeather := 1 / float64(f.seam.feather)
-	fw, fh := float64(f.w), float64(f.h)
 	for _, sp := range spans {
 		tf := &f.tris[sp.tri]
 		if !tf.ownOK || !tf.mirOK {
@@ -129,11 +128,11 @@ func (f *frame) feather(out *image.NRGBA, spans []span) (mirrored float64) {
 				}
 				fi := float64(i)
 				x0, y0 := o.ax*fi+ox, o.ay*fi+oy
-				if !(x0 >= 0 && y0 >= 0 && x0 <= fw && y0 <= fh && f.depth.visible(x0, y0, o.az*fi+oz)) {
+				if c := f.vis.cell(x0, y0); c == nil || c.tri != tf.os.id && !f.vis.front(c, o.az*fi+oz, &tf.os) {
 					continue
 				}
 				x1, y1 := m.ax*fi+mx, m.ay*fi+my
-				if !(x1 >= 0 && y1 >= 0 && x1 <= fw && y1 <= fh && f.depth.visible(x1, y1, m.az*fi+mz)) {
+				if c := f.vis.cell(x1, y1); c == nil || c.tri != tf.ms.id && !f.vis.front(c, m.az*fi+mz, &tf.ms) {
 					continue
 				}
 				wg := 1.0

@@ -4,6 +4,8 @@ import (
 	"image"
 	"math"
 	"slices"
+
+	"github.com/facefleet/facefleet/worker/internal/geometry"
 )
 
 // affine3 maps a texel (i, j) to a point of the photo and the frontality
@@ -18,6 +20,8 @@ type affine3 struct {
 // triFrame is one triangle's per-photo state.
 type triFrame struct {
 	own, mir affine3
+	// os, ms: the triangles the own and the mirrored sample lie on.
+	os, ms side
 	// ownOK: the own triangle can be sampled (it faces the camera, or it is
 	// a small fold among triangles that do); mirOK: likewise its mirror.
 	ownOK, mirOK bool
@@ -26,6 +30,19 @@ type triFrame struct {
 	// geometric own weight may be below 1.
 	blend bool
 }
+
+// side is the triangle a sample lies on, for the visibility test.
+type side struct {
+	v  [3]uint16 // its vertices
+	id uint16    // its index, or noTri when no mesh triangle has them
+	// fold: the side is sampled although it faces away (a fold among
+	// well-seen triangles), so whatever nearer surface covers it — the lip
+	// or nostril around it — is what it shows.
+	fold bool
+}
+
+// noTri marks a side without a mesh triangle.
+const noTri = math.MaxUint16
 
 // seamParams decide how own and mirrored samples are mixed where both are
 // valid.
@@ -120,11 +137,12 @@ func smoothstep(t float64) float64 {
 // frame is everything Unwrap derives from one photo and its landmarks.
 type frame struct {
 	pix        []uint8
+	maxX, maxY float64 // w − 1, h − 1: where sample clamps
 	stride     int
 	w, h       int
 	minX, minY float64
 	tris       []triFrame
-	depth      depthBuffer
+	vis        visibility
 	backFacing int
 	seam       seamParams
 
@@ -150,6 +168,7 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 	f := &frame{
 		pix: img.Pix, stride: img.Stride,
 		w: img.Rect.Dx(), h: img.Rect.Dy(),
+		maxX: float64(img.Rect.Dx() - 1), maxY: float64(img.Rect.Dy() - 1),
 		minX: float64(img.Rect.Min.X), minY: float64(img.Rect.Min.Y),
 		tris: make([]triFrame, len(md.tris)),
 		seam: seam,
@@ -204,9 +223,7 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 	for t, tri := range mesh {
 		usable[t] = md.tris[t].ok && (front[t] || q[tri[0]] > seam.foldQ && q[tri[1]] > seam.foldQ && q[tri[2]] > seam.foldQ)
 	}
-	f.depth = newDepthBuffer(lm, mesh, front)
-	f.depth.ox -= f.minX // shade works in image-local coordinates
-	f.depth.oy -= f.minY
+	f.vis = newVisibility(lm, mesh, usable, f.w, f.h, f.minX, f.minY)
 	s := 1 / float64(lay.size)
 	for t := range md.tris {
 		tu := md.tris[t]
@@ -216,10 +233,12 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 		tf := &f.tris[t]
 		tf.ownOK = usable[t]
 		tf.own = texelAffine(tu, s, lm, q, mesh[t], f.minX, f.minY)
+		tf.os = side{v: mesh[t], id: uint16(t), fold: usable[t] && !front[t]}
 		if mt := md.mirror[t]; mt >= 0 && usable[mt] {
 			mv := md.mirrorVert[t]
 			tf.mirOK = true
 			tf.mir = texelAffine(tu, s, lm, q, mv, f.minX, f.minY)
+			tf.ms = side{v: mv, id: uint16(mt), fold: !front[mt]}
 			ov := mesh[t]
 			if ov == mv { // the mirror map leaves the triangle as it is
 				tf.mirOK = false
@@ -287,7 +306,6 @@ func (f *frame) shade(out *image.NRGBA, spans []span) (valid int, mirrored float
 		ox, oy, oz, oq := o.bx*j+o.cx, o.by*j+o.cy, o.bz*j+o.cz, o.bq*j+o.cq
 		mx, my, mz, mq := m.bx*j+m.cx, m.by*j+m.cy, m.bz*j+m.cz, m.bq*j+m.cq
 		row := out.Pix[int(sp.y)*out.Stride:]
-		fw, fh := float64(f.w), float64(f.h)
 		seeds := f.seed[int(sp.y)/f.cell*f.cells:]
 		for i := int(sp.x0); i < int(sp.x1); i++ {
 			fi := float64(i)
@@ -300,7 +318,11 @@ func (f *frame) shade(out *image.NRGBA, spans []span) (valid int, mirrored float
 			ownV := false
 			if tf.ownOK {
 				x0, y0 = o.ax*fi+ox, o.ay*fi+oy
-				ownV = x0 >= 0 && y0 >= 0 && x0 <= fw && y0 <= fh && f.depth.visible(x0, y0, o.az*fi+oz)
+				// The grid lies within the image (up to a cell), and
+				// sample clamps at its border.
+				if c := f.vis.cell(x0, y0); c != nil {
+					ownV = c.tri == tf.os.id || f.vis.front(c, o.az*fi+oz, &tf.os)
+				}
 				if ownV && w >= 1 {
 					f.sample(px, x0, y0)
 					valid++
@@ -317,7 +339,10 @@ func (f *frame) shade(out *image.NRGBA, spans []span) (valid int, mirrored float
 				continue
 			}
 			x1, y1 := m.ax*fi+mx, m.ay*fi+my
-			mirV := x1 >= 0 && y1 >= 0 && x1 <= fw && y1 <= fh && f.depth.visible(x1, y1, m.az*fi+mz)
+			mirV := false
+			if c := f.vis.cell(x1, y1); c != nil {
+				mirV = c.tri == tf.ms.id || f.vis.front(c, m.az*fi+mz, &tf.ms)
+			}
 			switch {
 			case ownV && mirV:
 				f.mix(px, x0, y0, x1, y1, w)
@@ -330,7 +355,15 @@ func (f *frame) shade(out *image.NRGBA, spans []span) (valid int, mirrored float
 				f.sample(px, x1, y1)
 				valid++
 				mirrored++
-				seeds[i/f.cell] = 1
+				// A fill because the own point is hidden or faces away
+				// seeds the feather; one because it lies in the
+				// silhouette's margin does not (the outline is no seam:
+				// there the geometric blend has mostly handed over to the
+				// mirror already, and feathering the whole rim would
+				// blend own texels that are seen well).
+				if !tf.ownOK || !f.vis.rim(x0, y0) {
+					seeds[i/f.cell] = 1
+				}
 			default:
 				holes[i/f.cell]++
 			}
@@ -363,8 +396,19 @@ func (f *frame) mix(dst []uint8, x0, y0, x1, y1, w float64) {
 // sample writes the bilinearly filtered colour at (x, y) (pixel i covers
 // [i, i+1)) into dst with alpha 255.
 func (f *frame) sample(dst []uint8, x, y float64) {
-	px := min(max(x-0.5, 0), float64(f.w-1))
-	py := min(max(y-0.5, 0), float64(f.h-1))
+	// Plain comparisons: the builtin min and max handle NaN and cost
+	// several times more here.
+	px, py := x-0.5, y-0.5
+	if !(px > 0) {
+		px = 0
+	} else if px > f.maxX {
+		px = f.maxX
+	}
+	if !(py > 0) {
+		py = 0
+	} else if py > f.maxY {
+		py = f.maxY
+	}
 	x0, y0 := int(px), int(py)
 	wx := uint32((px-float64(x0))*256 + 0.5)
 	wy := uint32((py-float64(y0))*256 + 0.5)
@@ -376,101 +420,213 @@ func (f *frame) sample(dst []uint8, x, y float64) {
 		dy = 0
 	}
 	p := y0*f.stride + x0*4
-	r0 := f.pix[p : p+4+dx : p+4+dx]
-	r1 := f.pix[p+dy : p+dy+4+dx : p+dy+4+dx]
-	for c := range 3 {
-		top := uint32(r0[c])*(256-wx) + uint32(r0[dx+c])*wx
-		bot := uint32(r1[c])*(256-wx) + uint32(r1[dx+c])*wx
-		dst[c] = uint8((top*(256-wy) + bot*wy + 1<<15) >> 16)
+	r0 := f.pix[p : p+8 : p+8]
+	r1 := f.pix[p+dy : p+dy+8 : p+dy+8]
+	if dx == 0 { // the last column: both taps on it
+		r0 = f.pix[p : p+4 : p+4]
+		r1 = f.pix[p+dy : p+dy+4 : p+dy+4]
+		for c := range 3 {
+			top := uint32(r0[c]) * 256
+			bot := uint32(r1[c]) * 256
+			dst[c] = uint8((top*(256-wy) + bot*wy + 1<<15) >> 16)
+		}
+		dst[3] = 255
+		return
 	}
+	ix := 256 - wx
+	iy := 256 - wy
+	t0 := uint32(r0[0])*ix + uint32(r0[4])*wx
+	t1 := uint32(r0[1])*ix + uint32(r0[5])*wx
+	t2 := uint32(r0[2])*ix + uint32(r0[6])*wx
+	b0 := uint32(r1[0])*ix + uint32(r1[4])*wx
+	b1 := uint32(r1[1])*ix + uint32(r1[5])*wx
+	b2 := uint32(r1[2])*ix + uint32(r1[6])*wx
+	dst = dst[:4:4]
+	dst[0] = uint8((t0*iy + b0*wy + 1<<15) >> 16)
+	dst[1] = uint8((t1*iy + b1*wy + 1<<15) >> 16)
+	dst[2] = uint8((t2*iy + b2*wy + 1<<15) >> 16)
 	dst[3] = 255
 }
 
-// depthBuffer is a coarse z-buffer of the front-facing triangles over the
-// landmarks' bounding box, used to find texels hidden behind nearer parts of
-// the face (the nose in front of a turned cheek).
-type depthBuffer struct {
-	z          []float32
+// visibility answers whether a point of the face is what the photo shows
+// there. It is the landmark mesh z-buffered in image space
+// (geometry.Rasterize of the triangles that can be seen — facing the
+// camera, or folds — on a grid of at most visRes cells a side over the
+// landmarks' box) plus, per cell, how far inside the mesh's silhouette the
+// cell lies.
+//
+// A point of the surface (image-local x, y; depth z; on a triangle s) is
+// visible when
+//   - its cell lies inside the silhouette (the projected mesh's outline)
+//     and not among the margin cells along it: near the outline, landmark
+//     error and the photo's own blur put background, hair or neck under
+//     the sample;
+//   - and it is the front-most surface there: the cell's nearest triangle
+//     is its own or shares a vertex with it (the same piece of surface), or
+//     is nearer by at most eps, one cell's worth of depth (grid slack).
+//
+// Anything else in front of it — the nose before a turned cheek, the cheek
+// before the far side of the nose — hides it: unlike a plain depth test
+// with a tolerance, a point just behind the occluding contour is hidden
+// too. Folds (see triFrame) are only tested against the silhouette.
+type visibility struct {
+	// The grid: cell (i, j) covers image-local points with
+	// (x·sc − x0, y·sc − y0) in [i, i+1)×[j, j+1).
+	x0, y0, sc float64
 	w, h       int
-	ox, oy, sc float64 // grid = (image - o) * sc
-	eps        float64
+	cells      []visCell
+	verts      [][3]uint16 // the mesh's triangles
+	margin     uint8
+	eps        float32
 }
 
-// depthRes is the longest side of the depth grid in cells.
-const depthRes = 512
+// visCell is one grid cell: the nearest depth and its triangle, and the
+// chamfer distance to the nearest cell outside the silhouette in cells
+// (0 outside it, 1 on the outline, capped at margin + 1).
+type visCell struct {
+	z      float32
+	tri    uint16
+	inside uint8
+}
 
-func newDepthBuffer(lm [][3]float32, tris [][3]uint16, front []bool) depthBuffer {
-	minX, minY := math.Inf(1), math.Inf(1)
-	maxX, maxY := math.Inf(-1), math.Inf(-1)
-	for _, p := range lm {
-		minX, maxX = math.Min(minX, float64(p[0])), math.Max(maxX, float64(p[0]))
-		minY, maxY = math.Min(minY, float64(p[1])), math.Max(maxY, float64(p[1]))
+// visRes is the longest side of the visibility grid in cells: faces up to
+// visRes pixels get one cell per pixel (BenchmarkUnwrap1024: 512 cost more
+// than the old, looser depth test saved).
+const visRes = 384
+
+// silhouetteMargin is the band along the silhouette's outline whose
+// samples are rejected, as a fraction of the face's extent (its landmarks'
+// longer box side), at least one cell: the photo's anti-aliased edge and
+// the landmarks' error put background, hair or neck there.
+const silhouetteMargin = 0.003
+
+func newVisibility(lm [][3]float32, tris [][3]uint16, use []bool, w, h int, minX, minY float64) visibility {
+	bx0, by0 := math.Inf(1), math.Inf(1)
+	bx1, by1 := math.Inf(-1), math.Inf(-1)
+	local := make([][3]float32, len(lm))
+	for i, p := range lm {
+		x, y := float64(p[0])-minX, float64(p[1])-minY
+		local[i] = [3]float32{float32(x), float32(y), p[2]}
+		bx0, bx1 = math.Min(bx0, x), math.Max(bx1, x)
+		by0, by1 = math.Min(by0, y), math.Max(by1, y)
 	}
-	ext := math.Max(maxX-minX, maxY-minY)
+	ext := math.Max(bx1-bx0, by1-by0)
 	sc := 1.0
-	if ext > depthRes {
-		sc = depthRes / ext
+	if ext > visRes {
+		sc = visRes / ext
 	}
-	if ext < 1e-6 {
-		ext = 1e-6
-	}
-	d := depthBuffer{
-		w: int((maxX-minX)*sc) + 2, h: int((maxY-minY)*sc) + 2,
-		ox: minX, oy: minY, sc: sc,
-		// A point counts as hidden when something is nearer by more than
-		// 3% of the face's extent plus two grid cells at a 60° slope.
-		eps: 0.03*ext + 2*1.8/sc,
-	}
-	d.z = make([]float32, d.w*d.h)
-	for i := range d.z {
-		d.z[i] = float32(math.Inf(1))
-	}
-	for t, tri := range tris {
-		if front[t] {
-			d.raster(lm[tri[0]], lm[tri[1]], lm[tri[2]])
+	// The triangles that can be seen (facing the camera, or folds): on a
+	// face, a triangle facing away is never in front of one that does.
+	var sub [][3]uint16
+	var ids []uint16
+	for t, ok := range use {
+		if ok {
+			sub = append(sub, tris[t])
+			ids = append(ids, uint16(t))
 		}
 	}
-	return d
+	zb := geometry.Rasterize(local, w, h, sub, sc)
+	v := visibility{x0: float64(zb.X0), y0: float64(zb.Y0), sc: sc, w: zb.W, h: zb.H, verts: tris}
+	v.margin = uint8(min(max(1, math.Round(silhouetteMargin*ext*sc)), 40))
+	// One cell at a slope of 1 (z on x's scale): the grid's own slack.
+	v.eps = float32(1 / sc)
+	v.cells = make([]visCell, v.w*v.h)
+	for k, t := range zb.Tri {
+		if t >= 0 {
+			v.cells[k] = visCell{z: zb.Z[k], tri: ids[t]}
+		}
+	}
+	insideDistance(v.cells, zb.Tri, v.w, v.h, v.margin+1)
+	return v
 }
 
-func (d *depthBuffer) raster(p0, p1, p2 [3]float32) {
-	x0, y0 := (float64(p0[0])-d.ox)*d.sc, (float64(p0[1])-d.oy)*d.sc
-	x1, y1 := (float64(p1[0])-d.ox)*d.sc, (float64(p1[1])-d.oy)*d.sc
-	x2, y2 := (float64(p2[0])-d.ox)*d.sc, (float64(p2[1])-d.oy)*d.sc
-	area := (x1-x0)*(y2-y0) - (y1-y0)*(x2-x0)
-	if math.Abs(area) < 1e-12 {
+// insideDistance sets cells[k].inside to a two-pass 3-4 chamfer distance
+// from covered cell k (tri[k] ≥ 0) to the nearest uncovered cell or the
+// grid's border, in whole cells capped at limit (≤ 60).
+func insideDistance(cells []visCell, tri []int32, w, h int, limit uint8) {
+	if w == 0 || h == 0 {
 		return
 	}
-	inv := 1 / area
-	i0 := clampInt(int(math.Floor(min(x0, x1, x2))), 0, d.w-1)
-	i1 := clampInt(int(math.Ceil(max(x0, x1, x2))), 0, d.w-1)
-	j0 := clampInt(int(math.Floor(min(y0, y1, y2))), 0, d.h-1)
-	j1 := clampInt(int(math.Ceil(max(y0, y1, y2))), 0, d.h-1)
-	z0, z1, z2 := float64(p0[2]), float64(p1[2]), float64(p2[2])
-	for j := j0; j <= j1; j++ {
-		cy := float64(j) + 0.5
-		for i := i0; i <= i1; i++ {
-			cx := float64(i) + 0.5
-			b1 := ((cx-x0)*(y2-y0) - (cy-y0)*(x2-x0)) * inv
-			b2 := ((x1-x0)*(cy-y0) - (y1-y0)*(cx-x0)) * inv
-			if b1 < 0 || b2 < 0 || b1+b2 > 1 {
-				continue
+	// d is the grid with a border of zeros (outside), in thirds of a cell.
+	pw := w + 2
+	d := make([]uint8, pw*(h+2))
+	capD := 3 * limit
+	for y := range h {
+		row := d[(y+1)*pw+1 : (y+1)*pw+1+w]
+		for x, t := range tri[y*w : (y+1)*w] {
+			if t >= 0 {
+				row[x] = capD
 			}
-			z := float32(z0 + b1*(z1-z0) + b2*(z2-z0))
-			if k := j*d.w + i; z < d.z[k] {
-				d.z[k] = z
+		}
+	}
+	for y := 1; y <= h; y++ {
+		up, row := d[(y-1)*pw:y*pw], d[y*pw:(y+1)*pw]
+		for x := 1; x <= w; x++ {
+			if v := row[x]; v != 0 {
+				row[x] = min(v, row[x-1]+3, up[x]+3, up[x-1]+4, up[x+1]+4)
 			}
+		}
+	}
+	for y := h; y >= 1; y-- {
+		row, down := d[y*pw:(y+1)*pw], d[(y+1)*pw:(y+2)*pw]
+		for x := w; x >= 1; x-- {
+			if v := row[x]; v != 0 {
+				row[x] = min(v, row[x+1]+3, down[x]+3, down[x+1]+4, down[x-1]+4)
+			}
+		}
+	}
+	for y := range h {
+		row := d[(y+1)*pw+1 : (y+1)*pw+1+w]
+		out := cells[y*w : (y+1)*w]
+		for x, v := range row {
+			out[x].inside = v / 3
 		}
 	}
 }
 
-// visible reports whether the point (x, y, z) of the photo (image-local x, y)
-// is not behind a nearer front-facing triangle.
-func (d *depthBuffer) visible(x, y, z float64) bool {
-	i := int((x - d.ox) * d.sc)
-	j := int((y - d.oy) * d.sc)
-	if i < 0 || j < 0 || i >= d.w || j >= d.h {
+// visible reports whether the surface point (x, y, z) (image-local x, y) on
+// triangle s is what the photo shows there; a fold is only tested against
+// the silhouette.
+func (v *visibility) visible(x, y, z float64, s *side) bool {
+	c := v.cell(x, y)
+	return c != nil && (c.tri == s.id || v.front(c, z, s))
+}
+
+// cell returns the grid cell of image-local (x, y) when it lies inside the
+// silhouette beyond its margin, else nil. A point less than a cell left of
+// or above the grid truncates into its first column or row, whose cells
+// are on the outline anyway. (Small enough to inline: visible's hot path.)
+func (v *visibility) cell(x, y float64) *visCell {
+	i, j := int(x*v.sc-v.x0), int(y*v.sc-v.y0)
+	if uint(i) >= uint(v.w) || uint(j) >= uint(v.h) {
+		return nil
+	}
+	if c := &v.cells[j*v.w+i]; c.inside > v.margin {
+		return c
+	}
+	return nil
+}
+
+// front reports whether a point at depth z on triangle s is the surface
+// cell c shows, c's nearest triangle being another one.
+func (v *visibility) front(c *visCell, z float64, s *side) bool {
+	if s.fold {
 		return true
 	}
-	return z <= float64(d.z[j*d.w+i])+d.eps
+	u, tv := &v.verts[c.tri], &s.v
+	return u[0] == tv[0] || u[0] == tv[1] || u[0] == tv[2] ||
+		u[1] == tv[0] || u[1] == tv[1] || u[1] == tv[2] ||
+		u[2] == tv[0] || u[2] == tv[1] || u[2] == tv[2] ||
+		float32(z) <= c.z+v.eps
+}
+
+// rim reports whether image-local (x, y) lies inside the silhouette but
+// within its margin.
+func (v *visibility) rim(x, y float64) bool {
+	i, j := int(x*v.sc-v.x0), int(y*v.sc-v.y0)
+	if uint(i) >= uint(v.w) || uint(j) >= uint(v.h) {
+		return false
+	}
+	in := v.cells[j*v.w+i].inside
+	return in > 0 && in <= v.margin
 }

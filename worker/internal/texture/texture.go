@@ -5,19 +5,27 @@
 // For every texel inside the layout the texel's triangle and barycentrics are
 // known in advance (they depend only on the mesh and the texture size and are
 // cached per size); the same barycentrics applied to the triangle's landmarks
-// give a position in the photo, which is sampled bilinearly. Texels whose
-// triangle faces away from the camera, or which lie behind a nearer part of
-// the face, are invalid; they are filled from the mirrored side of the face
-// (mesh.Mirror) where that side is visible. A small triangle that faces away
-// only because it folds over (inside the lips, at a nostril) while the
-// triangles around it face the camera is sampled from its own side.
+// give a position in the photo, which is sampled bilinearly. A texel is
+// sampled there only where that point is what the photo shows: its
+// triangle faces the camera, the point lies inside the face's silhouette
+// (the projected landmark mesh's outline) by a margin, and it is the
+// front-most surface at its pixel — the landmark mesh is z-buffered in
+// image space (geometry.Rasterize) and any surface in front of the point
+// that does not touch its triangle hides it (see visibility). Other texels
+// are filled from the mirrored side of the face (mesh.Mirror) where that
+// side is visible, and left transparent where neither is: never with
+// whatever lies behind the head. A small triangle that faces away only
+// because it folds over (inside the lips, at a nostril) while the triangles
+// around it face the camera is sampled from its own side.
 //
 // Where both sides are valid the two samples are blended so that no seam
 // shows: by how frontally each side is seen (the triangles' photo-to-UV
 // area ratio around each vertex, interpolated across the triangle), the
-// mirror taking over smoothly only where the own side turns edge-on, and
-// within a feathered band (2.3% of the texture wide) around texels that had
-// to be filled from the mirror.
+// mirror taking over smoothly only where the own side turns edge-on; by
+// visibility, the own sample fading into the mirror over a few cells as it
+// nears the silhouette's margin while the mirror sample lies deeper inside;
+// and within a feathered band (2.3% of the texture wide) around texels that
+// had to be filled from the mirror.
 //
 // The result is an NRGBA image whose alpha is 255 for valid texels and 0 for
 // the rest. Around the valid texels a gutter of gutterWidth texels (2 up to
@@ -58,10 +66,13 @@ type Stats struct {
 	// valid (alpha 255) in the output, mirror-filled texels included and
 	// gutter texels (alpha 0) not.
 	Coverage float64
-	// Mirrored is the mirrored side's share of the colour of the texels
-	// inside the UV layout: the fraction filled from the mirrored side,
-	// where a texel blended from both sides counts by its mirror weight.
-	Mirrored float64
+	// Seen, Mirrored and Empty split the texels inside the UV layout by
+	// where their colour comes from; they add up to 1. Seen is the share
+	// sampled directly at the texel's own surface point, Mirrored the share
+	// taken from the mirrored side (a texel blended from both sides counts
+	// by its weights), Empty the share left transparent (neither side
+	// visible): Seen + Mirrored = Coverage.
+	Seen, Mirrored, Empty float64
 	// BackFacing is the number of mesh triangles that face away from the
 	// camera in the photo.
 	BackFacing int
@@ -167,6 +178,8 @@ func unwrapSeam(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o
 	if lay.inside > 0 {
 		st.Coverage = float64(valid) / float64(lay.inside)
 		st.Mirrored = mirrored / float64(lay.inside)
+		st.Seen = max(0, st.Coverage-st.Mirrored)
+		st.Empty = 1 - st.Coverage
 	}
 	return out, st, nil
 }
