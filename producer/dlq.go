@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/facefleet/facefleet/config"
+	"github.com/facefleet/facefleet/producer/client"
 	"github.com/facefleet/facefleet/shared/queue"
 )
 
@@ -143,6 +145,9 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 		return nil
 	}
 	rec, err := c.RetryDeadLetter(ctx, seq, fixed)
+	if errors.Is(err, client.ErrInvalidRequest) && fixed == nil {
+		return fmt.Errorf("%w (write a corrected message to a file and retry with --file FILE)", err)
+	}
 	if err != nil {
 		return err
 	}

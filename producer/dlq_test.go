@@ -88,6 +88,7 @@ func TestDLQListShowRetry(t *testing.T) {
 	// Retrying the stored message as it is fails: it is still invalid.
 	err = run(b.ctx, b.dlq("retry", "1"), &out, &errb)
 	require.ErrorContains(t, err, "options.uv_size")
+	require.ErrorContains(t, err, "--file")
 	rec, err := b.st.Get(b.ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, status.StateFailed, rec.State, "a refused retry changes nothing")
@@ -103,6 +104,8 @@ func TestDLQListShowRetry(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, status.StateQueued, rec.State)
 	require.Empty(t, rec.ErrorCode)
+	require.Equal(t, "inputs/acme/"+id+"/p.jpg", rec.Input, "the record takes the corrected message's input")
+	require.Contains(t, string(rec.Options), `"uv_size":1024`)
 	msg := b.takeJob(t)
 	require.Equal(t, id, msg.ID)
 	require.Equal(t, job.DefaultOptions(), msg.Options)

@@ -50,20 +50,23 @@ func (c *Client) RetryDeadLetter(ctx context.Context, seq uint64, fixed []byte) 
 	m, err := job.Decode(data)
 	if err != nil {
 		return status.Record{}, newError("invalid_job", ErrInvalidRequest,
-			fmt.Sprintf("client: dead letter %d is still not a valid job message (fix it and pass it as the fixed message): %v", seq, err), err)
+			fmt.Sprintf("client: dead letter %d is not a valid job message: %v", seq, err), err)
 	}
+	opts, err := json.Marshal(m.Options)
+	if err != nil {
+		return status.Record{}, err
+	}
+	fresh := status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key, Options: opts, CreatedAt: m.SubmittedAt}
 	rec, err := c.status.Get(ctx, m.ID)
 	switch {
 	case errors.Is(err, status.ErrNotFound):
-		opts, _ := json.Marshal(m.Options)
-		rec, _, err = c.status.Create(ctx, status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key,
-			Options: opts, CreatedAt: m.SubmittedAt})
+		rec, _, err = c.status.Create(ctx, fresh)
 	case err != nil:
 	case rec.Tenant != m.Tenant:
 		return status.Record{}, newError("conflict", ErrInvalidRequest,
 			fmt.Sprintf("client: job %s belongs to tenant %q, the message says %q", m.ID, rec.Tenant, m.Tenant))
 	default:
-		rec, err = c.status.Requeue(ctx, m.ID)
+		rec, err = c.status.Requeue(ctx, fresh)
 	}
 	if err != nil {
 		return rec, mapStatusErr(err)

@@ -2,6 +2,7 @@ package status
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -29,11 +30,16 @@ func (s *Store) Reject(ctx context.Context, rec Record, code, msg string) (Recor
 	return got, err
 }
 
-// Requeue turns a failed job back into a queued one, for an operator who
-// resubmits its dead-lettered message (producer dlq retry): error fields,
-// stage, percent and finish time are cleared. A queued or running job is
-// returned unchanged; a succeeded or canceled one is ErrTerminal.
-func (s *Store) Requeue(ctx context.Context, id string) (Record, error) {
-	rec, _, err := s.run(ctx, id, "requeue")
-	return rec, err
+// Requeue turns failed job rec.ID back into a queued one, for an operator
+// who resubmits its dead-lettered message (producer dlq retry): error
+// fields, stage, percent and start and finish times are cleared, and
+// rec.Input and rec.Options, when set, replace the recorded ones (the
+// corrected message's). A queued or running job is returned unchanged; a
+// succeeded or canceled one is ErrTerminal.
+func (s *Store) Requeue(ctx context.Context, rec Record) (Record, error) {
+	if len(rec.Options) > 0 && !json.Valid(rec.Options) {
+		return Record{}, fmt.Errorf("status: requeue %s: options are not valid JSON", rec.ID)
+	}
+	got, _, err := s.run(ctx, rec.ID, "requeue", rec.Input, string(rec.Options))
+	return got, err
 }

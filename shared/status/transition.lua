@@ -51,10 +51,14 @@ local state = redis.call('HGET', key, 'state')
 
 if op == 'requeue' then
   -- An operator resubmits a dead-lettered job: failed → queued, the only
-  -- way out of a terminal state. Queued or running: nothing to do.
+  -- way out of a terminal state; ARGV[4] input and ARGV[5] options of the
+  -- resubmitted message (kept when empty). Queued or running: nothing to do.
   if state == 'failed' then
-    return commit({'state', 'queued', 'stage', '', 'percent', '0', 'error_code', '', 'error_message', '',
-      'finished_at', '', 'started_at', ''})
+    local f = {'state', 'queued', 'stage', '', 'percent', '0', 'error_code', '', 'error_message', '',
+      'finished_at', '', 'started_at', ''}
+    if ARGV[4] ~= '' then f[#f + 1] = 'input'; f[#f + 1] = ARGV[4] end
+    if ARGV[5] ~= '' then f[#f + 1] = 'options'; f[#f + 1] = ARGV[5] end
+    return commit(f)
   end
   if terminal(state) then return {'terminal', redis.call('HGETALL', key)} end
   return {'nochange', redis.call('HGETALL', key)}

@@ -204,7 +204,7 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	done = lap(&tm.Texture)
 	for i := range work {
 		w := &work[i]
-		w.tex, w.stats, err = texture.Unwrap(img.NRGBA, w.face.Landmarks, p.mesh, texture.Options{Size: o.UVSize})
+		w.tex, w.stats, err = texture.Unwrap(img.NRGBA, w.face.Landmarks[:engine.NumMeshLandmarks], p.mesh, texture.Options{Size: o.UVSize})
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: texture of face %d: %w", i, err)
 		}
@@ -313,13 +313,14 @@ type faceFiles struct {
 func (p *Pipeline) encodeFace(i int, w *faceWork) (faceFiles, error) {
 	dir := fmt.Sprintf("face-%d", i)
 	ff := faceFiles{result: FaceResult{
-		Index:     i,
-		BBox:      w.face.Box,
-		Score:     w.face.Score,
-		Presence:  w.face.Presence,
-		Landmarks: w.face.Landmarks,
-		Files:     map[string]string{},
-		Pose:      w.pose,
+		Index:       i,
+		BBox:        w.face.Box,
+		Score:       w.face.Score,
+		Presence:    w.face.Presence,
+		Landmarks:   w.face.Landmarks,
+		Blendshapes: blendshapeScores(w.face.Blendshapes),
+		Files:       map[string]string{},
+		Pose:        w.pose,
 		Texture: TextureInfo{
 			Size: w.tex.Rect.Dx(), Coverage: w.stats.Coverage,
 			Seen: w.stats.Seen, Mirrored: w.stats.Mirrored, Empty: w.stats.Empty,

@@ -1,9 +1,12 @@
 package pipeline
 
-import "github.com/facefleet/facefleet/worker/internal/geometry"
+import (
+	"github.com/facefleet/facefleet/worker/internal/engine"
+	"github.com/facefleet/facefleet/worker/internal/geometry"
+)
 
 // ResultVersion is the version of result.json (docs/result.schema.json).
-const ResultVersion = 1
+const ResultVersion = 2
 
 // Result is result.json: what was done to one image and where the files are.
 type Result struct {
@@ -49,8 +52,13 @@ type FaceResult struct {
 	BBox     [4]float32 `json:"bbox"`
 	Score    float32    `json:"score"`    // detection score
 	Presence float32    `json:"presence"` // landmark model's face presence
-	// Landmarks are 468 × [x, y, z] in pixels (see ARCHITECTURE.md).
+	// Landmarks are 478 × [x, y, z] in pixels (see ARCHITECTURE.md): the
+	// 468 FaceMesh points, then the iris of the first eye (468–472, around
+	// points 33/133) and of the second (473–477), centre first.
 	Landmarks [][3]float32 `json:"landmarks"`
+	// Blendshapes are the 51 ARKit blendshape scores in [0, 1] by name
+	// (the model's "_neutral" is left out); "Left" is the subject's left.
+	Blendshapes map[string]float32 `json:"blendshapes"`
 	// Files maps a kind (uv_texture, mesh_obj, mesh_mtl, mesh_glb, depth,
 	// normals) to its path relative to the result directory.
 	Files map[string]string `json:"files"`
@@ -97,4 +105,19 @@ var contentTypes = map[string]string{
 	FileMeshGLB:   "model/gltf-binary",
 	FileDepth:     "image/png",
 	FileNormals:   "image/png",
+}
+
+// blendshapeScores names the engine's blendshape scores, without
+// "_neutral"; nil when the face has none.
+func blendshapeScores(scores []float32) map[string]float32 {
+	if len(scores) != engine.NumBlendshapes {
+		return nil
+	}
+	m := make(map[string]float32, engine.NumBlendshapes-1)
+	for i, name := range engine.BlendshapeNames {
+		if i > 0 {
+			m[name] = scores[i]
+		}
+	}
+	return m
 }
