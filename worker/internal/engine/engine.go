@@ -172,6 +172,8 @@ type Engine struct {
 	short    *detector
 	full     *detector
 	landmark *session
+	iris     *session
+	blend    *session
 	lmBuf    landmarkScratch
 }
 
@@ -209,7 +211,20 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.landmark.expectInput(3, landmarkSize, landmarkSize); err != nil {
 		return nil, err
 	}
-	for _, s := range []*session{e.short.sess, e.full.sess, e.landmark} {
+	if e.iris, err = newSession(models.Iris, so, cfg.Precision, irisInput, irisOutputs); err != nil {
+		return nil, err
+	}
+	if err := e.iris.expectInput(3, irisSize, irisSize); err != nil {
+		return nil, err
+	}
+	// The blendshape MLP costs well under a millisecond: always FP32.
+	if e.blend, err = newSession(models.Blendshapes, so, models.FP32, blendshapesInput, []string{blendshapesOutput}); err != nil {
+		return nil, err
+	}
+	if err := e.blend.expectInput(int64(len(blendshapeLandmarks)), 2); err != nil {
+		return nil, err
+	}
+	for _, s := range []*session{e.short.sess, e.full.sess, e.landmark, e.iris, e.blend} {
 		if _, err := s.run(1); err != nil {
 			return nil, fmt.Errorf("engine: warm-up %s: %w", s.model, err)
 		}
@@ -252,8 +267,10 @@ func (e *Engine) destroy() error {
 	if e.full != nil {
 		errs = append(errs, e.full.sess.destroy())
 	}
-	if e.landmark != nil {
-		errs = append(errs, e.landmark.destroy())
+	for _, s := range []*session{e.landmark, e.iris, e.blend} {
+		if s != nil {
+			errs = append(errs, s.destroy())
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -11,8 +11,6 @@ import (
 // (face_detection_front_detection_to_roi.pbtxt, face_landmark_cpu.pbtxt,
 // tensors_to_face_landmarks.pbtxt).
 const (
-	// NumLandmarks is the FaceMesh landmark count.
-	NumLandmarks = 468
 	// landmarkSize is the landmark model's square input size.
 	landmarkSize = 192
 	// roiScale is RectTransformationCalculator's scale_x/scale_y.
@@ -42,9 +40,13 @@ type Face struct {
 	// ROI is the crop the landmarks were computed in.
 	ROI ROI
 	// Landmarks are NumLandmarks × (x, y, z) in continuous pixels of the
-	// input image (see Detection); z is on x's scale, relative to the face
-	// centre, smaller = nearer the camera.
+	// input image (see Detection): the NumMeshLandmarks FaceMesh points,
+	// then both irises (see NumLandmarks); z is on x's scale, relative to
+	// the face centre, smaller = nearer the camera.
 	Landmarks [][3]float32
+	// Blendshapes are the 52 ARKit blendshape scores in [0, 1], indexed like
+	// BlendshapeNames (index 0 is "_neutral").
+	Blendshapes []float32
 }
 
 // RoiFromDetection computes the landmark crop of d as MediaPipe's
@@ -72,15 +74,19 @@ func normaliseRadians(a float64) float64 {
 // project maps a landmark from crop pixels (0..landmarkSize) to image
 // pixels, as LandmarkProjectionCalculator does; z is scaled like x
 // (z / input width × ROI width).
-func (r ROI) project(x, y, z float32) [3]float32 {
+func (r ROI) project(x, y, z float32) [3]float32 { return r.projectN(x, y, z, landmarkSize) }
+
+// projectN is project for a crop of size×size pixels. A mirrored ROI
+// (negative W) maps x back through the mirror; z scales by |W|.
+func (r ROI) projectN(x, y, z float32, size int) [3]float32 {
 	sin, cos := math.Sincos(float64(r.Rotation))
 	sn, cs := float32(sin), float32(cos)
-	a := x/landmarkSize - 0.5
-	b := y/landmarkSize - 0.5
+	a := x/float32(size) - 0.5
+	b := y/float32(size) - 0.5
 	return [3]float32{
 		r.CX + a*r.W*cs - b*r.H*sn,
 		r.CY + a*r.W*sn + b*r.H*cs,
-		z / landmarkSize * r.W,
+		z / float32(size) * abs32(r.W),
 	}
 }
 
@@ -89,7 +95,8 @@ type landmarkScratch struct {
 	rois []ROI
 }
 
-// Landmarks computes the 468 FaceMesh landmarks of each detection in img.
+// Landmarks computes the 468 FaceMesh landmarks of each detection in img,
+// then both irises (478 points in all) and the 52 blendshape scores.
 // Faces whose presence score is below Config.MinPresence are dropped, so the
 // result may be shorter than dets; order is kept. When the landmark model has
 // a dynamic batch dimension the crops go through in batches of up to
@@ -135,7 +142,7 @@ func (e *Engine) Landmarks(ctx context.Context, img *image.NRGBA, dets []Detecti
 			return nil, err
 		}
 		coords, presence := outs[0], outs[1]
-		if len(coords) != n*NumLandmarks*3 || len(presence) != n {
+		if len(coords) != n*NumMeshLandmarks*3 || len(presence) != n {
 			return nil, fmt.Errorf("%w: landmark outputs %d and %d values for batch %d", ErrModel, len(coords), len(presence), n)
 		}
 		for j := range n {
@@ -145,12 +152,21 @@ func (e *Engine) Landmarks(ctx context.Context, img *image.NRGBA, dets []Detecti
 			}
 			r := rois[start+j]
 			f := Face{Detection: dets[start+j], Presence: p, ROI: r, Landmarks: make([][3]float32, NumLandmarks)}
-			c := coords[j*NumLandmarks*3:]
-			for i := range NumLandmarks {
+			c := coords[j*NumMeshLandmarks*3:]
+			for i := range NumMeshLandmarks {
 				f.Landmarks[i] = r.project(c[3*i], c[3*i+1], c[3*i+2])
 			}
 			faces = append(faces, f)
 		}
+	}
+	if len(faces) == 0 {
+		return faces, nil
+	}
+	if err := e.irisInto(img, faces); err != nil {
+		return nil, err
+	}
+	if err := e.blendshapesInto(img, faces); err != nil {
+		return nil, err
 	}
 	return faces, nil
 }

@@ -90,7 +90,7 @@ func runRemapped(t *testing.T, e *Engine, img *image.NRGBA, detSigned, lmUnit bo
 	}
 	lo, err := e.landmark.run(1)
 	require.NoError(t, err)
-	lms := make([][3]float32, NumLandmarks)
+	lms := make([][3]float32, NumMeshLandmarks)
 	for i := range lms {
 		lms[i] = roi.project(lo[0][3*i], lo[0][3*i+1], lo[0][3*i+2])
 	}

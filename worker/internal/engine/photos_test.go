@@ -167,7 +167,7 @@ func TestMirrorConsistency(t *testing.T) {
 			fb := nearest(b, w-cx, cy)
 			back := make([][3]float32, NumLandmarks)
 			for i := range back {
-				m := fb.Landmarks[mirror[i]]
+				m := fb.Landmarks[mirrorIndex(mirror, i)]
 				back[i] = [3]float32{w - m[0], m[1], m[2]}
 			}
 			mean, worst := faceErr(fa, back)
@@ -241,6 +241,18 @@ func TestScaleConsistency(t *testing.T) {
 			require.Less(t, zerr/fa.Box[2], float32(scaleMeanTol), photo)
 		}
 	}
+}
+
+// mirrorIndex is the mirror partner of landmark i among the 478: the mesh's
+// mirror pairs, and iris point k of one eye ↔ the other eye's point on the
+// mirrored side (±x boundary points swap, see irisMirrorOrder).
+func mirrorIndex(mesh []int, i int) int {
+	if i < NumMeshLandmarks {
+		return mesh[i]
+	}
+	k := i - NumMeshLandmarks
+	eye, p := k/NumIrisLandmarks, k%NumIrisLandmarks
+	return NumMeshLandmarks + (1-eye)*NumIrisLandmarks + irisMirrorOrder[p]
 }
 
 func detectAndLandmark(t *testing.T, e *Engine, img *image.NRGBA) []Face {

@@ -151,7 +151,12 @@ func (s *session) buffers(n int) (*ioSet, error) {
 		return nil, fmt.Errorf("engine: %s input tensor: %w", s.model, err)
 	}
 	for i, o := range s.outs {
-		shape := withBatch(o.Dimensions, n)
+		// A fixed-batch model's outputs keep their declared shape (the
+		// blendshape model's output is [52], no batch axis).
+		shape := o.Dimensions.Clone()
+		if s.dynamic {
+			shape = withBatch(o.Dimensions, n)
+		}
 		if s.halfOuts[i] {
 			raw := make([]byte, 2*shape.FlattenedSize())
 			v, err := ort.NewCustomDataTensor(shape, raw, ort.TensorElementDataTypeFloat16)
