@@ -153,11 +153,26 @@ func (m *fakeModel) Landmarks(ctx context.Context, img *image.NRGBA, dets []engi
 	for _, d := range dets {
 		s := d.Box[2] / 18
 		cx, cy := d.Box[0]+d.Box[2]/2, d.Box[1]+d.Box[3]/2
-		lm := make([][3]float32, len(mesh.Vertices))
+		lm := make([][3]float32, engine.NumLandmarks)
 		for i, v := range mesh.Vertices {
 			lm[i] = [3]float32{cx + s*v[0], cy - s*v[1], -s * v[2]}
 		}
-		faces = append(faces, engine.Face{Detection: d, Presence: 0.99, Landmarks: lm})
+		// Irises: centre between the eye corners, a ring of 0.05 face widths.
+		for eye, c := range [2][2]int{{33, 133}, {362, 263}} {
+			a, b := lm[c[0]], lm[c[1]]
+			mid := [3]float32{(a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2}
+			r := d.Box[2] / 20
+			base := engine.NumMeshLandmarks + eye*engine.NumIrisLandmarks
+			lm[base] = mid
+			for k, off := range [4][2]float32{{r, 0}, {0, -r}, {-r, 0}, {0, r}} {
+				lm[base+1+k] = [3]float32{mid[0] + off[0], mid[1] + off[1], mid[2]}
+			}
+		}
+		bs := make([]float32, engine.NumBlendshapes)
+		for i := range bs {
+			bs[i] = float32(i) / engine.NumBlendshapes
+		}
+		faces = append(faces, engine.Face{Detection: d, Presence: 0.99, Landmarks: lm, Blendshapes: bs})
 	}
 	return faces, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 )
 
@@ -53,7 +54,9 @@ func checkOutput(t *testing.T, out *Output, o Options) map[string]File {
 		if i > 0 {
 			require.LessOrEqual(t, r.Faces[i-1].BBox[0], f.BBox[0], "faces left to right")
 		}
-		require.Len(t, f.Landmarks, 468)
+		require.Len(t, f.Landmarks, engine.NumLandmarks)
+		require.Len(t, f.Blendshapes, engine.NumBlendshapes-1, "every blendshape but _neutral")
+		require.NotContains(t, f.Blendshapes, "_neutral")
 		wantKinds := []string{FileUVTexture}
 		if o.Geometry {
 			require.NotNil(t, f.Pose)
