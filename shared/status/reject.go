@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Reject marks the job failed with code and msg because its message was
@@ -42,4 +43,12 @@ func (s *Store) Requeue(ctx context.Context, rec Record) (Record, error) {
 	}
 	got, _, err := s.run(ctx, rec.ID, "requeue", rec.Input, string(rec.Options))
 	return got, err
+}
+
+// StartTenant is Start for a message of tenant: a record of another tenant
+// is left alone (ErrStaleTransition; the error's Current names the owner),
+// so a message that reuses someone else's job ID never runs on their record.
+func (s *Store) StartTenant(ctx context.Context, tenant, id, worker, device string, attempt int) (Record, error) {
+	rec, _, err := s.run(ctx, id, "start", worker, device, strconv.Itoa(attempt), tenant)
+	return rec, err
 }

@@ -87,3 +87,20 @@ func TestRequeue(t *testing.T) {
 	_, err = b.st.Requeue(b.ctx, status.Record{ID: "nope"})
 	require.ErrorIs(t, err, status.ErrNotFound)
 }
+
+func TestStartTenant(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rec := newRecord(t, b) // tenant acme
+	_, err := b.st.StartTenant(b.ctx, "mallory", rec.ID, "w", "cpu", 1)
+	var te *status.TransitionError
+	require.ErrorAs(t, err, &te)
+	require.ErrorIs(t, err, status.ErrStaleTransition)
+	require.Equal(t, "acme", te.Current.Tenant)
+	got, err := b.st.Get(b.ctx, rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, rec, got, "another tenant's message changed the record")
+	r, err := b.st.StartTenant(b.ctx, "acme", rec.ID, "w", "cpu", 1)
+	require.NoError(t, err)
+	require.Equal(t, status.StateRunning, r.State)
+}

@@ -71,6 +71,9 @@ local function current() return {'nochange', redis.call('HGETALL', key)} end
 local function stale() return {'stale', redis.call('HGETALL', key)} end
 
 if op == 'start' then
+  -- ARGV[7], when given, is the tenant of the message: a record of another
+  -- tenant is never started by it.
+  if ARGV[7] and ARGV[7] ~= '' and redis.call('HGET', key, 'tenant') ~= ARGV[7] then return stale() end
   local attempt = tonumber(ARGV[6])
   local cur = tonumber(redis.call('HGET', key, 'attempts')) or 0
   if state == 'running' then

@@ -33,7 +33,8 @@ type Queue interface {
 type StatusStore interface {
 	// Create stores a queued record unless one exists (raw publishes).
 	Create(ctx context.Context, rec status.Record) (status.Record, bool, error)
-	Start(ctx context.Context, id, worker, device string, attempt int) (status.Record, error)
+	// StartTenant starts the run unless the record belongs to another tenant.
+	StartTenant(ctx context.Context, tenant, id, worker, device string, attempt int) (status.Record, error)
 	Progress(ctx context.Context, id, stage string, percent int) (status.Record, error)
 	Succeed(ctx context.Context, id string, outputs []string, timingsMS map[string]float64) (status.Record, error)
 	// Reject fails the job, creating its record from rec when it has none.

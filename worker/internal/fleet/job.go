@@ -141,7 +141,7 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 	if w.cfg.Bucket != "" && m.Input.Bucket != w.cfg.Bucket {
 		return Permanent(fmt.Errorf("input.bucket %q: this fleet reads inputs from bucket %q", m.Input.Bucket, w.cfg.Bucket), CodeInvalid)
 	}
-	rec, err := w.deps.Status.Start(jobCtx, m.ID, w.cfg.Name, w.cfg.Device, attempt)
+	rec, err := w.deps.Status.StartTenant(jobCtx, m.Tenant, m.ID, w.cfg.Name, w.cfg.Device, attempt)
 	if errors.Is(err, status.ErrNotFound) {
 		// A raw publish (not through the producer): the message is valid, so
 		// the job gets its record here, with the same transition rules.
@@ -149,11 +149,14 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 			return cause(fmt.Errorf("create record: %w", err))
 		}
 		log.Info("status record created by the worker (job published without the producer)")
-		rec, err = w.deps.Status.Start(jobCtx, m.ID, w.cfg.Name, w.cfg.Device, attempt)
+		rec, err = w.deps.Status.StartTenant(jobCtx, m.Tenant, m.ID, w.cfg.Name, w.cfg.Device, attempt)
 	}
+	var te *status.TransitionError
 	switch {
 	case errors.Is(err, status.ErrTerminal):
 		return errAlreadyDone
+	case errors.As(err, &te) && errors.Is(err, status.ErrStaleTransition) && te.Current.Tenant != m.Tenant:
+		return Permanent(fmt.Errorf("job %s belongs to another tenant than %q", m.ID, m.Tenant), CodeInvalid)
 	case err != nil:
 		return cause(fmt.Errorf("mark running: %w", err))
 	case rec.CancelRequested:

@@ -169,3 +169,31 @@ func TestWorkerRejectedMessagesAreKept(t *testing.T) {
 	require.Contains(t, r.ErrorMessage, "input.key")
 	t.Logf("reason for the 60 KB message: %s", bySender["garbage 60 KB"].Reason)
 }
+
+// A valid message that reuses another tenant's job ID never runs on that
+// job's record: it is refused and kept, the record stays as it was.
+func TestWorkerRefusesOtherTenantsJobID(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	var calls atomic.Int32
+	b.start(t, stagedProcessor(&calls, nil))
+	id, err := job.NewID()
+	require.NoError(t, err)
+	victim, _, err := b.status.Create(b.ctx, status.Record{ID: id, Tenant: "globex", Input: "inputs/globex/" + id + "/p.jpg"})
+	require.NoError(t, err)
+	key, err := b.store.PutInput(b.ctx, "acme", id, "photo.jpg", strings.NewReader("x"), 1, "")
+	require.NoError(t, err)
+	body := `{"version":1,"id":"` + id + `","tenant":"acme","input":{"bucket":"` + b.bucket + `","key":"` + key +
+		`"},"submitted_at":"2026-01-02T03:04:05Z"}`
+	require.NoError(t, b.nats.Conn.Publish(b.qcfg.Subject(job.PriorityNormal), []byte(body)))
+	b.waitAcked(t, 1)
+	require.Zero(t, calls.Load())
+	got, err := b.status.Get(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, victim, got, "the other tenant's record changed")
+	dls, err := b.q.DeadLetters(b.ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, dls, 1)
+	require.Equal(t, CodeInvalid, dls[0].Code)
+	require.Contains(t, dls[0].Reason, "another tenant")
+}
