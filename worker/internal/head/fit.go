@@ -1,0 +1,443 @@
+// Package head fits ICT-FaceKit's full-head morphable model (models/ict) to
+// the FaceMesh landmarks of one face and writes the fitted head: a glTF
+// binary with the 53 expressions as morph targets, OBJ/MTL, and the photo
+// baked into ICT's UV layout.
+//
+// # Fit
+//
+// Each MediaPipe landmark i (0..467) is a fixed ICT surface point (the
+// derived correspondence of models/ict). The model point is linear in the
+// coefficients c = (identity[100], expression[53]):
+//
+//	p_i(c) = P0_i + B_i·c            (cm, ICT/canonical frame)
+//	landmark_i ≈ s·R·p_i(c) + t       (pixels; weak perspective)
+//
+// Fit alternates, for a fixed number of rounds, (1) the similarity (s, R, t)
+// by weighted 3D Procrustes onto the landmarks (x, y and MediaPipe's z,
+// which is on x's scale), (2) visibility weights from the pose (a landmark
+// whose ICT surface normal turns away from the camera gets weight → 0, so a
+// profile's hallucinated far side does not pull the fit), and (3) the
+// coefficients by regularised linear least squares: identity with its
+// N(0, 1) prior, expressions bounded to [0, 1] (active set) with a prior
+// towards the blendshape scores (MediaPipe eyeBlinkLeft ↔ ICT eyeBlink_L …;
+// zero when there are none). z residuals count ZWeight as much as x and y.
+//
+// The reprojection error is the visibility-weighted mean 2D distance between
+// the landmarks and the projected model points, in % of the interocular
+// distance (outer eye corners 33–263 as in the engine's metrics, measured in
+// 3D so it does not shrink on profiles). Above PoorFitPercent the result is flagged Poor: the
+// head is still a plausible head (the priors keep it one) but it does not
+// follow the photo closely; callers report it and keep the outputs.
+package head
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/models/ict"
+	"github.com/facefleet/facefleet/worker/internal/geometry"
+)
+
+// ErrInvalidInput is returned for landmarks or image sizes the fit cannot use.
+var ErrInvalidInput = errors.New("head: invalid input")
+
+// NumLandmarks is the number of FaceMesh landmarks the fit uses (iris points
+// 468..477, when present, are not part of the correspondence).
+const NumLandmarks = 468
+
+// Fit parameters.
+const (
+	Rounds         = 10    // alternations of pose and coefficients
+	IdentityPrior  = 0.1  // cm² per SD²: weight of |identity|²
+	ExpressionPull = 0.01 // cm²: weight of |expression − blendshape scores|²
+	ZWeight        = 0.5  // weight of z residuals relative to x and y
+	PoorFitPercent = 5.0   // reprojection error (% IOD) above which a fit is Poor
+)
+
+// Input is one face.
+type Input struct {
+	// Landmarks in image pixels (x right, y down, z on x's scale), 468 or 478.
+	Landmarks [][3]float32
+	// Blendshapes are MediaPipe's ARKit scores by name (may be empty).
+	Blendshapes map[string]float32
+	// Width and Height are the image size in pixels.
+	Width, Height int
+}
+
+// Result is the fitted head.
+type Result struct {
+	Identity   []float64 // 100, units of one SD
+	Expression []float64 // 53 in [0, 1], in ict.Model.Expressions order
+	Pose       geometry.Pose
+	// Landmarks68 are ICT's 68 iBUG vertices of the fitted head projected to
+	// image pixels ([x, y, z] like the landmarks).
+	Landmarks68 [][3]float32
+	// ReprojectionError is the mean 2D landmark error in % of the IOD.
+	ReprojectionError float64
+	// Poor reports ReprojectionError > PoorFitPercent.
+	Poor bool
+	// Visible is the fraction of landmarks with visibility weight ≥ 0.5.
+	Visible float64
+}
+
+// ExpressionNames maps the fitted expression to ICT's names.
+func (r *Result) ExpressionNames(m *ict.Model) map[string]float64 {
+	out := make(map[string]float64, len(r.Expression))
+	for j, w := range r.Expression {
+		out[m.Expressions[j].Name] = w
+	}
+	return out
+}
+
+// BlendshapeName maps an ICT expression name to MediaPipe's blendshape name:
+// eyeBlink_L → eyeBlinkLeft, jawOpen → jawOpen. ICT splits browInnerUp and
+// cheekPuff into _L/_R; both halves read MediaPipe's single score.
+func BlendshapeName(ictName string) string {
+	switch {
+	case strings.HasSuffix(ictName, "_L"):
+		ictName = strings.TrimSuffix(ictName, "_L") + "Left"
+	case strings.HasSuffix(ictName, "_R"):
+		ictName = strings.TrimSuffix(ictName, "_R") + "Right"
+	}
+	switch ictName {
+	case "browInnerUpLeft", "browInnerUpRight":
+		return "browInnerUp"
+	case "cheekPuffLeft", "cheekPuffRight":
+		return "cheekPuff"
+	}
+	return ictName
+}
+
+// basis is the model restricted to the correspondence points.
+type basis struct {
+	m      *ict.Model
+	p0     [NumLandmarks][3]float64
+	b      [NumLandmarks][3][]float64 // 3 × K per landmark
+	n0     [][3]float64               // unit normals of MediaPipe's canonical face (visibility)
+	k, nid int
+}
+
+var loadBasis = sync.OnceValue(func() *basis {
+	m := ict.Load()
+	c := ict.MediaPipe()
+	bs := &basis{m: m, nid: len(m.Identity), k: len(m.Identity) + len(m.Expressions)}
+	shapes := append(append([]ict.Shape(nil), m.Identity...), m.Expressions...)
+	mp := models.Canonical()
+	bs.n0 = canonicalNormals(mp.Vertices, mp.Triangles)
+	for i, p := range c.Points {
+		bs.p0[i] = p.At(m.Neutral)
+		for a := range 3 {
+			bs.b[i][a] = make([]float64, bs.k)
+		}
+		for v := range 3 {
+			w := float64(p.W[v])
+			for j := range shapes {
+				d := shapes[j].DeltaAt(p.V[v])
+				for a := range 3 {
+					bs.b[i][a][j] += w * float64(d[a])
+				}
+			}
+		}
+		_ = i
+	}
+	return bs
+})
+
+func unit(v [3]float64) [3]float64 {
+	l := math.Sqrt(v[0]*v[0] + v[1]*v[1] + v[2]*v[2])
+	if l == 0 {
+		return v
+	}
+	return [3]float64{v[0] / l, v[1] / l, v[2] / l}
+}
+
+// canonicalNormals are the area-weighted vertex normals of MediaPipe's
+// canonical face, a single front-facing sheet: unlike ICT's surface (inner
+// lips, eyelid rims) every landmark's normal there points out of the face.
+func canonicalNormals(v [][3]float32, tris [][3]uint16) [][3]float64 {
+	n := make([][3]float64, len(v))
+	for _, t := range tris {
+		a, b, c := v[t[0]], v[t[1]], v[t[2]]
+		u := [3]float64{float64(b[0] - a[0]), float64(b[1] - a[1]), float64(b[2] - a[2])}
+		w := [3]float64{float64(c[0] - a[0]), float64(c[1] - a[1]), float64(c[2] - a[2])}
+		x := [3]float64{u[1]*w[2] - u[2]*w[1], u[2]*w[0] - u[0]*w[2], u[0]*w[1] - u[1]*w[0]}
+		for _, i := range t {
+			n[i][0] += x[0]
+			n[i][1] += x[1]
+			n[i][2] += x[2]
+		}
+	}
+	for i := range n {
+		n[i] = unit(n[i])
+	}
+	return n
+}
+
+// vertexNormals are area-weighted vertex normals of positions with m's topology.
+func vertexNormals(pos [][3]float32, m *ict.Model) [][3]float64 {
+	n := make([][3]float64, len(pos))
+	for _, t := range m.Tris {
+		a, b, c := pos[t.V[0]], pos[t.V[1]], pos[t.V[2]]
+		u := [3]float64{float64(b[0] - a[0]), float64(b[1] - a[1]), float64(b[2] - a[2])}
+		v := [3]float64{float64(c[0] - a[0]), float64(c[1] - a[1]), float64(c[2] - a[2])}
+		x := [3]float64{u[1]*v[2] - u[2]*v[1], u[2]*v[0] - u[0]*v[2], u[0]*v[1] - u[1]*v[0]}
+		for _, i := range t.V {
+			n[i][0] += x[0]
+			n[i][1] += x[1]
+			n[i][2] += x[2]
+		}
+	}
+	for i := range n {
+		n[i] = unit(n[i])
+	}
+	return n
+}
+
+// Fit fits the head to one face. It is deterministic.
+func Fit(in Input) (*Result, error) {
+	if in.Width <= 0 || in.Height <= 0 {
+		return nil, fmt.Errorf("%w: image size %dx%d", ErrInvalidInput, in.Width, in.Height)
+	}
+	if len(in.Landmarks) < NumLandmarks {
+		return nil, fmt.Errorf("%w: %d landmarks, want at least %d", ErrInvalidInput, len(in.Landmarks), NumLandmarks)
+	}
+	obs := make([][3]float64, NumLandmarks)
+	for i := range NumLandmarks {
+		for a := range 3 {
+			x := float64(in.Landmarks[i][a])
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, fmt.Errorf("%w: landmark %d is not finite", ErrInvalidInput, i)
+			}
+			obs[i][a] = x
+		}
+	}
+	bs := loadBasis()
+	m := bs.m
+	iod := interocular(obs)
+	if !(iod > 0) {
+		return nil, fmt.Errorf("%w: eyes coincide", ErrInvalidInput)
+	}
+	k, nid := bs.k, bs.nid
+	prior := make([]float64, k) // expression targets from the blendshapes
+	for j, s := range m.Expressions {
+		if v, ok := in.Blendshapes[BlendshapeName(s.Name)]; ok && v > 0 {
+			prior[nid+j] = math.Min(1, float64(v))
+		}
+	}
+	c := append([]float64(nil), prior...)
+	w := make([]float64, NumLandmarks)
+	for i := range w {
+		w[i] = 1
+	}
+	pts := make([][3]float64, NumLandmarks)
+	eval := func() {
+		for i := range NumLandmarks {
+			for a := range 3 {
+				s := bs.p0[i][a]
+				row := bs.b[i][a]
+				for j, cj := range c {
+					if cj != 0 {
+						s += row[j] * cj
+					}
+				}
+				pts[i][a] = s
+			}
+		}
+	}
+	var sim ict.Similarity
+	ata := make([]float64, k*k)
+	atb := make([]float64, k)
+	mrow := make([][]float64, 3)
+	for a := range mrow {
+		mrow[a] = make([]float64, k)
+	}
+	for round := range Rounds {
+		eval()
+		sim = ict.FitSimilarity(pts, obs, w)
+		// Visibility: the camera looks along +z; a surface faces it when its
+		// rotated normal has negative z.
+		for i := range NumLandmarks {
+			n := rot(sim.Rotation, bs.n0[i])
+			w[i] = smooth(-n[2], 0.05, 0.35)
+		}
+		if round == Rounds-1 {
+			break
+		}
+		// Linear step: R·B_i·c = (obs − t)/s − R·P0_i, rows weighted w_i (·ZWeight for z).
+		clear(ata)
+		clear(atb)
+		for i := range NumLandmarks {
+			if w[i] == 0 {
+				continue
+			}
+			r := sim.Rotation
+			for a := range 3 {
+				row := mrow[a]
+				for j := range k {
+					row[j] = r[a][0]*bs.b[i][0][j] + r[a][1]*bs.b[i][1][j] + r[a][2]*bs.b[i][2][j]
+				}
+				rhs := (obs[i][a]-sim.Translation[a])/sim.Scale - (r[a][0]*bs.p0[i][0] + r[a][1]*bs.p0[i][1] + r[a][2]*bs.p0[i][2])
+				wa := w[i]
+				if a == 2 {
+					wa *= ZWeight
+				}
+				for p := range k {
+					rp := wa * row[p]
+					if rp == 0 {
+						continue
+					}
+					atb[p] += rp * rhs
+					arow := ata[p*k : p*k+k]
+					for q := p; q < k; q++ {
+						arow[q] += rp * row[q]
+					}
+				}
+			}
+		}
+		for p := range k {
+			reg := IdentityPrior
+			if p >= nid {
+				reg = ExpressionPull
+				atb[p] += reg * prior[p]
+			}
+			ata[p*k+p] += reg
+			for q := p + 1; q < k; q++ {
+				ata[q*k+p] = ata[p*k+q]
+			}
+		}
+		if !boxSolve(ata, atb, c, k, nid) {
+			return nil, fmt.Errorf("%w: the fit's normal equations are singular", ErrInvalidInput)
+		}
+	}
+	// Final report with the last pose and coefficients.
+	res := &Result{Identity: append([]float64(nil), c[:nid]...), Expression: append([]float64(nil), c[nid:]...)}
+	var errSum, wSum float64
+	var vis int
+	for i := range NumLandmarks {
+		q := sim.Apply(pts[i])
+		errSum += w[i] * math.Hypot(q[0]-obs[i][0], q[1]-obs[i][1])
+		wSum += w[i]
+		if w[i] >= 0.5 {
+			vis++
+		}
+	}
+	if wSum == 0 {
+		return nil, fmt.Errorf("%w: no landmark faces the camera", ErrInvalidInput)
+	}
+	res.ReprojectionError = 100 * errSum / wSum / iod
+	res.Poor = res.ReprojectionError > PoorFitPercent
+	res.Visible = float64(vis) / NumLandmarks
+	res.Pose = geometry.PoseFromSimilarity(sim.Rotation, sim.Translation, sim.Scale, in.Width, in.Height)
+	pos := m.Positions(res.Identity, res.Expression)
+	for _, v := range m.Landmarks68 {
+		q := sim.Apply([3]float64{float64(pos[v][0]), float64(pos[v][1]), float64(pos[v][2])})
+		res.Landmarks68 = append(res.Landmarks68, [3]float32{float32(q[0]), float32(q[1]), float32(q[2])})
+	}
+	return res, nil
+}
+
+func rot(r [3][3]float64, v [3]float64) [3]float64 {
+	return [3]float64{
+		r[0][0]*v[0] + r[0][1]*v[1] + r[0][2]*v[2],
+		r[1][0]*v[0] + r[1][1]*v[1] + r[1][2]*v[2],
+		r[2][0]*v[0] + r[2][1]*v[1] + r[2][2]*v[2],
+	}
+}
+
+// smooth is 0 below lo, 1 above hi, smoothstep between.
+func smooth(x, lo, hi float64) float64 {
+	t := math.Max(0, math.Min(1, (x-lo)/(hi-lo)))
+	return t * t * (3 - 2*t)
+}
+
+// interocular is the IOD of the project's landmark metrics (the engine's
+// parity with MediaPipe is graded on it): the distance between the outer eye
+// corners, landmarks 33 and 263, here in 3D (z is on x's scale) so that it
+// equals the 2D distance on a frontal face and does not shrink on a profile.
+func interocular(l [][3]float64) float64 {
+	var d float64
+	for a := range 3 {
+		x := l[33][a] - l[263][a]
+		d += x * x
+	}
+	return math.Sqrt(d)
+}
+
+// boxSolve minimises ½cᵀAc − bᵀc with c[nid:] in [0, 1] by an active set:
+// solve for the free coefficients, clamp those out of bounds, repeat. c holds
+// the result. A (k×k, full symmetric) is not modified.
+func boxSolve(a, b, c []float64, k, nid int) bool {
+	fixed := make([]int8, k) // 0 free, -1 at 0, +1 at 1
+	sub := make([]float64, 0, k*k)
+	rhs := make([]float64, 0, k)
+	for iter := 0; iter < 20; iter++ {
+		free := free(fixed)
+		sub = sub[:0]
+		rhs = rhs[:0]
+		for _, p := range free {
+			r := b[p]
+			for q := range k {
+				if fixed[q] == 1 {
+					r -= a[p*k+q]
+				}
+			}
+			rhs = append(rhs, r)
+			for _, q := range free {
+				sub = append(sub, a[p*k+q])
+			}
+		}
+		if !ict.SolveSPD(sub, rhs, len(free)) {
+			return false
+		}
+		for q := range k {
+			switch fixed[q] {
+			case -1:
+				c[q] = 0
+			case 1:
+				c[q] = 1
+			}
+		}
+		changed := false
+		for i, p := range free {
+			c[p] = rhs[i]
+			if p >= nid {
+				if c[p] < 0 {
+					fixed[p], c[p], changed = -1, 0, true
+				} else if c[p] > 1 {
+					fixed[p], c[p], changed = 1, 1, true
+				}
+			}
+		}
+		// Release bounds whose gradient points inside.
+		for q := nid; q < k && !changed; q++ {
+			if fixed[q] == 0 {
+				continue
+			}
+			g := -b[q]
+			for p := range k {
+				g += a[q*k+p] * c[p]
+			}
+			if (fixed[q] == -1 && g < -1e-9) || (fixed[q] == 1 && g > 1e-9) {
+				fixed[q], changed = 0, true
+			}
+		}
+		if !changed {
+			return true
+		}
+	}
+	return true
+}
+
+func free(fixed []int8) []int {
+	var out []int
+	for i, f := range fixed {
+		if f == 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
