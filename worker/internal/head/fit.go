@@ -51,11 +51,11 @@ const NumLandmarks = 468
 
 // Fit parameters.
 const (
-	Rounds         = 10    // alternations of pose and coefficients
+	Rounds         = 10   // alternations of pose and coefficients
 	IdentityPrior  = 0.1  // cm² per SD²: weight of |identity|²
 	ExpressionPull = 0.01 // cm²: weight of |expression − blendshape scores|²
 	ZWeight        = 0.5  // weight of z residuals relative to x and y
-	PoorFitPercent = 5.0   // reprojection error (% IOD) above which a fit is Poor
+	PoorFitPercent = 5.0  // reprojection error (% IOD) above which a fit is Poor
 )
 
 // Input is one face.
