@@ -145,7 +145,7 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 	if err := store.EnsureBucket(ctx); err != nil {
 		return err
 	}
-	outbox, dispatcher, err := webhooks(ctx, cfg, js, qcfg, store, base)
+	outbox, dispatcher, err := webhooks(ctx, cfg, js, qcfg, store, metrics, base)
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,7 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 // sends what it holds (retry delays: fleet.Backoff from 5s doubling to 1h,
 // ±20% jitter, for cfg.WebhookRetryFor).
 func webhooks(ctx context.Context, cfg config.Worker, js jetstream.JetStream, qcfg queue.Config,
-	store *storage.Store, log *slog.Logger) (*webhook.Outbox, *webhook.Dispatcher, error) {
+	store *storage.Store, metrics *fleet.Metrics, log *slog.Logger) (*webhook.Outbox, *webhook.Dispatcher, error) {
 	secrets, err := cfg.LoadWebhookSecrets()
 	if err != nil {
 		return nil, nil, err
@@ -223,7 +223,8 @@ func webhooks(ctx context.Context, cfg config.Worker, js jetstream.JetStream, qc
 		Retry: func(attempt int) time.Duration {
 			return fleet.Backoff(attempt, 5*time.Second, time.Hour, 0.2, rand.Float64)
 		},
-		Logger: log.With(slog.String("component", "webhooks")),
+		Observe: metrics.ObserveWebhook,
+		Logger:  log.With(slog.String("component", "webhooks")),
 	})
 	if err != nil {
 		return nil, nil, err

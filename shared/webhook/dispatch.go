@@ -40,10 +40,32 @@ type DispatcherConfig struct {
 	// Retry gives the delay after failed attempt n (1-based); it should be
 	// jittered (the worker injects fleet.Backoff). Required.
 	Retry func(attempt int) time.Duration
+	// Observe, when set, hears the end of every attempt: one of the Result*
+	// values and, for sent attempts, how long after the event was queued.
+	Observe func(result string, sinceQueued time.Duration)
 	// Logger, when nil, discards.
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+}
+
+// Attempt results given to DispatcherConfig.Observe.
+const (
+	// ResultDelivered: the receiver answered 2xx.
+	ResultDelivered = "delivered"
+	// ResultRetried: the attempt failed; the event is sent again later.
+	ResultRetried = "retried"
+	// ResultRefused: the target policy refused the address (never retried).
+	ResultRefused = "refused"
+	// ResultExpired: the retry window passed (given up).
+	ResultExpired = "expired"
+	// ResultDropped: no secret for the tenant, or a malformed delivery.
+	ResultDropped = "dropped"
+)
+
+// Results lists every attempt result.
+func Results() []string {
+	return []string{ResultDelivered, ResultRetried, ResultRefused, ResultExpired, ResultDropped}
 }
 
 // Dispatcher sends the deliveries of the webhook stream.
@@ -71,6 +93,9 @@ func NewDispatcher(ctx context.Context, js jetstream.JetStream, qcfg queue.Confi
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(string, time.Duration) {}
 	}
 	var errs []error
 	if cfg.RetryFor < 0 || cfg.Timeout < 0 || cfg.Concurrency < 1 {
@@ -174,12 +199,14 @@ func (d *Dispatcher) deliver(ctx context.Context, msg jetstream.Msg) {
 	created, err := time.Parse(time.RFC3339Nano, h.Get(hdrCreated))
 	if err != nil || id == "" || url == "" {
 		log.Error("webhook delivery without id, url or time; dropped")
+		d.cfg.Observe(ResultDropped, 0)
 		_ = msg.TermWithReason("malformed delivery")
 		return
 	}
 	deadline := created.Add(d.cfg.RetryFor)
 	if !d.cfg.Now().Before(deadline) {
 		log.Error("webhook given up: retry window over", slog.Duration("retry_for", d.cfg.RetryFor))
+		d.cfg.Observe(ResultExpired, 0)
 		_ = msg.TermWithReason("retry window over")
 		return
 	}
@@ -189,19 +216,23 @@ func (d *Dispatcher) deliver(ctx context.Context, msg jetstream.Msg) {
 	}
 	if key == nil {
 		log.Error("webhook dropped: no webhook secret for the tenant (configure webhook_secrets)")
+		d.cfg.Observe(ResultDropped, 0)
 		_ = msg.TermWithReason("no secret for tenant")
 		return
 	}
 	code, err := d.post(ctx, url, id, key, msg.Data())
+	since := d.cfg.Now().Sub(created)
 	switch {
 	case err == nil && code >= 200 && code < 300:
-		log.Debug("webhook delivered", slog.Int("status", code), slog.Duration("since_queued", d.cfg.Now().Sub(created)))
+		log.Debug("webhook delivered", slog.Int("status", code), slog.Duration("since_queued", since))
+		d.cfg.Observe(ResultDelivered, since)
 		if err := msg.Ack(); err != nil {
 			log.Warn("webhook ack failed (it may be sent again)", slog.Any("error", err))
 		}
 		return
 	case errors.Is(err, ErrForbiddenTarget):
 		log.Error("webhook refused by the target policy", slog.Any("error", err))
+		d.cfg.Observe(ResultRefused, 0)
 		_ = msg.TermWithReason("target not allowed")
 		return
 	}
@@ -210,6 +241,7 @@ func (d *Dispatcher) deliver(ctx context.Context, msg jetstream.Msg) {
 		delay = max(left, time.Millisecond)
 	}
 	log.Warn("webhook attempt failed; retrying", slog.Int("status", code), slog.Any("error", err), slog.Duration("delay", delay))
+	d.cfg.Observe(ResultRetried, since)
 	if err := msg.NakWithDelay(delay); err != nil {
 		log.Warn("webhook nak failed", slog.Any("error", err))
 	}

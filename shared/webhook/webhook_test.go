@@ -160,6 +160,31 @@ func record(t *testing.T, st status.State, rev int64) status.Record {
 	return status.Record{ID: id, Tenant: "acme", State: st, Revision: rev, UpdatedAt: time.Now().UTC()}
 }
 
+// results counts Observe calls by result.
+type results struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (r *results) observe(result string, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]int{}
+	}
+	r.n[result]++
+}
+
+func (r *results) get() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range r.n {
+		out[k] = v
+	}
+	return out
+}
+
 // waitDone waits until the outbox stream holds nothing (delivered or given up).
 func (b *bundle) waitDone(t *testing.T) {
 	t.Helper()
@@ -213,11 +238,13 @@ func TestDispatcherRefusesPrivateTargets(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	rcv := newReceiver(t, b.key, 0)
-	b.run(t, webhook.DispatcherConfig{}) // default policy: loopback refused
+	var res results
+	b.run(t, webhook.DispatcherConfig{Observe: res.observe}) // default policy: loopback refused
 	for _, u := range []string{rcv.srv.URL, strings.Replace(rcv.srv.URL, "127.0.0.1", "localhost", 1)} {
 		b.outbox.Notify(b.ctx, job.EventSucceeded, message(u+"/h"), record(t, status.StateSucceeded, 5))
 	}
 	b.waitDone(t)
+	require.Equal(t, map[string]int{webhook.ResultRefused: 2}, res.get())
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	require.Empty(t, rcv.seen, "a refused target must never be called")
@@ -227,23 +254,29 @@ func TestDispatcherGivesUpAfterRetryWindow(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	rcv := newReceiver(t, b.key, 1<<30) // always 500
+	var res results
 	b.run(t, webhook.DispatcherConfig{Policy: allow(t), RetryFor: 400 * time.Millisecond,
-		Retry: func(int) time.Duration { return 50 * time.Millisecond }})
+		Retry: func(int) time.Duration { return 50 * time.Millisecond }, Observe: res.observe})
 	rec := record(t, status.StateCanceled, 4)
 	b.outbox.Notify(b.ctx, job.EventCanceled, message(rcv.srv.URL), rec)
 	b.waitDone(t)
 	n := len(rcv.attempts(webhook.ID(rec)))
 	require.GreaterOrEqual(t, n, 2, "retried")
 	require.LessOrEqual(t, n, 12, "bounded by the retry window")
+	got := res.get()
+	require.Equal(t, 1, got[webhook.ResultExpired])
+	require.Equal(t, n, got[webhook.ResultRetried])
 }
 
 func TestDispatcherNeedsTenantSecret(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	rcv := newReceiver(t, b.key, 0)
-	b.run(t, webhook.DispatcherConfig{Policy: allow(t), Secrets: map[string]webhook.Secret{"other": b.key}})
+	var res results
+	b.run(t, webhook.DispatcherConfig{Policy: allow(t), Secrets: map[string]webhook.Secret{"other": b.key}, Observe: res.observe})
 	b.outbox.Notify(b.ctx, job.EventSucceeded, message(rcv.srv.URL), record(t, status.StateSucceeded, 5))
 	b.waitDone(t)
+	require.Equal(t, map[string]int{webhook.ResultDropped: 1}, res.get())
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	require.Empty(t, rcv.seen)

@@ -1,8 +1,12 @@
 package fleet
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/facefleet/facefleet/shared/webhook"
 )
 
 // Metrics are the worker's Prometheus metrics. Create them with NewMetrics
@@ -25,6 +29,20 @@ type Metrics struct {
 	// 0 on the CPU, and also on CUDA: ONNX Runtime does not expose its
 	// arena usage through the C API we bind, so nothing reports it yet.
 	GPUMemory *prometheus.GaugeVec
+	// Webhooks counts webhook attempts by result (delivered, retried,
+	// refused, expired, dropped: webhook.Results).
+	Webhooks *prometheus.CounterVec
+	// WebhookLatency observes, for delivered webhooks, the time from the
+	// event being queued to the receiver's 2xx.
+	WebhookLatency prometheus.Histogram
+}
+
+// ObserveWebhook records one webhook attempt (webhook.DispatcherConfig.Observe).
+func (m *Metrics) ObserveWebhook(result string, sinceQueued time.Duration) {
+	m.Webhooks.WithLabelValues(result).Inc()
+	if result == webhook.ResultDelivered {
+		m.WebhookLatency.Observe(sinceQueued.Seconds())
+	}
 }
 
 // NewMetrics registers the worker metrics on a fresh registry.
@@ -52,14 +70,26 @@ func NewMetrics() *Metrics {
 			Namespace: "facefleet", Subsystem: "worker", Name: "gpu_memory_bytes",
 			Help: "GPU memory in use per device; 0 on CPU and where ONNX Runtime does not report it.",
 		}, []string{"device"}),
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "facefleet", Subsystem: "worker", Name: "webhooks_total",
+			Help: "Webhook delivery attempts by result.",
+		}, []string{"result"}),
+		WebhookLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "facefleet", Subsystem: "worker", Name: "webhook_latency_seconds",
+			Help:    "Time from a job event being queued to the receiver's 2xx, for delivered webhooks (retries included).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 120, 600, 3600},
+		}),
 	}
 	m.Registry.MustRegister(
-		m.Jobs, m.StageSeconds, m.Inflight, m.QueueLag, m.GPUMemory,
+		m.Jobs, m.StageSeconds, m.Inflight, m.QueueLag, m.GPUMemory, m.Webhooks, m.WebhookLatency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	for _, o := range []string{OutcomeSucceeded, OutcomeFailed, OutcomeRetried, OutcomeDeadLetter, OutcomeCanceled, OutcomeRequeued} {
 		m.Jobs.WithLabelValues(o)
+	}
+	for _, r := range webhook.Results() {
+		m.Webhooks.WithLabelValues(r)
 	}
 	return m
 }

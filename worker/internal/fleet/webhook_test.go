@@ -105,27 +105,30 @@ var hookKey = []byte("facefleet-fleet-test-webhook-key")
 
 // withWebhooks gives the bundle's workers an outbox and runs a dispatcher
 // that may call loopback and signs acme's webhooks with hookKey.
-func (b *testBundle) withWebhooks(t *testing.T) {
+func (b *testBundle) withWebhooks(t *testing.T) *Metrics {
 	t.Helper()
+	m := NewMetrics()
 	b.notifier = webhook.NewOutbox(b.nats.JS, b.qcfg, b.store, testLogger(t))
 	allow, err := webhook.ParseAllow("127.0.0.0/8,::1")
 	require.NoError(t, err)
 	d, err := webhook.NewDispatcher(b.ctx, b.nats.JS, b.qcfg, webhook.DispatcherConfig{
 		Secrets: map[string]webhook.Secret{"acme": hookKey}, Policy: webhook.Policy{Allow: allow},
-		Retry:  func(attempt int) time.Duration { return Backoff(attempt, 50*time.Millisecond, time.Second, 0.2, nil) },
-		Logger: testLogger(t),
+		Retry:   func(attempt int) time.Duration { return Backoff(attempt, 50*time.Millisecond, time.Second, 0.2, nil) },
+		Observe: m.ObserveWebhook,
+		Logger:  testLogger(t),
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(b.ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	return m
 }
 
 func TestWorkerWebhooks(t *testing.T) {
 	t.Parallel()
 	b := setup(t, queue.Config{})
-	b.withWebhooks(t)
+	m := b.withWebhooks(t)
 	rcv := newHookReceiver(t, hookKey, job.EventSucceeded, job.EventFailed)
 	var calls atomic.Int32
 	staged := stagedProcessor(&calls, nil)
@@ -182,6 +185,32 @@ func TestWorkerWebhooks(t *testing.T) {
 	require.Equal(t, badRec.ErrorCode, failed.payload.Data.ErrorCode)
 	require.Equal(t, "invalid_options", failed.payload.Data.ErrorCode)
 	require.Empty(t, failed.payload.Data.Results)
+
+	// Metrics: 8 events delivered, the two 500s retried.
+	require.Equal(t, 8.0, webhookCount(t, m, webhook.ResultDelivered))
+	require.Equal(t, 2.0, webhookCount(t, m, webhook.ResultRetried))
+	require.Zero(t, webhookCount(t, m, webhook.ResultRefused))
+}
+
+// webhookCount reads facefleet_worker_webhooks_total{result} from the registry.
+func webhookCount(t *testing.T, m *Metrics, result string) float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "facefleet_worker_webhooks_total" {
+			continue
+		}
+		for _, metric := range mf.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return metric.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no webhooks_total{result=%q}", result)
+	return 0
 }
 
 // How long a webhook takes from the end of a job (finished_at in its
