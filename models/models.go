@@ -27,6 +27,7 @@ const (
 	DetectorShort Model = "face_detection_short_range" // BlazeFace 128×128, faces within ~2 m
 	DetectorFull  Model = "face_detection_back"        // BlazeFace 256×256 "back"/full-range
 	Landmark      Model = "face_landmark"              // FaceMesh 468 points, 192×192
+	LandmarkV2    Model = "face_landmarks_detector"    // Face Landmarker v2: 478 points, 256×256 (blendshape input)
 	Iris          Model = "iris_landmark"              // iris + eye contour, 64×64 eye crop
 	Blendshapes   Model = "face_blendshapes"           // 52 ARKit blendshape scores from 146 landmarks
 )

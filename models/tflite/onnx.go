@@ -27,6 +27,9 @@ type ConvertOptions struct {
 	GraphName string
 	// Producer is recorded as the ONNX producer name.
 	Producer string
+	// Outputs, when set, keeps only these graph outputs (by TFLite name)
+	// and the operators they depend on.
+	Outputs []string
 }
 
 // converter builds the ONNX graph. TFLite activations are NHWC; the ONNX
@@ -58,12 +61,31 @@ func ToONNX(m *Model, o ConvertOptions) (*onnxpb.ModelProto, error) {
 		c.names[in] = t.Name
 		c.g.Input = append(c.g.Input, valueInfo(t.Name, nchw(t.Shape)))
 	}
+	outputs := m.Outputs
+	if len(o.Outputs) > 0 {
+		outputs = nil
+		for _, name := range o.Outputs {
+			found := false
+			for _, idx := range m.Outputs {
+				if m.Tensors[idx].Name == name {
+					outputs, found = append(outputs, idx), true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("%w: no graph output %q", ErrFormat, name)
+			}
+		}
+	}
+	needed := neededOperators(m, outputs)
 	for i, op := range m.Operators {
+		if !needed[i] {
+			continue
+		}
 		if err := c.op(op); err != nil {
 			return nil, fmt.Errorf("operator %d: %w", i, err)
 		}
 	}
-	for _, out := range m.Outputs {
+	for _, out := range outputs {
 		t := m.Tensors[out]
 		n, ok := c.names[out]
 		if !ok || len(t.Shape) != 4 {
@@ -84,6 +106,33 @@ func ToONNX(m *Model, o ConvertOptions) (*onnxpb.ModelProto, error) {
 		OpsetImport:  []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(onnxOpset)}},
 		Graph:        c.g,
 	}, nil
+}
+
+// neededOperators marks the operators the given output tensors depend on.
+func neededOperators(m *Model, outputs []int32) []bool {
+	producer := map[int32]int{}
+	for i, op := range m.Operators {
+		for _, o := range op.Outputs {
+			producer[o] = i
+		}
+	}
+	needed := make([]bool, len(m.Operators))
+	stack := append([]int32(nil), outputs...)
+	for len(stack) > 0 {
+		t := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		i, ok := producer[t]
+		if !ok || needed[i] {
+			continue
+		}
+		needed[i] = true
+		for _, in := range m.Operators[i].Inputs {
+			if in >= 0 {
+				stack = append(stack, in)
+			}
+		}
+	}
+	return needed
 }
 
 func nchw(s []int32) []int64 {
@@ -368,13 +417,14 @@ func (c *converter) conv(op Operator) error {
 }
 
 // ConvertBytes converts TFLite model bytes to deterministic ONNX bytes
-// (the same input gives the same output, byte for byte).
-func ConvertBytes(src []byte) ([]byte, error) {
+// (the same input gives the same output, byte for byte); outputs, when
+// given, keeps only those graph outputs.
+func ConvertBytes(src []byte, outputs ...string) ([]byte, error) {
 	m, err := Parse(src)
 	if err != nil {
 		return nil, err
 	}
-	om, err := ToONNX(m, ConvertOptions{Producer: "facefleet models/cmd/tflite2onnx"})
+	om, err := ToONNX(m, ConvertOptions{Producer: "facefleet models/cmd/tflite2onnx", Outputs: outputs})
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,15 @@
 package tflite_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -173,4 +176,75 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("untyped conversion error %v", err)
 		}
 	})
+}
+
+const taskBundle = "../mediapipe-task/face_landmarker_v2_with_blendshapes.task"
+
+func fromTask(t *testing.T, name string) []byte {
+	t.Helper()
+	z, err := zip.OpenReader(taskBundle)
+	require.NoError(t, err)
+	defer z.Close()
+	for _, f := range z.File {
+		if f.Name == name {
+			r, err := f.Open()
+			require.NoError(t, err)
+			defer r.Close()
+			b, err := io.ReadAll(r)
+			require.NoError(t, err)
+			return b
+		}
+	}
+	t.Fatalf("%s not in %s", name, taskBundle)
+	return nil
+}
+
+// The Face Landmarker v2 ONNX is the conversion of the .task bundle's
+// face_landmarks_detector.tflite (its landmark and presence outputs).
+func TestLandmarkerV2ModelIsDerivedFromMediaPipe(t *testing.T) {
+	got, err := tflite.ConvertBytes(fromTask(t, "face_landmarks_detector.tflite"), "Identity", "Identity_1")
+	require.NoError(t, err)
+	committed, err := os.ReadFile("../face_landmarks_detector.onnx")
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(got, committed),
+		"models/face_landmarks_detector.onnx is not the conversion of the .task's face_landmarks_detector.tflite: run make models")
+}
+
+// The blendshape ONNX (converted elsewhere with tf2onnx) carries exactly the
+// weights of the .task bundle's face_blendshapes.tflite: every float
+// initializer equals one TFLite constant as a multiset of values.
+func TestBlendshapeWeightsEqualMediaPipe(t *testing.T) {
+	m, err := tflite.Parse(fromTask(t, "face_blendshapes.tflite"))
+	require.NoError(t, err)
+	var consts [][]float32
+	for _, tt := range m.Tensors {
+		if len(tt.Data) == 0 || (tt.Type != tflite.TypeFloat32 && tt.Type != tflite.TypeFloat16) {
+			continue
+		}
+		v, err := tt.Floats()
+		require.NoError(t, err)
+		slices.Sort(v)
+		consts = append(consts, v)
+	}
+	b, err := os.ReadFile("../face_blendshapes.onnx")
+	require.NoError(t, err)
+	var om onnxpb.ModelProto
+	require.NoError(t, proto.Unmarshal(b, &om))
+	matched := 0
+	for _, init := range om.GetGraph().GetInitializer() {
+		if init.GetDataType() != 1 {
+			continue
+		}
+		raw := init.GetRawData()
+		v := init.GetFloatData()
+		for i := 0; i+4 <= len(raw); i += 4 {
+			v = append(v, math.Float32frombits(binary.LittleEndian.Uint32(raw[i:])))
+		}
+		v = slices.Clone(v)
+		slices.Sort(v)
+		found := slices.ContainsFunc(consts, func(c []float32) bool { return slices.Equal(c, v) })
+		require.True(t, found, "initializer %s (%d values) matches no TFLite constant", init.GetName(), len(v))
+		matched++
+	}
+	require.GreaterOrEqual(t, matched, 40)
 }

@@ -8,6 +8,7 @@
 package main
 
 import (
+	"archive/zip"
 	"crypto/sha256"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/facefleet/facefleet/models/tflite"
 )
@@ -29,6 +31,8 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fl := flag.NewFlagSet("tflite2onnx", flag.ContinueOnError)
 	npm := fl.String("npm", "", "directory of a MediaPipe JS solution npm package (holds *_packed_assets_loader.js and .data)")
+	task := fl.String("task", "", "a MediaPipe Tasks bundle (.task, a zip) holding the model")
+	outputs := fl.String("outputs", "", "comma-separated graph outputs to keep (default: all)")
 	model := fl.String("model", "face_landmark.tflite", "model file: a path, or with -npm the name inside the packed assets")
 	out := fl.String("o", "", "output .onnx file (required)")
 	check := fl.Bool("check", false, "do not write; fail if the output differs from a fresh conversion")
@@ -40,7 +44,11 @@ func run(args []string, stdout io.Writer) error {
 	}
 	var src []byte
 	var err error
-	if *npm != "" {
+	if *task != "" {
+		if src, err = fromTask(*task, *model); err != nil {
+			return err
+		}
+	} else if *npm != "" {
 		loaders, _ := filepath.Glob(filepath.Join(*npm, "*_packed_assets_loader.js"))
 		if len(loaders) != 1 {
 			return fmt.Errorf("%s: want one *_packed_assets_loader.js, found %d", *npm, len(loaders))
@@ -59,7 +67,11 @@ func run(args []string, stdout io.Writer) error {
 	} else if src, err = os.ReadFile(*model); err != nil {
 		return err
 	}
-	b, err := tflite.ConvertBytes(src)
+	var keep []string
+	if *outputs != "" {
+		keep = strings.Split(*outputs, ",")
+	}
+	b, err := tflite.ConvertBytes(src, keep...)
 	if err != nil {
 		return err
 	}
@@ -75,4 +87,25 @@ func run(args []string, stdout io.Writer) error {
 		return nil
 	}
 	return os.WriteFile(*out, b, 0o644)
+}
+
+// fromTask reads file name from a MediaPipe Tasks bundle (a zip).
+func fromTask(path, name string) ([]byte, error) {
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, err
+	}
+	defer z.Close()
+	for _, f := range z.File {
+		if f.Name != name {
+			continue
+		}
+		r, err := f.Open()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(io.LimitReader(r, 256<<20))
+	}
+	return nil, fmt.Errorf("%s: no %s in the bundle", path, name)
 }

@@ -13,6 +13,17 @@ const (
 	blendshapesOutput = "StatefulPartitionedCall:0"
 	// NumBlendshapes is the length of Face.Blendshapes and BlendshapeNames.
 	NumBlendshapes = 52
+
+	// The Face Landmarker v2 landmark model (models/cmd/tflite2onnx from
+	// MediaPipe's face_landmarker_v2_with_blendshapes.task): 478 points on a
+	// 256×256 crop of the same ROI. The blendshape model was trained on its
+	// points, so they are its input (FaceMesh v1's eyes stay open on a
+	// wink: kj_test2 scores eyeBlinkRight 0.04 from v1 points, 0.59 in
+	// MediaPipe's own Face Landmarker).
+	v2Size     = 256
+	v2Input    = "input_12"
+	v2Coords   = "Identity"
+	v2Presence = "Identity_1"
 )
 
 // blendshapeLandmarks is the model's input subset of the 478 landmarks.
@@ -41,16 +52,19 @@ var BlendshapeNames = [NumBlendshapes]string{
 	"mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
 }
 
-// blendshapesInto scores each face's blendshapes from its 478 landmarks.
-// Caller holds e.mu.
-func (e *Engine) blendshapesInto(_ *image.NRGBA, faces []Face) error {
+// blendshapesInto scores each face's blendshapes from the Face Landmarker
+// v2 points of its ROI. Caller holds e.mu.
+func (e *Engine) blendshapesInto(img *image.NRGBA, faces []Face) error {
 	s := e.blend
 	for i := range faces {
+		lm, err := e.landmarksV2(img, faces[i].ROI)
+		if err != nil {
+			return err
+		}
 		buf, err := s.buffers(1)
 		if err != nil {
 			return err
 		}
-		lm := faces[i].Landmarks
 		for k, idx := range blendshapeLandmarks {
 			buf.in[2*k], buf.in[2*k+1] = lm[idx][0], lm[idx][1]
 		}
@@ -64,4 +78,28 @@ func (e *Engine) blendshapesInto(_ *image.NRGBA, faces []Face) error {
 		faces[i].Blendshapes = append([]float32(nil), outs[0]...)
 	}
 	return nil
+}
+
+// landmarksV2 runs the Face Landmarker v2 landmark model on roi and returns
+// its 478 points in image pixels.
+func (e *Engine) landmarksV2(img *image.NRGBA, roi ROI) ([][3]float32, error) {
+	s := e.v2
+	buf, err := s.buffers(1)
+	if err != nil {
+		return nil, err
+	}
+	cropInto(buf.in, img, roi, v2Size)
+	outs, err := s.run(1)
+	if err != nil {
+		return nil, err
+	}
+	c := outs[0]
+	if len(c) != NumLandmarks*3 {
+		return nil, fmt.Errorf("%w: v2 landmark output has %d values", ErrModel, len(c))
+	}
+	lm := make([][3]float32, NumLandmarks)
+	for k := range lm {
+		lm[k] = roi.projectN(c[3*k], c[3*k+1], c[3*k+2], v2Size)
+	}
+	return lm, nil
 }

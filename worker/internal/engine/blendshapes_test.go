@@ -1,7 +1,12 @@
 package engine
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,4 +68,81 @@ func TestBlendshapesMirror(t *testing.T) {
 		}
 		t.Logf("%s: worst |score − mirrored partner| %.4f", photo, worst)
 	}
+}
+
+// landmarkerResult is one testdata/oracle/<stem>.landmarker.json: MediaPipe's
+// own Face Landmarker (tasks-vision, made by tools/landmarker-oracle).
+type landmarkerResult struct {
+	Faces []struct {
+		Landmarks   [][3]float64       `json:"landmarks"`
+		Blendshapes map[string]float64 `json:"blendshapes"`
+	} `json:"faces"`
+}
+
+// blendshapeMeanBudget bounds the mean |ours − MediaPipe's| over every
+// blendshape of every test face (measured 0.019).
+const blendshapeMeanBudget = 0.03
+
+// TestBlendshapesMatchMediaPipe compares the scores with MediaPipe's Face
+// Landmarker on every test photo and checks the sides on kj_test2, a wink
+// with the subject's right eye (image left) closed: "Right" is the
+// subject's right, as in MediaPipe.
+func TestBlendshapesMatchMediaPipe(t *testing.T) {
+	e := setup(t)
+	refs, err := filepath.Glob(filepath.Join("testdata", "oracle", "*.landmarker.json"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(refs), 9)
+	var sum float64
+	var n int
+	perName := map[string]float64{}
+	var table strings.Builder
+	for _, ref := range refs {
+		stem := strings.TrimSuffix(filepath.Base(ref), ".landmarker.json")
+		b, err := os.ReadFile(ref)
+		require.NoError(t, err)
+		var want landmarkerResult
+		require.NoError(t, json.Unmarshal(b, &want))
+		faces := detectAndLandmark(t, e, loadPhoto(t, stem+".jpg"))
+		require.Len(t, faces, len(want.Faces), stem)
+		slices.SortFunc(faces, func(a, b Face) int {
+			return int(math.Copysign(1, meanX(a.Landmarks)-meanX(b.Landmarks)))
+		})
+		for i, wf := range want.Faces {
+			var fsum, worst float64
+			worstName := ""
+			for k, name := range BlendshapeNames {
+				if k == 0 {
+					continue
+				}
+				ref, ok := wf.Blendshapes[name]
+				require.True(t, ok, "%s: oracle lacks %s", stem, name)
+				d := math.Abs(float64(faces[i].Blendshapes[k]) - ref)
+				fsum += d
+				perName[name] += d
+				if d > worst {
+					worst, worstName = d, name
+				}
+			}
+			sum += fsum
+			n += NumBlendshapes - 1
+			fmt.Fprintf(&table, "%-34s face %d  mean |d| %.3f  worst %s %.3f\n", stem, i, fsum/float64(NumBlendshapes-1), worstName, worst)
+		}
+	}
+	worstName := ""
+	for name, s := range perName {
+		if worstName == "" || s > perName[worstName] {
+			worstName = name
+		}
+	}
+	mean := sum / float64(n)
+	t.Logf("blendshapes vs MediaPipe's Face Landmarker: mean |d| %.4f, worst blendshape %s (mean %.3f)\n%s",
+		mean, worstName, perName[worstName]*float64(NumBlendshapes-1)/float64(n), table.String())
+	require.LessOrEqual(t, mean, blendshapeMeanBudget, table.String())
+
+	// The wink.
+	wink := detectAndLandmark(t, e, loadPhoto(t, "kj_test2.jpg"))
+	require.Len(t, wink, 1)
+	score := func(name string) float32 { return wink[0].Blendshapes[slices.Index(BlendshapeNames[:], name)] }
+	require.Greater(t, score("eyeBlinkRight"), float32(0.4), "the closed eye is the subject's right")
+	require.Less(t, score("eyeBlinkLeft"), float32(0.3), "the open eye is the subject's left")
 }

@@ -173,6 +173,7 @@ type Engine struct {
 	full     *detector
 	landmark *session
 	iris     *session
+	v2       *session
 	blend    *session
 	lmBuf    landmarkScratch
 }
@@ -217,6 +218,12 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.iris.expectInput(3, irisSize, irisSize); err != nil {
 		return nil, err
 	}
+	if e.v2, err = newSession(models.LandmarkV2, so, cfg.Precision, v2Input, []string{v2Coords, v2Presence}); err != nil {
+		return nil, err
+	}
+	if err := e.v2.expectInput(3, v2Size, v2Size); err != nil {
+		return nil, err
+	}
 	// The blendshape MLP costs well under a millisecond: always FP32.
 	if e.blend, err = newSession(models.Blendshapes, so, models.FP32, blendshapesInput, []string{blendshapesOutput}); err != nil {
 		return nil, err
@@ -224,7 +231,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.blend.expectInput(int64(len(blendshapeLandmarks)), 2); err != nil {
 		return nil, err
 	}
-	for _, s := range []*session{e.short.sess, e.full.sess, e.landmark, e.iris, e.blend} {
+	for _, s := range []*session{e.short.sess, e.full.sess, e.landmark, e.iris, e.v2, e.blend} {
 		if _, err := s.run(1); err != nil {
 			return nil, fmt.Errorf("engine: warm-up %s: %w", s.model, err)
 		}
@@ -267,7 +274,7 @@ func (e *Engine) destroy() error {
 	if e.full != nil {
 		errs = append(errs, e.full.sess.destroy())
 	}
-	for _, s := range []*session{e.landmark, e.iris, e.blend} {
+	for _, s := range []*session{e.landmark, e.iris, e.v2, e.blend} {
 		if s != nil {
 			errs = append(errs, s.destroy())
 		}
