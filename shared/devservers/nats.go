@@ -3,6 +3,7 @@ package devservers
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -23,6 +24,14 @@ type NATSOptions struct {
 	StoreDir string
 	// ReadyTimeout bounds the wait for the server to accept connections. Default 10s.
 	ReadyTimeout time.Duration
+	// ServerName names the server (required, and unique, in a cluster).
+	ServerName string
+	// ClusterName, ClusterPort and Routes make the server a member of a
+	// JetStream cluster: it listens for routes on ClusterPort and connects
+	// to Routes (nats-route://host:port of the others). Empty: standalone.
+	ClusterName string
+	ClusterPort int
+	Routes      []string
 }
 
 // NATSServer is a running embedded NATS server with JetStream enabled.
@@ -56,6 +65,13 @@ func StartNATS(opts NATSOptions) (*NATSServer, error) {
 		StoreDir:  opts.StoreDir,
 		NoSigs:    true,
 		NoLog:     true,
+	}
+	if opts.ServerName != "" {
+		sopts.ServerName = opts.ServerName
+	}
+	if opts.ClusterName != "" {
+		sopts.Cluster = server.ClusterOpts{Name: opts.ClusterName, Host: opts.Host, Port: opts.ClusterPort}
+		sopts.Routes = server.RoutesFromStr(strings.Join(opts.Routes, ","))
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {

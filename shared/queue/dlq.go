@@ -56,12 +56,14 @@ func (q *Queue) DeadLetter(ctx context.Context, msg jetstream.Msg, r Rejection) 
 	out.Header.Set(HeaderDLQSubject, msg.Subject())
 	out.Header.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
 	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(q.cfg.DeadLetterStream)}
-	if md, err := msg.Metadata(); err == nil {
+	md, mdErr := msg.Metadata()
+	if mdErr == nil {
 		out.Header.Set(HeaderDLQDeliveries, strconv.FormatUint(md.NumDelivered, 10))
 		out.Header.Set(HeaderDLQStreamSeq, strconv.FormatUint(md.Sequence.Stream, 10))
 		opts = append(opts, jetstream.WithMsgID(fmt.Sprintf("dlq-%s-%d", md.Stream, md.Sequence.Stream)))
 	}
-	if _, err := q.js.PublishMsg(ctx, out, opts...); err != nil {
+	// With its Nats-Msg-Id a dead letter is retried like a job (one copy).
+	if _, _, err := q.publishRetrying(ctx, out, mdErr == nil, opts...); err != nil {
 		return fmt.Errorf("queue: dead-letter: %w", err)
 	}
 	return nil

@@ -12,7 +12,18 @@ import (
 	"github.com/facefleet/facefleet/shared/job"
 )
 
+// requestTimeout bounds each JetStream API request of the fetcher and of
+// Lag (consumer info).
+const requestTimeout = 2 * time.Second
+
 // Fetcher pulls messages in priority order: high first, then normal, then low.
+//
+// It rides through a server's loss: every request is bounded (one sent just
+// before its server went away is never answered), and a consumer handle is
+// only its stream and name, so after a reconnect, a new consumer leader or a
+// consumer provisioned again the next round's requests reach whichever
+// server now leads it. Errors are returned; the caller pauses and fetches
+// again.
 type Fetcher struct {
 	q         *Queue
 	consumers []prioConsumer
@@ -88,7 +99,11 @@ func (f *Fetcher) round(ctx context.Context, n int) ([]jetstream.Msg, error) {
 		// The server holds a no-wait pull for up to ~1 s when the consumer
 		// is at MaxAckPending (the whole fleet holds its limit of this
 		// priority), so check the room first and never ask for more.
-		info, err := pc.c.Info(ctx)
+		// A bounded request: one sent just before its server went away is
+		// never answered, and the connection's reconnect does not fail it.
+		ictx, cancel := context.WithTimeout(ctx, requestTimeout)
+		info, err := pc.c.Info(ictx)
+		cancel()
 		if err != nil {
 			return out, fmt.Errorf("queue: fetch %s: %w", pc.prio, err)
 		}

@@ -82,6 +82,11 @@ type Config struct {
 	// outbox, work-queue retention, subject <prefix>.webhooks, consumer
 	// "webhooks"). Default "FACEFLEET_WEBHOOKS".
 	WebhookStream string
+	// PublishTimeout bounds one Publish including its retries: a publish
+	// whose ack does not come (a server lost, a stream leader being
+	// elected) is sent again under the same Nats-Msg-Id, so the stream
+	// still stores it once. Default 30s.
+	PublishTimeout time.Duration
 	// WebhookMaxAge bounds how long a webhook delivery is kept; senders give
 	// up sooner (their retry window). Default 48h.
 	WebhookMaxAge time.Duration
@@ -128,6 +133,9 @@ func (c Config) WithDefaults() Config {
 	if c.WebhookMaxAge == 0 {
 		c.WebhookMaxAge = 48 * time.Hour
 	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 30 * time.Second
+	}
 	return c
 }
 
@@ -143,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if c.WebhookMaxAge <= 0 {
 		bad("WebhookMaxAge must be > 0")
+	}
+	if c.PublishTimeout <= 0 {
+		bad("PublishTimeout must be > 0")
 	}
 	if c.SubjectPrefix == "" {
 		bad("SubjectPrefix is required")
@@ -308,11 +319,13 @@ func (q *Queue) publish(ctx context.Context, m *job.Message, msgID string) (dupl
 	if m.Trace != nil && m.Trace.Traceparent != "" {
 		msg.Header.Set(HeaderTraceparent, m.Trace.Traceparent)
 	}
-	ack, err := q.js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(q.cfg.Stream))
+	ack, retried, err := q.publishRetrying(ctx, msg, true, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(q.cfg.Stream))
 	if err != nil {
 		return false, fmt.Errorf("queue: publish %s: %w", m.ID, err)
 	}
-	return ack.Duplicate, nil
+	// After a lost ack our own earlier attempt may be what the stream
+	// de-duplicated: that is not a duplicate submit.
+	return ack.Duplicate && !retried, nil
 }
 
 // IsLastDelivery reports whether msg is on its final allowed delivery
@@ -349,6 +362,8 @@ func (l LagInfo) Total() uint64 {
 // them asynchronously, so a message published a moment ago may not show yet.
 func (q *Queue) Lag(ctx context.Context) (LagInfo, error) {
 	l := LagInfo{Pending: map[job.Priority]uint64{}, InFlight: map[job.Priority]uint64{}}
+	ctx, cancel := context.WithTimeout(ctx, 3*requestTimeout)
+	defer cancel()
 	for _, p := range job.Priorities() {
 		c, err := q.js.Consumer(ctx, q.cfg.Stream, ConsumerName(p))
 		if err != nil {
