@@ -82,6 +82,13 @@ type Result struct {
 	Poor bool
 	// Visible is the fraction of landmarks with visibility weight ≥ 0.5.
 	Visible float64
+	// Irises are the two iris centres and radii in pixels (landmarks 468 and
+	// 473 with the mean distance to their four ring points), when the input
+	// has 478 landmarks.
+	Irises [][3]float64
+	// landmarks2D are the input's 468 points in pixels (the texture bake
+	// samples the photo inside their convex hull only).
+	landmarks2D [][2]float64
 }
 
 // ExpressionNames maps the fitted expression to ICT's names.
@@ -193,6 +200,9 @@ func vertexNormals(pos [][3]float32, m *ict.Model) [][3]float64 {
 	}
 	for i := range n {
 		n[i] = unit(n[i])
+		if n[i] == ([3]float64{}) {
+			n[i] = [3]float64{0, 0, 1} // a vertex of degenerate triangles only
+		}
 	}
 	return n
 }
@@ -332,6 +342,20 @@ func Fit(in Input) (*Result, error) {
 	res.Poor = res.ReprojectionError > PoorFitPercent
 	res.Visible = float64(vis) / NumLandmarks
 	res.Pose = geometry.PoseFromSimilarity(sim.Rotation, sim.Translation, sim.Scale, in.Width, in.Height)
+	res.landmarks2D = make([][2]float64, NumLandmarks)
+	for i := range NumLandmarks {
+		res.landmarks2D[i] = [2]float64{obs[i][0], obs[i][1]}
+	}
+	if len(in.Landmarks) >= 478 {
+		for _, c := range []int{468, 473} {
+			l := in.Landmarks
+			var r float64
+			for k := 1; k <= 4; k++ {
+				r += math.Hypot(float64(l[c+k][0]-l[c][0]), float64(l[c+k][1]-l[c][1])) / 4
+			}
+			res.Irises = append(res.Irises, [3]float64{float64(l[c][0]), float64(l[c][1]), r})
+		}
+	}
 	pos := m.Positions(res.Identity, res.Expression)
 	for _, v := range m.Landmarks68 {
 		q := sim.Apply([3]float64{float64(pos[v][0]), float64(pos[v][1]), float64(pos[v][2])})
