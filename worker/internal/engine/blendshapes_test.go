@@ -1,11 +1,8 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -70,15 +67,6 @@ func TestBlendshapesMirror(t *testing.T) {
 	}
 }
 
-// landmarkerResult is one testdata/oracle/<stem>.landmarker.json: MediaPipe's
-// own Face Landmarker (tasks-vision, made by tools/landmarker-oracle).
-type landmarkerResult struct {
-	Faces []struct {
-		Landmarks   [][3]float64       `json:"landmarks"`
-		Blendshapes map[string]float64 `json:"blendshapes"`
-	} `json:"faces"`
-}
-
 // blendshapeMeanBudget bounds the mean |ours − MediaPipe's| over every
 // blendshape of every test face (measured 0.019).
 const blendshapeMeanBudget = 0.03
@@ -89,24 +77,15 @@ const blendshapeMeanBudget = 0.03
 // subject's right, as in MediaPipe.
 func TestBlendshapesMatchMediaPipe(t *testing.T) {
 	e := setup(t)
-	refs, err := filepath.Glob(filepath.Join("testdata", "oracle", "*.landmarker.json"))
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(refs), 9)
 	var sum float64
 	var n int
 	perName := map[string]float64{}
 	var table strings.Builder
-	for _, ref := range refs {
-		stem := strings.TrimSuffix(filepath.Base(ref), ".landmarker.json")
-		b, err := os.ReadFile(ref)
-		require.NoError(t, err)
-		var want landmarkerResult
-		require.NoError(t, json.Unmarshal(b, &want))
-		faces := detectAndLandmark(t, e, loadPhoto(t, stem+".jpg"))
+	// References: MediaPipe's own Face Landmarker (tasks-vision), made by
+	// tools/landmarker-oracle.
+	for _, c := range oracleCases(t, e, ".landmarker.json") {
+		stem, want, faces := c.stem, c.want, c.faces
 		require.Len(t, faces, len(want.Faces), stem)
-		slices.SortFunc(faces, func(a, b Face) int {
-			return int(math.Copysign(1, meanX(a.Landmarks)-meanX(b.Landmarks)))
-		})
 		for i, wf := range want.Faces {
 			var fsum, worst float64
 			worstName := ""

@@ -16,13 +16,58 @@ import (
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 )
 
-// oracleResult is one testdata/oracle/<stem>.json: MediaPipe's own Face Mesh
-// JS solution on the photo (see testdata/oracle/README.md).
+// oracleResult is one MediaPipe reference of testdata/oracle/ (see its
+// README): <stem>.json (Face Mesh, 468 points), <stem>.refine.json (478) or
+// <stem>.landmarker.json (Face Landmarker: 478 points and blendshapes).
 type oracleResult struct {
 	Width, Height int
 	Faces         []struct {
-		Landmarks [][3]float64 `json:"landmarks"`
+		Landmarks   [][3]float64       `json:"landmarks"`
+		Blendshapes map[string]float64 `json:"blendshapes"`
 	} `json:"faces"`
+}
+
+// oracleCase is one test photo run through the engine beside its reference.
+type oracleCase struct {
+	stem  string
+	want  oracleResult
+	faces []Face // left to right by mean landmark x, as the references
+}
+
+// oracleCases runs every photo with a testdata/oracle/<stem><suffix>
+// reference through decode → short-range detection (every face) → landmarks,
+// as `worker reconstruct` does.
+func oracleCases(t *testing.T, e *Engine, suffix string) []oracleCase {
+	t.Helper()
+	refs, err := filepath.Glob(filepath.Join("testdata", "oracle", "*"+suffix))
+	require.NoError(t, err)
+	var cases []oracleCase
+	for _, ref := range refs {
+		stem := strings.TrimSuffix(filepath.Base(ref), suffix)
+		if strings.Contains(stem, ".") { // <stem>.refine.json when suffix is .json
+			continue
+		}
+		c := oracleCase{stem: stem}
+		b, err := os.ReadFile(ref)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &c.want))
+		data, err := os.ReadFile(filepath.Join("testdata", stem+".jpg"))
+		require.NoError(t, err)
+		img, err := imagedecode.Decode(data, imagedecode.DefaultLimits())
+		require.NoError(t, err)
+		require.Equal(t, [2]int{c.want.Width, c.want.Height}, [2]int{img.Rect.Dx(), img.Rect.Dy()}, stem)
+		dets, err := e.Detect(context.Background(), img.NRGBA, DetectOptions{Detector: DetectorShort})
+		require.NoError(t, err)
+		if c.faces, err = e.Landmarks(context.Background(), img.NRGBA, dets); err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(c.faces, func(a, b Face) int {
+			return int(math.Copysign(1, meanX(a.Landmarks)-meanX(b.Landmarks)))
+		})
+		cases = append(cases, c)
+	}
+	require.GreaterOrEqual(t, len(cases), 9, "oracle references *%s missing", suffix)
+	return cases
 }
 
 // Parity budget against MediaPipe's solution (issue 7): mean Euclidean
@@ -58,32 +103,9 @@ func (r parityRow) ok() bool {
 // faces, and landmarks within the parity budget.
 func TestParityWithMediaPipe(t *testing.T) {
 	e := setup(t)
-	refs, err := filepath.Glob(filepath.Join("testdata", "oracle", "*.json"))
-	require.NoError(t, err)
-	refs = slices.DeleteFunc(refs, func(p string) bool {
-		return strings.HasSuffix(p, ".refine.json") || strings.HasSuffix(p, ".landmarker.json")
-	})
-	require.GreaterOrEqual(t, len(refs), 9, "oracle references missing")
 	var rows []parityRow
-	for _, ref := range refs {
-		stem := strings.TrimSuffix(filepath.Base(ref), ".json")
-		b, err := os.ReadFile(ref)
-		require.NoError(t, err)
-		var want oracleResult
-		require.NoError(t, json.Unmarshal(b, &want))
-		data, err := os.ReadFile(filepath.Join("testdata", stem+".jpg"))
-		require.NoError(t, err)
-		img, err := imagedecode.Decode(data, imagedecode.DefaultLimits())
-		require.NoError(t, err)
-		require.Equal(t, [2]int{want.Width, want.Height}, [2]int{img.Rect.Dx(), img.Rect.Dy()}, stem)
-		dets, err := e.Detect(context.Background(), img.NRGBA, DetectOptions{Detector: DetectorShort})
-		require.NoError(t, err)
-		faces, err := e.Landmarks(context.Background(), img.NRGBA, dets)
-		require.NoError(t, err)
-		// Faces left to right by mean landmark x, as the oracle sorts them.
-		slices.SortFunc(faces, func(a, b Face) int {
-			return int(math.Copysign(1, meanX(a.Landmarks)-meanX(b.Landmarks)))
-		})
+	for _, c := range oracleCases(t, e, ".json") {
+		stem, want, faces := c.stem, c.want, c.faces
 		for i, wf := range want.Faces {
 			o := wf.Landmarks
 			row := parityRow{photo: stem, face: i, found: len(faces), ref: len(want.Faces), budget: parityFrontal, err: math.Inf(1)}
@@ -152,31 +174,13 @@ const (
 // face with testdata/oracle/<stem>.refine.json.
 func TestIrisMatchesMediaPipe(t *testing.T) {
 	e := setup(t)
-	refs, err := filepath.Glob(filepath.Join("testdata", "oracle", "*.refine.json"))
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(refs), 9)
 	var table strings.Builder
 	fmt.Fprintf(&table, "%-34s %4s %8s %9s %9s %9s\n", "photo", "face", "IOD px", "iris0 %", "iris1 %", "ring %")
 	failed := false
 	var centres []float64
-	for _, ref := range refs {
-		stem := strings.TrimSuffix(filepath.Base(ref), ".refine.json")
-		b, err := os.ReadFile(ref)
-		require.NoError(t, err)
-		var want oracleResult
-		require.NoError(t, json.Unmarshal(b, &want))
-		data, err := os.ReadFile(filepath.Join("testdata", stem+".jpg"))
-		require.NoError(t, err)
-		img, err := imagedecode.Decode(data, imagedecode.DefaultLimits())
-		require.NoError(t, err)
-		dets, err := e.Detect(context.Background(), img.NRGBA, DetectOptions{})
-		require.NoError(t, err)
-		faces, err := e.Landmarks(context.Background(), img.NRGBA, dets)
-		require.NoError(t, err)
+	for _, c := range oracleCases(t, e, ".refine.json") {
+		stem, want, faces := c.stem, c.want, c.faces
 		require.Len(t, faces, len(want.Faces), stem)
-		slices.SortFunc(faces, func(a, b Face) int {
-			return int(math.Copysign(1, meanX(a.Landmarks)-meanX(b.Landmarks)))
-		})
 		for i, wf := range want.Faces {
 			o, got := wf.Landmarks, faces[i].Landmarks
 			require.Len(t, o, NumLandmarks)
