@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/shared/devservers"
@@ -185,8 +186,10 @@ func (r *results) get() map[string]int {
 	return out
 }
 
-// waitDone waits until the outbox stream holds nothing (delivered or given up).
-func (b *bundle) waitDone(t *testing.T) {
+// waitDone waits until the outbox stream has stored stored deliveries in
+// all (Notify does not wait for that) and holds none of them any more
+// (delivered or given up).
+func (b *bundle) waitDone(t *testing.T, stored uint64) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		s, err := b.env.JS.Stream(b.ctx, b.qcfg.WebhookStream)
@@ -194,7 +197,7 @@ func (b *bundle) waitDone(t *testing.T) {
 			return false
 		}
 		info, err := s.Info(b.ctx)
-		return err == nil && info.State.Msgs == 0
+		return err == nil && info.State.LastSeq >= stored && info.State.Msgs == 0
 	}, 20*time.Second, 10*time.Millisecond)
 }
 
@@ -226,11 +229,15 @@ func TestDispatcherRetriesWithSameIDAndBody(t *testing.T) {
 	require.Equal(t, "job.failed", p.Type)
 	require.Equal(t, rec.ID, p.Data.ID)
 	require.Equal(t, "image_undecodable", p.Data.ErrorCode)
-	b.waitDone(t)
+	b.waitDone(t, 1)
 	// The same transition announced again (a duplicate delivery) keeps
-	// its ID and is stored once.
-	b.outbox.Notify(b.ctx, job.EventFailed, message(rcv.srv.URL+"/hook"), rec)
-	b.waitDone(t)
+	// its ID, so the stream stores it once.
+	again, err := b.outbox.Message(b.ctx, job.EventFailed, rcv.srv.URL+"/hook", rec)
+	require.NoError(t, err)
+	ack, err := b.env.JS.PublishMsg(b.ctx, again, jetstream.WithMsgID(webhook.ID(rec)))
+	require.NoError(t, err)
+	require.True(t, ack.Duplicate)
+	b.waitDone(t, 1)
 	require.Len(t, rcv.attempts(id), 3)
 }
 
@@ -243,7 +250,7 @@ func TestDispatcherRefusesPrivateTargets(t *testing.T) {
 	for _, u := range []string{rcv.srv.URL, strings.Replace(rcv.srv.URL, "127.0.0.1", "localhost", 1)} {
 		b.outbox.Notify(b.ctx, job.EventSucceeded, message(u+"/h"), record(t, status.StateSucceeded, 5))
 	}
-	b.waitDone(t)
+	b.waitDone(t, 2)
 	require.Equal(t, map[string]int{webhook.ResultRefused: 2}, res.get())
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
@@ -259,7 +266,7 @@ func TestDispatcherGivesUpAfterRetryWindow(t *testing.T) {
 		Retry: func(int) time.Duration { return 50 * time.Millisecond }, Observe: res.observe})
 	rec := record(t, status.StateCanceled, 4)
 	b.outbox.Notify(b.ctx, job.EventCanceled, message(rcv.srv.URL), rec)
-	b.waitDone(t)
+	b.waitDone(t, 1)
 	n := len(rcv.attempts(webhook.ID(rec)))
 	require.GreaterOrEqual(t, n, 2, "retried")
 	require.LessOrEqual(t, n, 12, "bounded by the retry window")
@@ -275,7 +282,7 @@ func TestDispatcherNeedsTenantSecret(t *testing.T) {
 	var res results
 	b.run(t, webhook.DispatcherConfig{Policy: allow(t), Secrets: map[string]webhook.Secret{"other": b.key}, Observe: res.observe})
 	b.outbox.Notify(b.ctx, job.EventSucceeded, message(rcv.srv.URL), record(t, status.StateSucceeded, 5))
-	b.waitDone(t)
+	b.waitDone(t, 1)
 	require.Equal(t, map[string]int{webhook.ResultDropped: 1}, res.get())
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
