@@ -197,6 +197,10 @@ type Input struct {
 type Options struct {
 	// Geometry adds mesh.obj/mtl/glb, pose, depth and normal maps.
 	Geometry bool `json:"geometry"`
+	// Head adds the fitted ICT-FaceKit head per face (head.glb with the 53
+	// expressions as morph targets, head_texture.png, head.obj/mtl and the
+	// result's "head" object). It implies Geometry (see WantsGeometry).
+	Head bool `json:"head"`
 	// UVSize is the side of the square UV texture in pixels (256..4096).
 	UVSize int `json:"uv_size"`
 	// Detector is "short" or "full".
@@ -207,8 +211,12 @@ type Options struct {
 	Webhook *Webhook `json:"webhook,omitempty"`
 }
 
+// WantsGeometry reports whether the geometry outputs are made: asked for,
+// or implied by Head.
+func (o Options) WantsGeometry() bool { return o.Geometry || o.Head }
+
 // DefaultOptions returns the options of a message that omits "options" or
-// some of its fields: no geometry, DefaultUVSize, DefaultDetector,
+// some of its fields: no geometry, no head, DefaultUVSize, DefaultDetector,
 // DefaultMaxFaces.
 func DefaultOptions() Options {
 	return Options{UVSize: DefaultUVSize, Detector: DefaultDetector, MaxFaces: DefaultMaxFaces}

@@ -218,6 +218,8 @@ func TestDecodeDefaults(t *testing.T) {
 		{"empty options", `,"options":{},"priority":"low"}`, def, job.PriorityLow},
 		{"geometry only", `,"options":{"geometry":true}}`, job.Options{Geometry: true, UVSize: job.DefaultUVSize,
 			Detector: job.DefaultDetector, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
+		{"head", `,"options":{"head":true}}`, job.Options{Head: true, UVSize: job.DefaultUVSize,
+			Detector: job.DetectorShort, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
 		{"some fields", `,"options":{"uv_size":512,"detector":"full"}}`, job.Options{UVSize: 512,
 			Detector: job.DetectorFull, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
 	}
@@ -309,4 +311,12 @@ func TestInputUnderTenantPrefix(t *testing.T) {
 	}
 	m.Input.Key = "inputs/acme/0190/a.jpg"
 	require.NoError(t, m.Validate())
+}
+
+func TestHeadImpliesGeometry(t *testing.T) {
+	t.Parallel()
+	require.False(t, job.DefaultOptions().WantsGeometry())
+	require.True(t, job.Options{Geometry: true}.WantsGeometry())
+	require.True(t, job.Options{Head: true}.WantsGeometry())
+	require.False(t, job.DefaultOptions().Head)
 }

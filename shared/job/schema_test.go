@@ -65,6 +65,7 @@ func TestSchemaMatchesRules(t *testing.T) {
 	require.Equal(t, def.Detector, at(t, s, "options.detector")["default"])
 	require.ElementsMatch(t, []any{job.DetectorShort, job.DetectorFull}, at(t, s, "options.detector")["enum"])
 	require.Equal(t, def.Geometry, at(t, s, "options.geometry")["default"])
+	require.Equal(t, def.Head, at(t, s, "options.head")["default"])
 	require.EqualValues(t, job.MaxTenantLen, num("tenant", "maxLength"))
 	require.EqualValues(t, job.MaxKeyLen, num("input.key", "maxLength"))
 	require.EqualValues(t, job.MaxWebhookURLLen, num("options.webhook.url", "maxLength"))

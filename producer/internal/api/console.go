@@ -59,6 +59,7 @@ func intp(v int) *int { return &v }
 // them (owners: the job package's constants).
 var optionBounds = map[string]OptionField{
 	"geometry":  {Help: "mesh (OBJ, glTF), pose, depth and normal maps"},
+	"head":      {Help: "fitted full head (glTF with 53 expressions, texture, OBJ); implies geometry"},
 	"uv_size":   {Min: intp(job.MinUVSize), Max: intp(job.MaxUVSize), Help: "side of the square UV texture, pixels"},
 	"detector":  {Type: "enum", Choices: []string{job.DetectorShort, job.DetectorFull}, Help: "short: faces within ~2 m; full: smaller, farther faces"},
 	"max_faces": {Min: intp(job.MinMaxFaces), Max: intp(job.MaxMaxFaces), Help: "faces processed per photo"},
