@@ -46,17 +46,33 @@ func (r *benchReport) pipeIPS() float64 { return median(r.pipe) }
 type benchSubject struct {
 	eng      *engine.Engine
 	p        *pipeline.Pipeline
-	det, lm  *bareSession
+	det      *bareSession
+	perFace  []faceNet // every network the engine runs per face
 	facesPer []int
 	r        benchReport
 }
+
+// faceNet is one per-face network of the bare pass and its runs per face.
+type faceNet struct {
+	s    *bareSession
+	runs int
+}
+
+// perFaceNets are the networks engine.Landmarks runs for each face: FaceMesh,
+// the iris model on both eyes, the Face Landmarker v2 points and the
+// blendshape MLP (always FP32, as in the engine).
+var perFaceNets = []struct {
+	model models.Model
+	runs  int
+	fp32  bool
+}{{models.Landmark, 1, false}, {models.Iris, 2, false}, {models.LandmarkV2, 1, false}, {models.Blendshapes, 1, true}}
 
 func (s *benchSubject) close() {
 	if s.det != nil {
 		s.det.destroy()
 	}
-	if s.lm != nil {
-		s.lm.destroy()
+	for _, n := range s.perFace {
+		n.s.destroy()
 	}
 	if s.eng != nil {
 		s.eng.Close()
@@ -64,9 +80,9 @@ func (s *benchSubject) close() {
 }
 
 // bench runs `worker bench`. For every precision (FP32 and FP16 by default,
-// in the same process) it measures (1) bare model throughput — the detector
-// and landmark ORT sessions alone on pre-made input tensors, one detector
-// run plus one landmark run per face the pipeline found in each image: the
+// in the same process) it measures (1) bare model throughput — the ORT
+// sessions alone on pre-made input tensors, one detector run plus, per face
+// the pipeline found in each image, every per-face network (perFaceNets): the
 // upper bound — and (2) the full local pipeline (decode → … → encode, in
 // memory). Passes of the precisions are interleaved and the median pass is
 // reported, so load changes on a shared machine hit both alike. It prints
@@ -170,7 +186,7 @@ type benchPrecisionJSON struct {
 	// BareImagesPerSec is 0 where the bare run was skipped (GPU devices).
 	BareImagesPerSec      float64 `json:"bare_images_per_s"`
 	BareDetectMS          float64 `json:"bare_detect_ms"`
-	BareLandmarkMSPerFace float64 `json:"bare_landmark_ms_per_face"`
+	BareFaceNetsMSPerFace float64 `json:"bare_face_nets_ms_per_face"` // every per-face network, see perFaceNets
 	PipelineImagesPerSec  float64 `json:"pipeline_images_per_s"`
 	// StageMS sums each stage's milliseconds over the timed passes; TotalMS
 	// is the sum of the pipeline totals.
@@ -187,7 +203,7 @@ func writeBenchJSON(w io.Writer, reports []benchReport, images, passes int, devi
 			j.BareDetectMS = float64(r.detT.Microseconds()) / 1000 / float64(r.detRuns)
 		}
 		if r.lmRuns > 0 {
-			j.BareLandmarkMSPerFace = float64(r.lmT.Microseconds()) / 1000 / float64(r.lmRuns)
+			j.BareFaceNetsMSPerFace = float64(r.lmT.Microseconds()) / 1000 / float64(r.lmRuns)
 		}
 		out.Results = append(out.Results, j)
 	}
@@ -252,18 +268,38 @@ func newBenchSubject(ctx context.Context, ef *engineFlags, precision string, ima
 	if s.det, err = newBareSession(det, s.r.precision, ef.threads); err != nil {
 		return s, err
 	}
-	if s.lm, err = newBareSession(models.Landmark, s.r.precision, ef.threads); err != nil {
-		return s, err
+	for _, n := range perFaceNets {
+		p := s.r.precision
+		if n.fp32 {
+			p = models.FP32
+		}
+		b, err := newBareSession(n.model, p, ef.threads)
+		if err != nil {
+			return s, err
+		}
+		s.perFace = append(s.perFace, faceNet{b, n.runs})
 	}
 	for range 2 { // warm-up
 		if err := s.det.run(); err != nil {
 			return s, err
 		}
-		if err := s.lm.run(); err != nil {
+		if err := s.faceRun(); err != nil {
 			return s, err
 		}
 	}
 	return s, nil
+}
+
+// faceRun runs every per-face network once for one face.
+func (s *benchSubject) faceRun() error {
+	for _, n := range s.perFace {
+		for range n.runs {
+			if err := n.s.run(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // barePass runs the sessions alone for one pass over the images.
@@ -282,7 +318,7 @@ func (s *benchSubject) barePass(ctx context.Context) error {
 		}
 		t1 := time.Now()
 		for range f {
-			if err := s.lm.run(); err != nil {
+			if err := s.faceRun(); err != nil {
 				return err
 			}
 		}
@@ -422,7 +458,7 @@ func peakRSSMiB() float64 {
 
 func printBench(w io.Writer, reports []benchReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "precision\tfaces/pass\tbare img/s\tdetect ms\tlandmark ms/face\tpipeline img/s\tpipeline/bare\t")
+	fmt.Fprintln(tw, "precision\tfaces/pass\tbare img/s\tdetect ms\tface nets ms/face\tpipeline img/s\tpipeline/bare\t")
 	for _, r := range reports {
 		ratio, det, lm := "n/a", 0.0, 0.0
 		if r.bareIPS() > 0 {
@@ -437,7 +473,7 @@ func printBench(w io.Writer, reports []benchReport) {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.precision, r.faces, r.bareIPS(), det, lm, r.pipeIPS(), ratio)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(img/s: median pass; detect/landmark ms: mean per run)")
+	fmt.Fprintln(w, "(img/s: median pass; detect ms: mean per run; face nets: FaceMesh + 2× iris + Face Landmarker v2 + blendshapes, mean per face)")
 	fmt.Fprintln(w, "stage shares of pipeline time:")
 	stages := []string{pipeline.StageDecode, pipeline.StageDetect, pipeline.StageLandmarks, pipeline.StageTexture, pipeline.StageGeometry, pipeline.StageEncode}
 	for _, r := range reports {
