@@ -54,7 +54,9 @@ func TestDepthHidesCheekBehindNose(t *testing.T) {
 	// The grid may clip a texel or two where the near nose wing meets the
 	// cheek.
 	require.Less(t, hiddenNear*50, hiddenFar)
-	require.Less(t, rim, seen/10)
+	// The margin widens with the turn: at 35° about an eighth of the
+	// front-facing texels lie in it.
+	require.Less(t, rim, seen/5)
 }
 
 // TestVisibilityNoDepthSlack: a point behind a surface that does not touch

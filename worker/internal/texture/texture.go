@@ -8,7 +8,8 @@
 // give a position in the photo, which is sampled bilinearly. A texel is
 // sampled there only where that point is what the photo shows: its
 // triangle faces the camera, the point lies inside the face's silhouette
-// (the projected landmark mesh's outline) by a margin, and it is the
+// (the projected landmark mesh's outline) by a margin that widens as the
+// face turns away, and it is the
 // front-most surface at its pixel — the landmark mesh is z-buffered in
 // image space (geometry.Rasterize) and any surface in front of the point
 // that does not touch its triangle hides it (see visibility). Other texels
@@ -21,11 +22,11 @@
 // Where both sides are valid the two samples are blended so that no seam
 // shows: by how frontally each side is seen (the triangles' photo-to-UV
 // area ratio around each vertex, interpolated across the triangle), the
-// mirror taking over smoothly only where the own side turns edge-on; by
-// visibility, the own sample fading into the mirror over a few cells as it
-// nears the silhouette's margin while the mirror sample lies deeper inside;
-// and within a feathered band (2.3% of the texture wide) around texels that
-// had to be filled from the mirror.
+// mirror taking over smoothly only where the own side turns edge-on, and
+// by visibility: within a feathered band (2.3% of the texture wide) around
+// the texels that had to be filled from the mirror because the photo does
+// not show their own point (hidden, facing away, in the silhouette's
+// margin), so the change-over is a ramp, not a step.
 //
 // The result is an NRGBA image whose alpha is 255 for valid texels and 0 for
 // the rest. Around the valid texels a gutter of gutterWidth texels (2 up to
