@@ -536,11 +536,11 @@ func groundTruth(t *testing.T, p *Pipeline, mesh *facemesh.Mesh, layout uvLayout
 		mirrored    float64
 		truth       gtScore  // the texture unwrapped with the rendered landmarks
 		oracle      *gtScore // with MediaPipe's own landmarks, when given
-		oracleErr   float64 // MediaPipe's landmarks against the truth, / IOD
+		oracleErr   float64  // MediaPipe's landmarks against the truth, / IOD
 		oracleLm    [][3]float32
 		lm          [][3]float32 // the pipeline's
-		lmErr       float64 // mean 2D landmark error / inter-ocular distance
-		lmDX, lmDY  float64 // mean signed landmark offset, px
+		lmErr       float64      // mean 2D landmark error / inter-ocular distance
+		lmDX, lmDY  float64      // mean signed landmark offset, px
 		yaw, pitch  float64
 		errY, errPt float64
 	}
