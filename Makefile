@@ -11,7 +11,7 @@ IMAGE_TAG ?= 0.1.0
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install what tests and the local stack need (redis-server, chromium, ONNX Runtime, npm packages, helm); idempotent
+setup: ## Install what tests and the local stack need (redis-server, chromium, ONNX Runtime, npm packages, helm, nats CLI); idempotent
 	@bash .ci/install-tools.sh
 
 build: ## Build bin/worker, bin/producer, bin/localstack
