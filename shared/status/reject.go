@@ -33,7 +33,8 @@ func (s *Store) Reject(ctx context.Context, rec Record, code, msg string) (Recor
 
 // Requeue turns failed job rec.ID back into a queued one, for an operator
 // who resubmits its dead-lettered message (producer dlq retry): error
-// fields, stage, percent and start and finish times are cleared, and
+// fields, stage, percent, a cancel request and start and finish times are
+// cleared, and
 // rec.Input and rec.Options, when set, replace the recorded ones (the
 // corrected message's). A queued or running job is returned unchanged; a
 // succeeded or canceled one is ErrTerminal.

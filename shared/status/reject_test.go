@@ -65,6 +65,8 @@ func TestRequeue(t *testing.T) {
 	require.Equal(t, rec.Revision, same.Revision)
 	_, err = b.st.Start(b.ctx, rec.ID, "w", "cpu", 3)
 	require.NoError(t, err)
+	_, err = b.st.RequestCancel(b.ctx, rec.ID) // running: only requested
+	require.NoError(t, err)
 	_, err = b.st.Fail(b.ctx, rec.ID, "input_not_found", "no such key")
 	require.NoError(t, err)
 	q, err := b.st.Requeue(b.ctx, status.Record{ID: rec.ID, Input: "inputs/acme/fixed.jpg", Options: []byte(`{"uv_size":512}`)})
@@ -76,6 +78,7 @@ func TestRequeue(t *testing.T) {
 	require.Empty(t, q.ErrorCode)
 	require.Empty(t, q.ErrorMessage)
 	require.True(t, q.FinishedAt.IsZero())
+	require.False(t, q.CancelRequested, "a resubmitted job starts without the old cancel request")
 	// It runs again from the first delivery of the resubmitted message.
 	r, err := b.st.Start(b.ctx, rec.ID, "w", "cpu", 1)
 	require.NoError(t, err)

@@ -4,10 +4,13 @@
 --   a terminal record never changes (except an operator's requeue of a
 --   failed job: failed → queued); percent never decreases within a run;
 --   a stale or duplicate delivery never moves a job backwards.
--- KEYS[1] record hash, KEYS[2] events channel.
+-- KEYS[1] record hash: the only key, so the script is slot-safe in Redis
+-- Cluster; the events channel is KEYS[1] .. ':events' (Store.Channel), not a
+-- key (PUBLISH reaches subscribers on every Cluster node).
 -- ARGV[1] op, ARGV[2] now (RFC 3339), ARGV[3] ttl in ms (0 = none), ARGV[4..] op args.
 -- Returns {result, HGETALL}: result is ok | nochange | exists | notfound | terminal | stale.
-local key, chan = KEYS[1], KEYS[2]
+local key = KEYS[1]
+local chan = key .. ':events'
 local op, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local function commit(fields)
@@ -55,7 +58,7 @@ if op == 'requeue' then
   -- resubmitted message (kept when empty). Queued or running: nothing to do.
   if state == 'failed' then
     local f = {'state', 'queued', 'stage', '', 'percent', '0', 'error_code', '', 'error_message', '',
-      'finished_at', '', 'started_at', ''}
+      'finished_at', '', 'started_at', '', 'cancel_requested', '0'}
     if ARGV[4] ~= '' then f[#f + 1] = 'input'; f[#f + 1] = ARGV[4] end
     if ARGV[5] ~= '' then f[#f + 1] = 'options'; f[#f + 1] = ARGV[5] end
     return commit(f)
