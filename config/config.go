@@ -25,8 +25,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/facefleet/facefleet/shared/queue"
+	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
 )
 
@@ -93,6 +95,110 @@ type Redis struct {
 	// StatusTTL is how long job status records live in Redis after their
 	// last update. Env FACEFLEET_STATUS_TTL, default 168h.
 	StatusTTL time.Duration `env:"STATUS_TTL" default:"168h" usage:"lifetime of job status records"`
+	// RedisAddrs are comma-separated host:port addresses: the Sentinels
+	// when RedisMasterName is set, the seed nodes when RedisCluster is
+	// true. Unused otherwise (RedisAddr names the one server).
+	// Env FACEFLEET_REDIS_ADDRS, default "".
+	RedisAddrs string `env:"REDIS_ADDRS" default:"" usage:"Sentinel or Cluster seed addresses host:port, comma-separated"`
+	// RedisMasterName selects Sentinel: the name of the master the
+	// Sentinels at RedisAddrs watch (go-redis failover client: it follows
+	// a failover to the promoted replica).
+	// Env FACEFLEET_REDIS_MASTER_NAME, default "" (no Sentinel).
+	RedisMasterName string `env:"REDIS_MASTER_NAME" default:"" usage:"Sentinel master name (selects Sentinel)"`
+	// RedisSentinelPassword authenticates to the Sentinels (secret).
+	// Env FACEFLEET_REDIS_SENTINEL_PASSWORD, default "".
+	RedisSentinelPassword string `env:"REDIS_SENTINEL_PASSWORD" default:"" secret:"true" usage:"Sentinel password"`
+	// RedisCluster selects Redis Cluster, seeded from RedisAddrs (or
+	// RedisAddr). Every status write touches one key, so it is slot-safe.
+	// Env FACEFLEET_REDIS_CLUSTER, default false.
+	RedisCluster bool `env:"REDIS_CLUSTER" default:"false" usage:"use Redis Cluster"`
+	// RedisWaitReplicas makes every status write wait (Redis WAIT, up to
+	// RedisWaitTimeout) until that many replicas have it, and fail when
+	// fewer do, so that a failover cannot lose an acknowledged status.
+	// Not with RedisCluster. Env FACEFLEET_REDIS_WAIT_REPLICAS, default 0
+	// (off); 1 with Sentinel (docs/DEPLOY.md).
+	RedisWaitReplicas int `env:"REDIS_WAIT_REPLICAS" default:"0" usage:"replicas each status write waits for (0 = off)"`
+	// RedisWaitTimeout bounds that wait.
+	// Env FACEFLEET_REDIS_WAIT_TIMEOUT, default 1s.
+	RedisWaitTimeout time.Duration `env:"REDIS_WAIT_TIMEOUT" default:"1s" usage:"bound of the replica wait of a status write"`
+}
+
+// RedisSeeds returns RedisAddrs split at commas, or RedisAddr when
+// RedisAddrs is empty.
+func (r Redis) RedisSeeds() []string {
+	var out []string
+	for a := range strings.SplitSeq(r.RedisAddrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{r.RedisAddr}
+	}
+	return out
+}
+
+// RedisClient returns the client these settings select: a failover client
+// (Sentinel) when RedisMasterName is set, a cluster client when
+// RedisCluster is true, else a plain client on RedisAddr. The caller
+// closes it.
+func (r Redis) RedisClient() redis.UniversalClient {
+	switch {
+	case r.RedisMasterName != "":
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: r.RedisMasterName,
+			SentinelAddrs: r.RedisSeeds(), SentinelPassword: r.RedisSentinelPassword,
+			Password: r.RedisPassword, DB: r.RedisDB})
+	case r.RedisCluster:
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: r.RedisSeeds(), Password: r.RedisPassword})
+	default:
+		return redis.NewClient(&redis.Options{Addr: r.RedisAddr, Password: r.RedisPassword, DB: r.RedisDB})
+	}
+}
+
+// RedisEndpoint describes where RedisClient connects, for logs and errors.
+func (r Redis) RedisEndpoint() string {
+	switch {
+	case r.RedisMasterName != "":
+		return "sentinel " + r.RedisMasterName + "@" + strings.Join(r.RedisSeeds(), ",")
+	case r.RedisCluster:
+		return "cluster " + strings.Join(r.RedisSeeds(), ",")
+	default:
+		return r.RedisAddr
+	}
+}
+
+// StatusConfig is the status store configuration these settings select.
+func (r Redis) StatusConfig() status.Config {
+	return status.Config{TTL: r.StatusTTL, WaitReplicas: r.RedisWaitReplicas, WaitTimeout: r.RedisWaitTimeout}
+}
+
+func (r Redis) validate() []error {
+	var errs []error
+	errs = append(errs, hostPort("redis_addr", r.RedisAddr))
+	for a := range strings.SplitSeq(r.RedisAddrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			errs = append(errs, hostPort("redis_addrs", a))
+		}
+	}
+	if r.RedisMasterName != "" && strings.TrimSpace(r.RedisAddrs) == "" {
+		errs = append(errs, fieldErr("redis_addrs", "redis_master_name needs the Sentinel addresses in redis_addrs"))
+	}
+	if r.RedisMasterName != "" && r.RedisCluster {
+		errs = append(errs, fieldErr("redis_cluster", "redis_cluster and redis_master_name (Sentinel) exclude each other"))
+	}
+	if r.RedisCluster && r.RedisDB != 0 {
+		errs = append(errs, fieldErr("redis_db", "Redis Cluster has only database 0, got %d", r.RedisDB))
+	}
+	if r.RedisWaitReplicas < 0 {
+		errs = append(errs, fieldErr("redis_wait_replicas", "must be ≥ 0, got %d", r.RedisWaitReplicas))
+	}
+	if r.RedisWaitReplicas > 0 && r.RedisCluster {
+		errs = append(errs, fieldErr("redis_wait_replicas", "not supported with redis_cluster"))
+	}
+	if r.RedisWaitReplicas > 0 {
+		errs = append(errs, positive("redis_wait_timeout", r.RedisWaitTimeout))
+	}
+	return errs
 }
 
 // S3 configures the object store for inputs and results. Shared by both

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -372,4 +373,40 @@ func TestParseInterspersed(t *testing.T) {
 
 	_, err = ParseInterspersed(fs, []string{"a.jpg", "--nope"})
 	require.Error(t, err)
+}
+
+func TestRedisTopologies(t *testing.T) {
+	t.Parallel()
+	load := func(env map[string]string) (Worker, error) { return LoadWorker(nil, envMap(env)) }
+	w, err := load(map[string]string{"FACEFLEET_REDIS_ADDRS": "10.0.0.1:26379, 10.0.0.2:26379",
+		"FACEFLEET_REDIS_MASTER_NAME": "mymaster", "FACEFLEET_REDIS_WAIT_REPLICAS": "1"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"10.0.0.1:26379", "10.0.0.2:26379"}, w.RedisSeeds())
+	require.Equal(t, "sentinel mymaster@10.0.0.1:26379,10.0.0.2:26379", w.RedisEndpoint())
+	require.Equal(t, 1, w.StatusConfig().WaitReplicas)
+	require.Equal(t, time.Second, w.StatusConfig().WaitTimeout)
+	c := w.RedisClient()
+	_, isFailover := c.(*redis.Client) // NewFailoverClient returns a *redis.Client
+	require.True(t, isFailover)
+	require.NoError(t, c.Close())
+
+	w, err = load(map[string]string{"FACEFLEET_REDIS_CLUSTER": "true"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"127.0.0.1:6379"}, w.RedisSeeds())
+	c = w.RedisClient()
+	_, isCluster := c.(*redis.ClusterClient)
+	require.True(t, isCluster)
+	require.NoError(t, c.Close())
+
+	_, err = load(map[string]string{"FACEFLEET_REDIS_MASTER_NAME": "m", "FACEFLEET_REDIS_CLUSTER": "true",
+		"FACEFLEET_REDIS_DB": "2", "FACEFLEET_REDIS_WAIT_REPLICAS": "1", "FACEFLEET_REDIS_ADDRS": "nohost"})
+	require.ErrorIs(t, err, ErrInvalid)
+	var keys []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			keys = append(keys, fe.Key)
+		}
+	}
+	require.ElementsMatch(t, []string{"redis_addrs", "redis_cluster", "redis_db", "redis_wait_replicas"}, keys)
 }

@@ -181,7 +181,7 @@ func commonValidate(n NATS, r Redis, s S3, l Log) []error {
 	if n.NATSReplicas < 1 || n.NATSReplicas > 5 {
 		errs = append(errs, fieldErr("nats_replicas", "must be 1..5, got %d", n.NATSReplicas))
 	}
-	errs = append(errs, hostPort("redis_addr", r.RedisAddr))
+	errs = append(errs, r.validate()...)
 	if r.RedisDB < 0 {
 		errs = append(errs, fieldErr("redis_db", "must be ≥ 0, got %d", r.RedisDB))
 	}

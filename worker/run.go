@@ -17,7 +17,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/shared/queue"
@@ -132,12 +131,12 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 	}
 	health.Set(natsPart, nc.IsConnected())
 
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB})
+	rdb := cfg.RedisClient()
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis %s: %w", cfg.RedisAddr, err)
+		return fmt.Errorf("redis %s: %w", cfg.RedisEndpoint(), err)
 	}
-	st := status.New(rdb, status.Config{TTL: cfg.StatusTTL})
+	st := status.New(rdb, cfg.StatusConfig())
 	store, err := storage.New(cfg.StorageConfig())
 	if err != nil {
 		return err

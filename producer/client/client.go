@@ -43,7 +43,7 @@ type Client struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	queue  *queue.Queue
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	status *status.Store
 	store  *storage.Store
 	outbox *webhook.Outbox
@@ -104,11 +104,11 @@ func New(ctx context.Context, cfg config.Producer, opts ...Option) (*Client, err
 		}
 	}
 
-	c.rdb = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, DB: cfg.RedisDB})
+	c.rdb = cfg.RedisClient()
 	if err := c.rdb.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("client: redis %s: %w", cfg.RedisAddr, err)
+		return nil, fmt.Errorf("client: redis %s: %w", cfg.RedisEndpoint(), err)
 	}
-	c.status = status.New(c.rdb, status.Config{TTL: cfg.StatusTTL})
+	c.status = status.New(c.rdb, cfg.StatusConfig())
 
 	c.nc, err = nats.Connect(cfg.NATSURL, cfg.ConnectOptions(o.name)...)
 	if err != nil {

@@ -45,7 +45,6 @@ func StartRedis(ctx context.Context, dir string, port int) (*RedisServer, error)
 			return nil, err
 		}
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--daemonize", "no",
 		"--databases", "16", "--loglevel", "warning", "--protected-mode", "yes"}
 	if dir == "" {
@@ -56,6 +55,13 @@ func StartRedis(ctx context.Context, dir string, port int) (*RedisServer, error)
 		}
 		args = append(args, "--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec")
 	}
+	return startRedisProc(ctx, bin, port, args, dir != "")
+}
+
+// startRedisProc runs redis-server with args (they must make it listen on
+// 127.0.0.1:port) and waits until PING answers.
+func startRedisProc(ctx context.Context, bin string, port int, args []string, durable bool) (*RedisServer, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var logBuf bytes.Buffer
 	cmd.Stdout = &logBuf
@@ -67,7 +73,7 @@ func StartRedis(ctx context.Context, dir string, port int) (*RedisServer, error)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devservers: start redis-server: %w", err)
 	}
-	s := &RedisServer{Addr: addr, cmd: cmd, done: make(chan struct{}), log: &logBuf, durable: dir != ""}
+	s := &RedisServer{Addr: addr, cmd: cmd, done: make(chan struct{}), log: &logBuf, durable: durable}
 	go func() {
 		_ = cmd.Wait()
 		close(s.done)
@@ -156,6 +162,17 @@ func (s *RedisServer) Stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
+}
+
+// Kill sends SIGKILL (no shutdown, nothing flushed) and waits for the exit.
+func (s *RedisServer) Kill() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
 }
 
 // Done is closed when the process has exited.

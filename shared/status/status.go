@@ -108,14 +108,29 @@ type Config struct {
 	KeyPrefix string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// WaitReplicas > 0 makes every transition wait (Redis WAIT) until that
+	// many replicas acknowledge it, up to WaitTimeout, and fail with
+	// ErrNotReplicated when fewer do, so that a failover to a replica
+	// cannot lose a status its writer was told about. The write itself
+	// stands (a retry of the same transition is a no-op). Not for Redis
+	// Cluster. Default 0 (off).
+	WaitReplicas int
+	// WaitTimeout bounds that wait. Default 1s.
+	WaitTimeout time.Duration
 }
+
+// ErrNotReplicated: a transition was applied on the master but fewer than
+// Config.WaitReplicas replicas acknowledged it in time.
+var ErrNotReplicated = errors.New("status: write not acknowledged by enough replicas")
 
 // Store reads and writes job status records.
 type Store struct {
-	rdb    redis.UniversalClient
-	ttl    time.Duration
-	prefix string
-	now    func() time.Time
+	rdb         redis.UniversalClient
+	ttl         time.Duration
+	prefix      string
+	now         func() time.Time
+	waitN       int
+	waitTimeout time.Duration
 }
 
 //go:embed transition.lua
@@ -134,14 +149,20 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Store{rdb: rdb, ttl: cfg.TTL, prefix: cfg.KeyPrefix, now: cfg.Now}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = time.Second
+	}
+	return &Store{rdb: rdb, ttl: cfg.TTL, prefix: cfg.KeyPrefix, now: cfg.Now,
+		waitN: cfg.WaitReplicas, waitTimeout: cfg.WaitTimeout}
 }
 
 // Key returns the Redis key of the record for id.
 func (s *Store) Key(id string) string { return s.prefix + id }
 
-// Channel returns the pub/sub channel of events for id.
-func (s *Store) Channel(id string) string { return s.prefix + id + ":events" }
+// Channel returns the pub/sub channel of events for id: Key(id) + ":events"
+// (transition.lua derives it the same way; it is not a key, so the script
+// touches one key and is slot-safe in Redis Cluster).
+func (s *Store) Channel(id string) string { return s.Key(id) + ":events" }
 
 // run executes one transition and maps the script's result to errors.
 func (s *Store) run(ctx context.Context, id, op string, args ...any) (Record, string, error) {
@@ -150,7 +171,7 @@ func (s *Store) run(ctx context.Context, id, op string, args ...any) (Record, st
 		ttl = s.ttl.Milliseconds()
 	}
 	argv := append([]any{op, s.now().UTC().Format(time.RFC3339Nano), ttl}, args...)
-	res, err := transition.Run(ctx, s.rdb, []string{s.Key(id), s.Channel(id)}, argv...).Slice()
+	res, err := s.eval(ctx, s.Key(id), argv)
 	if err != nil {
 		return Record{}, "", fmt.Errorf("status: %s %s: %w", op, id, err)
 	}
@@ -181,6 +202,51 @@ func (s *Store) run(ctx context.Context, id, op string, args ...any) (Record, st
 		return rec, result, &TransitionError{ID: id, Op: op, Err: ErrStaleTransition, Current: rec}
 	}
 	return Record{}, result, fmt.Errorf("status: %s %s: unexpected script result %q", op, id, result)
+}
+
+// eval runs the transition script on key. With WaitReplicas it runs the
+// script and WAIT on one connection (a pipeline), so WAIT counts the
+// replicas that have this write.
+func (s *Store) eval(ctx context.Context, key string, argv []any) ([]any, error) {
+	keys := []string{key}
+	if s.waitN <= 0 {
+		return transition.Run(ctx, s.rdb, keys, argv...).Slice()
+	}
+	for _, sha := range []bool{true, false} {
+		var res *redis.Cmd
+		var wait *redis.Cmd
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if sha {
+				res = transition.EvalSha(ctx, p, keys, argv...)
+			} else {
+				res = transition.Eval(ctx, p, keys, argv...)
+			}
+			wait = p.Do(ctx, "WAIT", s.waitN, s.waitTimeout.Milliseconds())
+			return nil
+		})
+		if sha && redis.HasErrorPrefix(res.Err(), "NOSCRIPT") {
+			continue // not cached on this server (a promoted replica): send the script
+		}
+		if err := res.Err(); err != nil {
+			return nil, err
+		}
+		if err != nil {
+			return nil, err
+		}
+		out, err := res.Slice()
+		if err != nil {
+			return nil, err
+		}
+		n, err := wait.Int64()
+		if err != nil {
+			return nil, fmt.Errorf("%w: WAIT: %v", ErrNotReplicated, err)
+		}
+		if n < int64(s.waitN) {
+			return nil, fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, n, s.waitN, s.waitTimeout)
+		}
+		return out, nil
+	}
+	return nil, errors.New("status: transition script not loadable")
 }
 
 // Create stores rec as a new queued record (SET-NX semantics). If a record
