@@ -125,6 +125,7 @@ type basis struct {
 	p0     [NumLandmarks][3]float64
 	b      [NumLandmarks][3][]float64 // 3 × K per landmark
 	n0     [][3]float64               // unit normals of MediaPipe's canonical face (visibility)
+	gram   []float64                  // Σ_i B_iᵀB_i (upper triangle), all landmarks at weight 1
 	k, nid int
 }
 
@@ -150,6 +151,12 @@ var loadBasis = sync.OnceValue(func() *basis {
 			}
 		}
 		_ = i
+	}
+	bs.gram = make([]float64, bs.k*bs.k)
+	for i := range NumLandmarks {
+		for a := range 3 {
+			rank1(bs.gram, bs.b[i][a], 1, bs.k)
+		}
 	}
 	return bs
 })
@@ -207,6 +214,20 @@ func vertexNormals(pos [][3]float32, m *ict.Model) [][3]float64 {
 	return n
 }
 
+// rank1 adds c·v·vᵀ to the upper triangle of the k×k matrix a, skipping v's zeros.
+func rank1(a, v []float64, c float64, k int) {
+	for p, vp := range v {
+		if vp == 0 {
+			continue
+		}
+		cp := c * vp
+		arow := a[p*k+p : p*k+k]
+		for q, vq := range v[p:] {
+			arow[q] += cp * vq
+		}
+	}
+}
+
 // Fit fits the head to one face. It is deterministic.
 func Fit(in Input) (*Result, error) {
 	if in.Width <= 0 || in.Height <= 0 {
@@ -259,6 +280,7 @@ func Fit(in Input) (*Result, error) {
 		}
 	}
 	var sim ict.Similarity
+	active := make([]int8, k)
 	ata := make([]float64, k*k)
 	atb := make([]float64, k)
 	mrow := make([][]float64, 3)
@@ -278,13 +300,22 @@ func Fit(in Input) (*Result, error) {
 			break
 		}
 		// Linear step: R·B_i·c = (obs − t)/s − R·P0_i, rows weighted w_i (·ZWeight for z).
-		clear(ata)
+		// AᵀWA = Σ_i w_i·B_iᵀ(I − (1−ZWeight)·r_z r_zᵀ)B_i (rotation-invariant
+		// except for the z row): start from the precomputed all-ones Gram
+		// matrix, take out what partially visible landmarks lack, then the
+		// z rows' down-weighting.
+		copy(ata, bs.gram)
 		clear(atb)
+		r := sim.Rotation
 		for i := range NumLandmarks {
+			if w[i] < 1 {
+				for a := range 3 {
+					rank1(ata, bs.b[i][a], -(1 - w[i]), k)
+				}
+			}
 			if w[i] == 0 {
 				continue
 			}
-			r := sim.Rotation
 			for a := range 3 {
 				row := mrow[a]
 				for j := range k {
@@ -295,17 +326,12 @@ func Fit(in Input) (*Result, error) {
 				if a == 2 {
 					wa *= ZWeight
 				}
-				for p := range k {
-					rp := wa * row[p]
-					if rp == 0 {
-						continue
-					}
-					atb[p] += rp * rhs
-					arow := ata[p*k : p*k+k]
-					for q := p; q < k; q++ {
-						arow[q] += rp * row[q]
-					}
+				for p, v := range row {
+					atb[p] += wa * v * rhs
 				}
+			}
+			if ZWeight != 1 {
+				rank1(ata, mrow[2], -w[i]*(1-ZWeight), k)
 			}
 		}
 		for p := range k {
@@ -319,7 +345,7 @@ func Fit(in Input) (*Result, error) {
 				ata[q*k+p] = ata[p*k+q]
 			}
 		}
-		if !boxSolve(ata, atb, c, k, nid) {
+		if !boxSolve(ata, atb, c, k, nid, active) {
 			return nil, fmt.Errorf("%w: the fit's normal equations are singular", ErrInvalidInput)
 		}
 	}
@@ -394,8 +420,10 @@ func interocular(l [][3]float64) float64 {
 // boxSolve minimises ½cᵀAc − bᵀc with c[nid:] in [0, 1] by an active set:
 // solve for the free coefficients, clamp those out of bounds, repeat. c holds
 // the result. A (k×k, full symmetric) is not modified.
-func boxSolve(a, b, c []float64, k, nid int) bool {
-	fixed := make([]int8, k) // 0 free, -1 at 0, +1 at 1
+//
+// fixed (0 free, −1 at 0, +1 at 1) is the starting active set and is left
+// holding the final one, so successive rounds start from the last solution's.
+func boxSolve(a, b, c []float64, k, nid int, fixed []int8) bool {
 	sub := make([]float64, 0, k*k)
 	rhs := make([]float64, 0, k)
 	for iter := 0; iter < 20; iter++ {

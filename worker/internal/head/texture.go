@@ -60,19 +60,27 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 		}
 	}
 	tol := 0.4 * pose.Scale // 4 mm in pixels
-	sample := func(x, y float64) color.NRGBA { return bilinear(img, x, y) }
-	facing := func(n [3]float64) float64 {
-		r := pose.Rotation
-		return -(r[2][0]*n[0] + r[2][1]*n[1] + r[2][2]*n[2])
+	// Per vertex: projection and facing (cosine towards the camera) of the
+	// vertex and of its mirror image across the midline (x → −x); a texel
+	// interpolates them (the projection is affine, so this is exact for
+	// positions).
+	r := pose.Rotation
+	facing := func(n [3]float64) float64 { return -(r[2][0]*n[0] + r[2][1]*n[1] + r[2][2]*n[2]) }
+	projM := make([][3]float64, len(h.Posed))
+	fac := make([]float64, len(h.Posed))
+	facM := make([]float64, len(h.Posed))
+	for i, v := range h.Posed {
+		projM[i] = pose.Project([3]float64{-float64(v[0]), float64(v[1]), float64(v[2])}, W, H)
+		n := normals[i]
+		fac[i] = facing(n)
+		facM[i] = facing([3]float64{-n[0], n[1], n[2]})
 	}
-	hull := convexHull(h.Fit.landmarks2D)
-	visible := func(p [3]float64, n [3]float64) (float64, [3]float64, bool) {
-		q := pose.Project(p, W, H)
-		f := facing(n)
-		if f <= minFacing || q[0] < 0 || q[1] < 0 || q[0] >= float64(W) || q[1] >= float64(H) || !inHull(hull, q[0], q[1]) {
-			return f, q, false
+	hull := newHullRows(convexHull(h.Fit.landmarks2D), H)
+	visible := func(q [3]float64, f float64) bool {
+		if f <= minFacing || q[0] < 0 || q[1] < 0 || q[0] >= float64(W) || q[1] >= float64(H) || !hull.inside(q[0], q[1]) {
+			return false
 		}
-		return f, q, q[2] <= zb.at(q[0], q[1])+tol
+		return q[2] <= zb.at(q[0], q[1])+tol
 	}
 
 	tw, th := 2*TextureTile, TextureTile
@@ -85,7 +93,8 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 	)
 	state := make([]uint8, tw*th)
 	var seenN, mirrN, faceN int
-	for _, g := range []int{face, back} {
+	// The back-head tile is one skin colour: filled whole after the face.
+	for _, g := range []int{face} {
 		if g < 0 {
 			continue
 		}
@@ -94,6 +103,7 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 			for k := range 3 {
 				uv[k] = [2]float64{float64(tp.uv[t[k]][0]) * float64(tw), float64(tp.uv[t[k]][1]) * float64(th)}
 			}
+			s0, s1, s2 := tp.src[t[0]], tp.src[t[1]], tp.src[t[2]]
 			rasterUV(uv, tw, th, func(x, y int, b [3]float64) {
 				i := y*tw + x
 				if state[i] != empty {
@@ -104,28 +114,23 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 					return
 				}
 				faceN++
-				var p, n [3]float64
-				for k := range 3 {
-					v, nv := h.Posed[tp.src[t[k]]], normals[tp.src[t[k]]]
-					for a := range 3 {
-						p[a] += b[k] * float64(v[a])
-						n[a] += b[k] * nv[a]
-					}
+				var q [3]float64
+				for a := range 3 {
+					q[a] = b[0]*proj[s0][a] + b[1]*proj[s1][a] + b[2]*proj[s2][a]
 				}
-				if f, q, ok := visible(p, n); ok {
-					c := sample(q[0], q[1])
-					c.A = uint8(math.Round(255 * smooth(f, minFacing, 0.6)))
-					if c.A == 0 {
-						c.A = 1
-					}
+				if f := b[0]*fac[s0] + b[1]*fac[s1] + b[2]*fac[s2]; visible(q, f) {
+					c := bilinear(img, q[0], q[1])
+					c.A = max(1, uint8(math.Round(255*smooth(f, minFacing, 0.6))))
 					out.SetNRGBA(x, y, c)
 					state[i] = seen
 					seenN++
 					return
 				}
-				p[0], n[0] = -p[0], -n[0]
-				if _, q, ok := visible(p, n); ok {
-					c := sample(q[0], q[1])
+				for a := range 3 {
+					q[a] = b[0]*projM[s0][a] + b[1]*projM[s1][a] + b[2]*projM[s2][a]
+				}
+				if visible(q, b[0]*facM[s0]+b[1]*facM[s1]+b[2]*facM[s2]) {
+					c := bilinear(img, q[0], q[1])
 					c.A = 0
 					out.SetNRGBA(x, y, c)
 					state[i] = mirrored
@@ -137,8 +142,9 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 	skin := medianColour(out, state, seen)
 	h.Iris = irisColour(img, h.Fit.Irises)
 	for i, s := range state {
-		if s == fill {
+		if s == fill || (s == empty && i%tw >= TextureTile && back >= 0) {
 			out.Pix[4*i], out.Pix[4*i+1], out.Pix[4*i+2], out.Pix[4*i+3] = skin.R, skin.G, skin.B, 0
+			state[i] = fill
 		}
 	}
 	dilate(out, state, 4)
@@ -150,50 +156,81 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 }
 
 func medianColour(img *image.NRGBA, state []uint8, want uint8) color.NRGBA {
-	var ch [3][]uint8
+	var hist [3][256]int
+	n := 0
 	for i, s := range state {
 		if s == want && img.Pix[4*i+3] > 128 {
 			for k := range 3 {
-				ch[k] = append(ch[k], img.Pix[4*i+k])
+				hist[k][img.Pix[4*i+k]]++
 			}
+			n++
 		}
 	}
-	if len(ch[0]) == 0 {
+	if n == 0 {
 		return color.NRGBA{200, 160, 140, 255}
 	}
 	var c [3]uint8
 	for k := range 3 {
-		sort.Slice(ch[k], func(a, b int) bool { return ch[k][a] < ch[k][b] })
-		c[k] = ch[k][len(ch[k])/2]
+		acc := 0
+		for v := range 256 {
+			if acc += hist[k][v]; 2*acc >= n {
+				c[k] = uint8(v)
+				break
+			}
+		}
 	}
 	return color.NRGBA{c[0], c[1], c[2], 255}
 }
 
-// dilate spreads colours into texels outside every triangle (gutters) so
-// bilinear filtering at UV seams does not pull in black.
+// dilate spreads colours into texels outside every triangle (gutters),
+// passes texels deep, so bilinear filtering at UV seams does not pull in
+// black. Each pass only visits the previous pass's neighbours.
 func dilate(img *image.NRGBA, state []uint8, passes int) {
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	var frontier []int
+	for i, s := range state {
+		if s != 0 {
+			continue
+		}
+		x, y := i%w, i/w
+		if (x > 0 && state[i-1] != 0) || (x+1 < w && state[i+1] != 0) || (y > 0 && state[i-w] != 0) || (y+1 < h && state[i+w] != 0) {
+			frontier = append(frontier, i)
+		}
+	}
 	for range passes {
-		var grow []int
-		for y := range h {
-			for x := range w {
-				i := y*w + x
-				if state[i] != 0 {
+		for _, i := range frontier {
+			x, y := i%w, i/w
+			for _, j := range [4]int{i - 1, i + 1, i - w, i + w} {
+				if (j == i-1 && x == 0) || (j == i+1 && x+1 == w) || (j == i-w && y == 0) || (j == i+w && y+1 == h) {
 					continue
 				}
-				for _, d := range [][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
-					xx, yy := x+d[0], y+d[1]
-					if xx >= 0 && yy >= 0 && xx < w && yy < h && state[yy*w+xx] != 0 {
-						copy(img.Pix[4*i:4*i+3], img.Pix[4*(yy*w+xx):4*(yy*w+xx)+3])
-						grow = append(grow, i)
-						break
-					}
+				if state[j] != 0 && state[j] != 254 {
+					copy(img.Pix[4*i:4*i+3], img.Pix[4*j:4*j+3])
+					break
 				}
 			}
 		}
-		for _, i := range grow {
-			state[i] = 255
+		for _, i := range frontier {
+			state[i] = 254 // grown this pass: a source from the next
 		}
+		var next []int
+		for _, i := range frontier {
+			state[i] = 253
+			x, y := i%w, i/w
+			for _, j := range [4]int{i - 1, i + 1, i - w, i + w} {
+				if (j == i-1 && x == 0) || (j == i+1 && x+1 == w) || (j == i-w && y == 0) || (j == i+w && y+1 == h) {
+					continue
+				}
+				if state[j] == 0 {
+					state[j] = 252
+					next = append(next, j)
+				}
+			}
+		}
+		for _, j := range next {
+			state[j] = 0
+		}
+		frontier = next
 	}
 }
 
@@ -342,16 +379,26 @@ func convexHull(pts [][2]float64) [][2]float64 {
 	return h
 }
 
-// inHull reports whether (x, y) lies inside the convex polygon h (from convexHull).
-func inHull(h [][2]float64, x, y float64) bool {
-	if len(h) < 3 {
-		return false
-	}
-	for i := range h {
-		a, b := h[i], h[(i+1)%len(h)]
-		if (b[0]-a[0])*(y-a[1])-(b[1]-a[1])*(x-a[0]) < 0 {
-			return false
+// hullRows are a convex polygon's x-interval on every pixel row.
+type hullRows struct{ lo, hi []float64 }
+
+func newHullRows(h [][2]float64, rows int) hullRows {
+	r := hullRows{lo: make([]float64, rows), hi: make([]float64, rows)}
+	for y := range rows {
+		r.lo[y], r.hi[y] = math.Inf(1), math.Inf(-1)
+		py := float64(y) + 0.5
+		for i := range h {
+			a, b := h[i], h[(i+1)%len(h)]
+			if (a[1] <= py) != (b[1] <= py) {
+				x := a[0] + (py-a[1])/(b[1]-a[1])*(b[0]-a[0])
+				r.lo[y], r.hi[y] = math.Min(r.lo[y], x), math.Max(r.hi[y], x)
+			}
 		}
 	}
-	return true
+	return r
+}
+
+func (r hullRows) inside(x, y float64) bool {
+	row := int(y)
+	return row >= 0 && row < len(r.lo) && x >= r.lo[row] && x <= r.hi[row]
 }
