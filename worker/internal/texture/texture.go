@@ -14,8 +14,9 @@
 // image space (geometry.Rasterize) and any surface in front of the point
 // that does not touch its triangle hides it (see visibility). Other texels
 // are filled from the mirrored side of the face (mesh.Mirror) where that
-// side is visible, and left transparent where neither is: never with
-// whatever lies behind the head. A small triangle that faces away only
+// side is visible, and left transparent where neither is, rather than
+// filled with whatever lies behind the head (what remains of that comes
+// from landmarks that misplace the face itself: TestGroundTruthTexture). A small triangle that faces away only
 // because it folds over (inside the lips, at a nostril) while the triangles
 // around it face the camera is sampled from its own side.
 //
