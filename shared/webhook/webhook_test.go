@@ -123,7 +123,9 @@ type bundle struct {
 	key    webhook.Secret
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T) *bundle { return setupB(t) }
+
+func setupB(t testing.TB) *bundle {
 	t.Helper()
 	env := devservers.NATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
