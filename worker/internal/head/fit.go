@@ -121,11 +121,15 @@ func BlendshapeName(ictName string) string {
 
 // basis is the model restricted to the correspondence points.
 type basis struct {
-	m      *ict.Model
-	p0     [NumLandmarks][3]float64
-	b      [NumLandmarks][3][]float64 // 3 × K per landmark
-	n0     [][3]float64               // unit normals of MediaPipe's canonical face (visibility)
-	gram   []float64                  // Σ_i B_iᵀB_i (upper triangle), all landmarks at weight 1
+	m    *ict.Model
+	p0   [NumLandmarks][3]float64
+	b    [NumLandmarks][3][]float64 // 3 × K per landmark
+	n0   [][3]float64               // unit normals of MediaPipe's canonical face (visibility)
+	gram []float64                  // Σ_i B_iᵀB_i (upper triangle), all landmarks at weight 1
+	// zz[a][b] (a ≤ b; upper triangles) are Σ_i (B_ia B_ibᵀ + B_ib B_iaᵀ)
+	// (halved on the diagonal a = b): the camera-z rows' Gram matrix for any
+	// rotation is Σ_{a≤b} r_a·r_b·zz[a][b] with r the rotation's third row.
+	zz     [3][3][]float64
 	k, nid int
 }
 
@@ -152,14 +156,43 @@ var loadBasis = sync.OnceValue(func() *basis {
 		}
 		_ = i
 	}
-	bs.gram = make([]float64, bs.k*bs.k)
+	k := bs.k
+	bs.gram = make([]float64, k*k)
+	for a := range 3 {
+		for b := a; b < 3; b++ {
+			bs.zz[a][b] = make([]float64, k*k)
+		}
+	}
 	for i := range NumLandmarks {
 		for a := range 3 {
-			rank1(bs.gram, bs.b[i][a], 1, bs.k)
+			rank1(bs.gram, bs.b[i][a], 1, k)
+			for b := a; b < 3; b++ {
+				sym2(bs.zz[a][b], bs.b[i][a], bs.b[i][b], k)
+			}
 		}
 	}
 	return bs
 })
+
+// sym2 adds u·vᵀ + v·uᵀ (u·uᵀ when u and v are the same slice) to the upper
+// triangle of the k×k matrix a.
+func sym2(a, u, v []float64, k int) {
+	same := &u[0] == &v[0]
+	for p := range k {
+		up, vp := u[p], v[p]
+		if up == 0 && vp == 0 {
+			continue
+		}
+		arow := a[p*k : p*k+k]
+		for q := p; q < k; q++ {
+			if same {
+				arow[q] += up * v[q]
+			} else {
+				arow[q] += up*v[q] + vp*u[q]
+			}
+		}
+	}
+}
 
 func unit(v [3]float64) [3]float64 {
 	l := math.Sqrt(v[0]*v[0] + v[1]*v[1] + v[2]*v[2])
@@ -307,31 +340,48 @@ func Fit(in Input) (*Result, error) {
 		copy(ata, bs.gram)
 		clear(atb)
 		r := sim.Rotation
+		if ZWeight != 1 {
+			for a := range 3 {
+				for b := a; b < 3; b++ {
+					c := -(1 - ZWeight) * r[2][a] * r[2][b]
+					if c == 0 {
+						continue
+					}
+					for p, z := range bs.zz[a][b] {
+						ata[p] += c * z
+					}
+				}
+			}
+		}
 		for i := range NumLandmarks {
+			for a := range 3 {
+				row := mrow[a]
+				for j := range k {
+					row[j] = r[a][0]*bs.b[i][0][j] + r[a][1]*bs.b[i][1][j] + r[a][2]*bs.b[i][2][j]
+				}
+			}
 			if w[i] < 1 {
+				// Take out the share of this landmark the weight removes
+				// (rotation-invariant x, y, z rows, then the z down-weighting).
 				for a := range 3 {
 					rank1(ata, bs.b[i][a], -(1 - w[i]), k)
+				}
+				if ZWeight != 1 {
+					rank1(ata, mrow[2], (1-w[i])*(1-ZWeight), k)
 				}
 			}
 			if w[i] == 0 {
 				continue
 			}
 			for a := range 3 {
-				row := mrow[a]
-				for j := range k {
-					row[j] = r[a][0]*bs.b[i][0][j] + r[a][1]*bs.b[i][1][j] + r[a][2]*bs.b[i][2][j]
-				}
 				rhs := (obs[i][a]-sim.Translation[a])/sim.Scale - (r[a][0]*bs.p0[i][0] + r[a][1]*bs.p0[i][1] + r[a][2]*bs.p0[i][2])
 				wa := w[i]
 				if a == 2 {
 					wa *= ZWeight
 				}
-				for p, v := range row {
+				for p, v := range mrow[a] {
 					atb[p] += wa * v * rhs
 				}
-			}
-			if ZWeight != 1 {
-				rank1(ata, mrow[2], -w[i]*(1-ZWeight), k)
 			}
 		}
 		for p := range k {
