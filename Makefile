@@ -41,6 +41,11 @@ models: ## Regenerate derived model files (FaceMesh ONNX from MediaPipe's tflite
 	$(GO) run ./models/cmd/meshpack
 	$(GO) run ./models/cmd/onnxfp16 -dir models
 
+ICT ?= ../shared/models/ict-facekit
+ict: ## Re-derive the ICT-FaceKit head pack from $(ICT) and the MediaPipe↔ICT correspondence (both deterministic)
+	$(GO) run ./models/cmd/ictpack -src $(ICT) -out models/ict/ict.pack
+	$(GO) run ./models/cmd/ictcorr -out models/ict/mediapipe_correspondence.json
+
 images: ## Build the Docker images (needs Docker and internet)
 	docker build -f worker/Dockerfile.gpu -t facefleet/worker-gpu:$(IMAGE_TAG) .
 	docker build -f worker/Dockerfile -t facefleet/worker-cpu:$(IMAGE_TAG) .
@@ -53,4 +58,4 @@ lint: ## go vet and chart lint
 clean: ## Remove build outputs and local stack state
 	rm -rf $(BIN) .data out
 
-.PHONY: help setup build demo up test bench console models images lint clean
+.PHONY: help setup build demo up test bench console models ict images lint clean
