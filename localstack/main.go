@@ -5,6 +5,7 @@
 //	localstack up    [flags]   run in the foreground until Ctrl-C; state in .data/
 //	localstack demo  [flags]   start, submit the sample photos, download the results, stop
 //	localstack bench [flags]   start, push N photos through the fleet, compare with worker bench
+//	localstack chaos [flags]   the fleet as separate processes, SIGKILLed and restarted under load; checks nothing is lost
 //
 // Run `localstack <command> -h` for the flags of a command.
 package main
@@ -41,6 +42,7 @@ commands:
   up     run NATS, S3, Redis, the producer API and workers in the foreground (Ctrl-C stops)
   demo   start the stack, submit the sample photos, save the results under out/demo, stop
   bench  start the stack, push N photos through the fleet, compare with the in-process pipeline
+  chaos  run the fleet as processes, SIGKILL and restart workers and servers under load, check every job
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -56,6 +58,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return demo(ctx, rest, stdout, stderr, log)
 	case "bench":
 		return bench(ctx, rest, stdout, stderr, log)
+	case "chaos":
+		return chaos(ctx, rest, stdout, stderr, log)
+	case "nats-node": // a process of chaos's fleet
+		return natsNode(ctx, rest, stderr)
+	case "s3-node": // a process of chaos's fleet
+		return s3Node(ctx, rest, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
