@@ -23,6 +23,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/facefleet/facefleet/shared/errcode"
 )
 
 // Version is the message version this package writes and accepts.
@@ -185,7 +187,7 @@ func (e *FieldError) Error() string { return "job: " + e.Field + ": " + e.Proble
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Code is the machine code stored in status records.
-func (e *FieldError) Code() string { return "invalid_job" }
+func (e *FieldError) Code() string { return errcode.InvalidJob.String() }
 
 // Input locates the uploaded image.
 type Input struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/status"
 )
 
@@ -58,6 +59,10 @@ type Outcome struct {
 	NumDelivered uint64
 	// MaxDeliver is the consumer's delivery limit; 0 or less means unlimited.
 	MaxDeliver int
+	// StatusErr is set when the terminal status that Decide asked for (for
+	// this Err) could not be stored: Decide then says how to keep the job
+	// from being lost.
+	StatusErr error
 }
 
 // Action is what the worker must do for an Outcome, in this order: store
@@ -70,12 +75,13 @@ type Action struct {
 	// Status is the terminal job state to store (failed or canceled), or "".
 	Status status.State
 	// Code is the machine error code for failed and canceled jobs.
-	Code string
+	Code errcode.Code
 	// Reason is the human-readable reason (Term reason and status message).
 	Reason string
 	// DeadLetter asks for the message to be copied to the dead-letter queue.
 	DeadLetter bool
-	// Metric is the jobs_total outcome label.
+	// Metric is the jobs_total outcome label; "" counts nothing (a delivery
+	// of a job already finished, the fallback after a status write failed).
 	Metric string
 }
 
@@ -87,6 +93,8 @@ type RetryPolicy func(attempt int) time.Duration
 // JetStream and stores in the job status:
 //
 //   - success → Ack (the succeeded status is stored before, by the job itself);
+//   - the job was already finished before this delivery (errAlreadyDone) →
+//     Ack, nothing stored or counted;
 //   - still running → InProgress;
 //   - canceled by its owner (ErrCanceled) → status canceled, Term;
 //   - worker shutdown (ErrShutdown) → Nak without delay, status untouched;
@@ -95,20 +103,40 @@ type RetryPolicy func(attempt int) time.Duration
 //     worker refuses is lost;
 //   - transient error on the last delivery → status failed, dead letter, Term;
 //   - other transient error → Nak after retry(NumDelivered).
+//
+// When the terminal status of such an Action could not be stored
+// (Outcome.StatusErr), the message is Nak'd after retry(1) so that the job
+// is not lost, except on its last delivery (JetStream would never hand it
+// out again): then it is dead-lettered with the reason and terminated, so
+// the job's fate is recorded even though its status record could not be.
 func Decide(o Outcome, retry RetryPolicy) Action {
+	last := o.MaxDeliver > 0 && o.NumDelivered >= uint64(o.MaxDeliver)
 	switch {
 	case o.Running:
 		return Action{Verb: InProgress, Metric: OutcomeRunning}
+	case o.StatusErr != nil:
+		a := Decide(Outcome{Err: o.Err, NumDelivered: o.NumDelivered, MaxDeliver: o.MaxDeliver}, retry)
+		if !last {
+			var d time.Duration
+			if retry != nil {
+				d = retry(1)
+			}
+			return Action{Verb: Nak, Delay: d, Code: a.Code, Reason: a.Reason}
+		}
+		return Action{Verb: Term, Code: a.Code, DeadLetter: true,
+			Reason: fmt.Sprintf("%s (status not stored: %v)", a.Reason, o.StatusErr)}
 	case o.Err == nil:
 		return Action{Verb: Ack, Metric: OutcomeSucceeded}
+	case errors.Is(o.Err, errAlreadyDone):
+		return Action{Verb: Ack, Reason: "job already finished"}
 	case errors.Is(o.Err, ErrCanceled):
-		return Action{Verb: Term, Status: status.StateCanceled, Code: CodeCanceled, Reason: "canceled", Metric: OutcomeCanceled}
+		return Action{Verb: Term, Status: status.StateCanceled, Code: errcode.Canceled, Reason: "canceled", Metric: OutcomeCanceled}
 	case errors.Is(o.Err, ErrShutdown):
 		return Action{Verb: Nak, Metric: OutcomeRequeued}
 	case IsPermanent(o.Err):
 		return Action{Verb: Term, Status: status.StateFailed, Code: ErrorCode(o.Err), Reason: o.Err.Error(),
 			DeadLetter: true, Metric: OutcomeFailed}
-	case o.MaxDeliver > 0 && o.NumDelivered >= uint64(o.MaxDeliver):
+	case last:
 		return Action{
 			Verb: Term, Status: status.StateFailed, Code: ErrorCode(o.Err), DeadLetter: true, Metric: OutcomeDeadLetter,
 			Reason: fmt.Sprintf("gave up after %d deliveries: %v", o.NumDelivered, o.Err),

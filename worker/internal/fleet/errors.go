@@ -3,6 +3,8 @@ package fleet
 import (
 	"errors"
 	"fmt"
+
+	"github.com/facefleet/facefleet/shared/errcode"
 )
 
 // Sentinel errors of the fleet. Callers check them with errors.Is.
@@ -24,31 +26,20 @@ var (
 	ErrInvalidConfig = errors.New("fleet: invalid config")
 )
 
-// Error codes stored in the job status for failures that carry no code of their own.
-const (
-	CodeInternal = "internal"
-	CodeCanceled = "canceled"
-	CodeTimeout  = "timeout"
-	CodePanic    = "panic"
-	CodeInvalid  = "invalid_job"
-	// CodeInputNotFound: the job's input image is not in S3.
-	CodeInputNotFound = "input_not_found"
-)
-
 // codedError attaches a machine code to an error.
 type codedError struct {
-	code string
+	code errcode.Code
 	err  error
 }
 
 func (e *codedError) Error() string { return e.err.Error() }
 func (e *codedError) Unwrap() error { return e.err }
-func (e *codedError) Code() string  { return e.code }
+func (e *codedError) Code() string  { return e.code.String() }
 
 // Permanent wraps err so that Decide fails the job terminally without retry.
 // code, when not empty, becomes the status error code (it takes precedence
 // over a Code() of err itself).
-func Permanent(err error, code string) error {
+func Permanent(err error, code errcode.Code) error {
 	if err == nil {
 		return nil
 	}
@@ -61,22 +52,22 @@ func Permanent(err error, code string) error {
 
 // ErrorCode returns the machine code of err: the Code() of the first error in
 // its chain that has one, else a code derived from the fleet sentinels, else
-// CodeInternal. ErrorCode(nil) is "".
-func ErrorCode(err error) string {
+// errcode.Internal. ErrorCode(nil) is "".
+func ErrorCode(err error) errcode.Code {
 	if err == nil {
 		return ""
 	}
 	var c interface{ Code() string }
 	if errors.As(err, &c) && c.Code() != "" {
-		return c.Code()
+		return errcode.Code(c.Code())
 	}
 	switch {
 	case errors.Is(err, ErrCanceled):
-		return CodeCanceled
+		return errcode.Canceled
 	case errors.Is(err, ErrJobTimeout):
-		return CodeTimeout
+		return errcode.Timeout
 	case errors.Is(err, ErrPanic):
-		return CodePanic
+		return errcode.Panic
 	}
-	return CodeInternal
+	return errcode.Internal
 }

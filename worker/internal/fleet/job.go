@@ -13,11 +13,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
-	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
@@ -39,7 +39,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	if err != nil {
 		seed := lenientRecord(msg.Data())
 		log := w.log.With(slog.String("job_id", seed.ID), slog.Uint64("attempt", attempt))
-		w.finish(ctx, log, msg, nil, seed, attempt, Permanent(fmt.Errorf("decode job message: %w", err), CodeInvalid))
+		w.finish(ctx, log, msg, nil, seed, attempt, Permanent(fmt.Errorf("decode job message: %w", err), errcode.InvalidJob))
 		return
 	}
 	log := w.log.With(slog.String("job_id", m.ID), slog.Uint64("attempt", attempt))
@@ -56,13 +56,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	stopHB()
 	hb.Wait()
 
-	if errors.Is(err, errAlreadyDone) {
-		log.Info("job already finished; acking this delivery without work")
-		_ = w.ack(ctx, log, msg)
-		return
-	}
-	w.finish(ctx, log, msg, m, recordOf(m), attempt, err)
-	log.Info("job done", slog.Duration("took", time.Since(start)), slog.String("code", ErrorCode(err)))
+	a := w.finish(ctx, log, msg, m, recordOf(m), attempt, err)
+	log.Info("job done", slog.Duration("took", time.Since(start)), slog.String("action", a.Verb.String()), slog.String("code", a.Code.String()))
 }
 
 // lenientRecord reads what it can of a message that failed strict
@@ -139,7 +134,7 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 	}
 
 	if w.cfg.Bucket != "" && m.Input.Bucket != w.cfg.Bucket {
-		return Permanent(fmt.Errorf("input.bucket %q: this fleet reads inputs from bucket %q", m.Input.Bucket, w.cfg.Bucket), CodeInvalid)
+		return Permanent(fmt.Errorf("input.bucket %q: this fleet reads inputs from bucket %q", m.Input.Bucket, w.cfg.Bucket), errcode.InvalidJob)
 	}
 	rec, err := w.deps.Status.StartTenant(jobCtx, m.Tenant, m.ID, w.cfg.Name, w.cfg.Device, attempt)
 	if errors.Is(err, status.ErrNotFound) {
@@ -156,7 +151,7 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 	case errors.Is(err, status.ErrTerminal):
 		return errAlreadyDone
 	case errors.As(err, &te) && errors.Is(err, status.ErrStaleTransition) && te.Current.Tenant != m.Tenant:
-		return Permanent(fmt.Errorf("job %s belongs to another tenant than %q", m.ID, m.Tenant), CodeInvalid)
+		return Permanent(fmt.Errorf("job %s belongs to another tenant than %q", m.ID, m.Tenant), errcode.InvalidJob)
 	case err != nil:
 		return cause(fmt.Errorf("mark running: %w", err))
 	case rec.CancelRequested:
@@ -167,9 +162,9 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 	data, err := w.deps.Images.Get(jobCtx, m.Input.Key, w.cfg.MaxImageBytes)
 	switch {
 	case errors.Is(err, storage.ErrTooLarge):
-		return Permanent(err, string(imagedecode.CodeTooLarge))
+		return Permanent(err, errcode.ImageTooLarge)
 	case errors.Is(err, storage.ErrNotFound):
-		return Permanent(err, CodeInputNotFound)
+		return Permanent(err, errcode.InputNotFound)
 	case err != nil:
 		return cause(fmt.Errorf("read input: %w", err))
 	}
@@ -267,7 +262,8 @@ func (w *Worker) heartbeat(ctx context.Context, log *slog.Logger, msg jetstream.
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := w.apply(ctx, log, msg, Decide(Outcome{Running: true}, nil), nil, status.Record{}, false); err != nil {
+			o := Outcome{Running: true}
+			if err := w.apply(ctx, log, msg, o, Decide(o, nil), nil, status.Record{}); err != nil {
 				log.Warn("heartbeat failed", slog.Any("error", err))
 			}
 		}
@@ -277,34 +273,39 @@ func (w *Worker) heartbeat(ctx context.Context, log *slog.Logger, msg jetstream.
 // finish decides what err means for the job and carries it out.
 // m is the decoded message (nil when it could not be decoded); rec
 // identifies the job (rec.ID "" when the message has no usable ID) and
-// holds what a record created for it gets (status.Store.Reject).
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg, m *job.Message, rec status.Record, attempt uint64, err error) {
-	a := Decide(Outcome{Err: err, NumDelivered: attempt, MaxDeliver: w.cfg.MaxDeliver}, w.cfg.Retry)
-	w.m.Jobs.WithLabelValues(a.Metric).Inc()
-	if err != nil {
+// holds what a record created for it gets (status.Store.Reject). It
+// returns what Decide said.
+func (w *Worker) finish(ctx context.Context, log *slog.Logger, msg jetstream.Msg, m *job.Message, rec status.Record, attempt uint64, err error) Action {
+	o := Outcome{Err: err, NumDelivered: attempt, MaxDeliver: w.cfg.MaxDeliver}
+	a := Decide(o, w.cfg.Retry)
+	if a.Metric != "" {
+		w.m.Jobs.WithLabelValues(a.Metric).Inc()
+	}
+	switch {
+	case err != nil && a.Verb == Ack:
+		log.Info("job already finished; acking this delivery without work")
+	case err != nil:
 		lvl := slog.LevelWarn
 		if a.Verb == Term && a.Status == status.StateFailed {
 			lvl = slog.LevelError
 		}
 		log.Log(ctx, lvl, "job not completed", slog.String("action", a.Verb.String()),
-			slog.Duration("delay", a.Delay), slog.String("code", a.Code), slog.Any("error", err))
+			slog.Duration("delay", a.Delay), slog.String("code", a.Code.String()), slog.Any("error", err))
 	}
 	// The job's context may be cancelled (shutdown); finishing must still happen.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	last := w.cfg.MaxDeliver > 0 && attempt >= uint64(w.cfg.MaxDeliver)
-	if aerr := w.apply(fctx, log, msg, a, m, rec, last); aerr != nil {
+	if aerr := w.apply(fctx, log, msg, o, a, m, rec); aerr != nil {
 		log.Error("finishing job failed (nak'd for redelivery, or dead-lettered on its last delivery)", slog.Any("error", aerr))
 	}
+	return a
 }
 
-// apply carries out a: status, dead letter, then the JetStream verb. If a
-// terminal status cannot be stored the message is Nak'd instead so that the
-// job is not lost, except on its last delivery (JetStream would never hand
-// it out again): then it is dead-lettered with the reason and terminated, so
-// the job's fate is recorded even though its status record could not be.
-func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, a Action, m *job.Message, rec status.Record, last bool) error {
-	rej := queue.Rejection{Reason: a.Reason, Code: a.Code, JobID: rec.ID}
+// apply carries out a, Decide's answer to o: status, dead letter, then the
+// JetStream verb. If a terminal status cannot be stored, it carries out
+// what Decide says for that instead (Outcome.StatusErr).
+func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg, o Outcome, a Action, m *job.Message, rec status.Record) error {
+	rej := queue.Rejection{Reason: a.Reason, Code: a.Code.String(), JobID: rec.ID}
 	if a.Status != "" && rec.ID != "" {
 		var (
 			stored status.Record
@@ -313,7 +314,7 @@ func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg,
 		)
 		switch a.Status {
 		case status.StateFailed:
-			stored, err = w.deps.Status.Reject(ctx, rec, a.Code, a.Reason)
+			stored, err = w.deps.Status.Reject(ctx, rec, a.Code.String(), a.Reason)
 			event = job.EventFailed
 		case status.StateCanceled:
 			stored, err = w.deps.Status.Canceled(ctx, rec.ID)
@@ -328,11 +329,8 @@ func (w *Worker) apply(ctx context.Context, log *slog.Logger, msg jetstream.Msg,
 		}
 		if err != nil {
 			serr := fmt.Errorf("store status %s: %w", a.Status, err)
-			if !last {
-				return errors.Join(serr, msg.NakWithDelay(w.cfg.Retry(1)))
-			}
-			rej.Reason = fmt.Sprintf("%s (status not stored: %v)", a.Reason, err)
-			return errors.Join(serr, w.deps.Queue.DeadLetter(ctx, msg, rej), msg.TermWithReason(rej.Reason))
+			o.StatusErr = err
+			return errors.Join(serr, w.apply(ctx, log, msg, o, Decide(o, w.cfg.Retry), m, rec))
 		}
 	}
 	if a.DeadLetter {

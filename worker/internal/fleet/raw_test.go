@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
@@ -147,7 +148,7 @@ func TestWorkerRejectedMessagesAreKept(t *testing.T) {
 		d, ok := bySender[c.name]
 		require.True(t, ok, "no dead letter for %s", c.name)
 		require.Equal(t, c.data, d.Data, c.name)
-		require.Equal(t, CodeInvalid, d.Code, c.name)
+		require.Equal(t, errcode.InvalidJob.String(), d.Code, c.name)
 		require.NotEmpty(t, d.Reason, c.name)
 		require.EqualValues(t, 1, d.Deliveries, c.name)
 		require.Equal(t, subject, d.Subject, c.name)
@@ -159,7 +160,7 @@ func TestWorkerRejectedMessagesAreKept(t *testing.T) {
 		r, err := b.status.Get(b.ctx, c.id)
 		require.NoError(t, err, c.name)
 		require.Equal(t, status.StateFailed, r.State, c.name)
-		require.Equal(t, CodeInvalid, r.ErrorCode, c.name)
+		require.Equal(t, errcode.InvalidJob.String(), r.ErrorCode, c.name)
 		require.Equal(t, "acme", r.Tenant, c.name)
 		require.NotEmpty(t, r.ErrorMessage, c.name)
 	}
@@ -194,6 +195,6 @@ func TestWorkerRefusesOtherTenantsJobID(t *testing.T) {
 	dls, err := b.q.DeadLetters(b.ctx, 0, 10)
 	require.NoError(t, err)
 	require.Len(t, dls, 1)
-	require.Equal(t, CodeInvalid, dls[0].Code)
+	require.Equal(t, errcode.InvalidJob.String(), dls[0].Code)
 	require.Contains(t, dls[0].Reason, "another tenant")
 }

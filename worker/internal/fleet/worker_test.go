@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
@@ -89,7 +90,7 @@ func TestWorkerDeadLettersAfterMaxDeliver(t *testing.T) {
 	}))
 	id := b.submit(t, []byte("x"), job.Options{})
 	r := b.waitState(t, id, isState(status.StateFailed))
-	require.Equal(t, CodeInternal, r.ErrorCode)
+	require.Equal(t, errcode.Internal.String(), r.ErrorCode)
 	require.Contains(t, r.ErrorMessage, "gave up after 3 deliveries")
 	b.waitIdle(t)
 	require.EqualValues(t, 3, calls.Load())

@@ -3,21 +3,24 @@ package imagedecode
 import (
 	"errors"
 	"fmt"
+
+	"github.com/facefleet/facefleet/shared/errcode"
 )
 
 // ErrBadImage is the sentinel every bad-input error of this package wraps;
 // the fleet maps it to a permanent failure with errors.Is.
 var ErrBadImage = errors.New("imagedecode: bad image")
 
-// Code is the machine-readable reason of an [Error], stored in job status.
-type Code string
+// Code is the machine-readable reason of an [Error], stored in job status
+// (one of shared/errcode's set).
+type Code = errcode.Code
 
 // The codes an [Error] carries.
 const (
-	CodeUndecodable       Code = "image_undecodable"        // corrupt or truncated data, unknown format
-	CodeTooLarge          Code = "image_too_large"          // over Limits (bytes, pixels or a dimension)
-	CodeUnsupportedFormat Code = "image_unsupported_format" // a recognised format we do not decode (GIF, BMP, TIFF, HEIC…)
-	CodeEmpty             Code = "image_empty"              // no bytes, or a zero-sized image
+	CodeUndecodable       = errcode.ImageUndecodable       // corrupt or truncated data, unknown format
+	CodeTooLarge          = errcode.ImageTooLarge          // over Limits (bytes, pixels or a dimension)
+	CodeUnsupportedFormat = errcode.ImageUnsupportedFormat // a recognised format we do not decode (GIF, BMP, TIFF, HEIC…)
+	CodeEmpty             = errcode.ImageEmpty             // no bytes, or a zero-sized image
 )
 
 // Error is a bad-input error. It matches [ErrBadImage] with errors.Is and

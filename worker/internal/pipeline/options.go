@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/texture"
@@ -53,11 +54,11 @@ type OptionError struct {
 
 // Error implements error.
 func (e *OptionError) Error() string {
-	return "invalid_options: " + strings.Join(e.Problems, "; ")
+	return errcode.InvalidOptions.String() + ": " + strings.Join(e.Problems, "; ")
 }
 
 // Code returns "invalid_options".
-func (e *OptionError) Code() string { return "invalid_options" }
+func (e *OptionError) Code() string { return errcode.InvalidOptions.String() }
 
 // Unwrap returns ErrInvalidOptions.
 func (e *OptionError) Unwrap() error { return ErrInvalidOptions }

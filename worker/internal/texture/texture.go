@@ -46,6 +46,7 @@ import (
 	"sync"
 
 	"github.com/facefleet/facefleet/models/facemesh"
+	"github.com/facefleet/facefleet/shared/errcode"
 )
 
 // Texture sizes accepted by Unwrap.
@@ -108,7 +109,7 @@ func (e *OptionError) Error() string {
 func (e *OptionError) Unwrap() error { return ErrInvalidOptions }
 
 // Code is the machine-readable error code stored in job status.
-func (e *OptionError) Code() string { return "invalid_options" }
+func (e *OptionError) Code() string { return errcode.InvalidOptions.String() }
 
 // Validate reports whether o is usable (a zero Size means DefaultSize).
 func (o Options) Validate() error {
