@@ -20,6 +20,10 @@ type TextureStats struct {
 	Skin color.NRGBA
 }
 
+// featherCM is how far inside the landmarks' hull (cm on the face) the photo
+// fades in from the skin tone.
+const featherCM = 0.8
+
 // minFacing is the cosine between a surface normal and the view direction
 // below which the photo is not sampled (grazing views smear).
 const minFacing = 0.2
@@ -36,6 +40,7 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 	tp := loadTopology()
 	m := tp.m
 	W, H := img.Bounds().Dx(), img.Bounds().Dy()
+	tw, th := 2*TextureTile, TextureTile
 	pose := h.Fit.Pose
 	proj := make([][3]float64, len(h.Posed))
 	for i, v := range h.Posed {
@@ -75,7 +80,16 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 		fac[i] = facing(n)
 		facM[i] = facing([3]float64{-n[0], n[1], n[2]})
 	}
-	hull := newHullRows(convexHull(h.Fit.landmarks2D), H)
+	hullPts := convexHull(h.Fit.landmarks2D)
+	hull := newHullRows(hullPts, H)
+	edges := newHullEdges(hullPts)
+	// Photo colours fade into the skin tone over featherCM inside the hull's
+	// edge and as the surface turns away, so no hard seam is baked in.
+	feather := featherCM * pose.Scale
+	weight := func(q [3]float64, f float64) float64 {
+		return smooth(f, minFacing, 0.6) * smooth(edges.distance(q[0], q[1]), 0, feather)
+	}
+	blend := make([]float32, tw*th)
 	visible := func(q [3]float64, f float64) bool {
 		if f <= minFacing || q[0] < 0 || q[1] < 0 || q[0] >= float64(W) || q[1] >= float64(H) || !hull.inside(q[0], q[1]) {
 			return false
@@ -83,7 +97,6 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 		return q[2] <= zb.at(q[0], q[1])+tol
 	}
 
-	tw, th := 2*TextureTile, TextureTile
 	out := image.NewNRGBA(image.Rect(0, 0, tw, th))
 	const (
 		empty = iota
@@ -120,7 +133,9 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 				}
 				if f := b[0]*fac[s0] + b[1]*fac[s1] + b[2]*fac[s2]; visible(q, f) {
 					c := bilinear(img, q[0], q[1])
-					c.A = max(1, uint8(math.Round(255*smooth(f, minFacing, 0.6))))
+					wt := weight(q, f)
+					blend[i] = float32(wt)
+					c.A = max(1, uint8(math.Round(255*wt)))
 					out.SetNRGBA(x, y, c)
 					state[i] = seen
 					seenN++
@@ -129,8 +144,9 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 				for a := range 3 {
 					q[a] = b[0]*projM[s0][a] + b[1]*projM[s1][a] + b[2]*projM[s2][a]
 				}
-				if visible(q, b[0]*facM[s0]+b[1]*facM[s1]+b[2]*facM[s2]) {
+				if fm := b[0]*facM[s0] + b[1]*facM[s1] + b[2]*facM[s2]; visible(q, fm) {
 					c := bilinear(img, q[0], q[1])
+					blend[i] = float32(weight(q, fm))
 					c.A = 0
 					out.SetNRGBA(x, y, c)
 					state[i] = mirrored
@@ -140,6 +156,14 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 		}
 	}
 	skin := medianColour(out, state, seen)
+	for i, wt := range blend {
+		if s := state[i]; (s == seen || s == mirrored) && wt < 1 {
+			o := 4 * i
+			for k, sk := range [3]uint8{skin.R, skin.G, skin.B} {
+				out.Pix[o+k] = uint8(float32(out.Pix[o+k])*wt + float32(sk)*(1-wt) + 0.5)
+			}
+		}
+	}
 	h.Iris = irisColour(img, h.Fit.Irises)
 	for i, s := range state {
 		if s == fill || (s == empty && i%tw >= TextureTile && back >= 0) {
@@ -401,4 +425,36 @@ func newHullRows(h [][2]float64, rows int) hullRows {
 func (r hullRows) inside(x, y float64) bool {
 	row := int(y)
 	return row >= 0 && row < len(r.lo) && x >= r.lo[row] && x <= r.hi[row]
+}
+
+// hullEdges are the inward unit normals n and offsets c of a convex
+// polygon's edges: n·p + c is the distance of p inside the edge's line.
+type hullEdges [][3]float64
+
+func newHullEdges(h [][2]float64) hullEdges {
+	var e hullEdges
+	for i := range h {
+		a, b := h[i], h[(i+1)%len(h)]
+		ex, ey := b[0]-a[0], b[1]-a[1]
+		l := math.Hypot(ex, ey)
+		if l == 0 {
+			continue
+		}
+		nx, ny := -ey/l, ex/l
+		e = append(e, [3]float64{nx, ny, -(nx*a[0] + ny*a[1])})
+	}
+	return e
+}
+
+// distance is how far (x, y) lies inside the polygon (0 outside).
+func (e hullEdges) distance(x, y float64) float64 {
+	d := math.Inf(1)
+	for _, n := range e {
+		v := n[0]*x + n[1]*y + n[2]
+		if v <= 0 {
+			return 0
+		}
+		d = min(d, v)
+	}
+	return d
 }
