@@ -31,6 +31,14 @@ bench: setup build ## Benchmarks: worker bench (model vs pipeline) and the fleet
 	$(BIN)/worker bench
 	$(BIN)/localstack bench
 
+chaos: setup build ## Long chaos run: 1000 jobs over 10 min against single servers, then the 3-node NATS cluster + Redis Sentinel
+	$(BIN)/localstack chaos --jobs 1000 --duration 10m --workers 3
+	$(BIN)/localstack chaos --jobs 1000 --duration 10m --workers 3 --nats-nodes 3 --redis sentinel
+
+chaos-short: setup build ## The short chaos runs of CI: 200 jobs, every fault once, single servers and cluster + Sentinel
+	$(BIN)/localstack chaos --jobs 200 --duration 60s
+	$(BIN)/localstack chaos --jobs 200 --duration 60s --nats-nodes 3 --redis sentinel
+
 console: setup ## Rebuild the web console bundle (producer/internal/console/dist, committed) from its sources
 	cd producer/internal/console/web && node build.mjs
 

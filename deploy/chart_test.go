@@ -76,7 +76,7 @@ func runHelm(t *testing.T, args ...string) (string, error) {
 
 func chartDir(t *testing.T) string { return filepath.Join(repoRoot(t), "charts", "facefleet") }
 
-var matrix = []string{"cpu-only", "gpu-pool", "keda", "ingress", "external-secrets"}
+var matrix = []string{"cpu-only", "gpu-pool", "keda", "ingress", "external-secrets", "ha", "redis-cluster"}
 
 func valuesFile(t *testing.T, name string) string {
 	return filepath.Join(repoRoot(t), "deploy", "testdata", "values", name+".yaml")
@@ -307,11 +307,25 @@ func TestHelmTemplateMatrix(t *testing.T) {
 			// config both the workers and the provision job read.
 			cm := r.configMaps["ff-facefleet"]
 			require.NotNil(t, cm)
-			wantPending := map[string]string{"defaults": "8", "cpu-only": "12", "gpu-pool": "16", "keda": "64", "ingress": "32", "external-secrets": "8"}[m]
+			wantPending := map[string]string{"defaults": "8", "cpu-only": "12", "gpu-pool": "16", "keda": "64", "ingress": "32", "external-secrets": "8", "ha": "8", "redis-cluster": "8"}[m]
 			require.Equal(t, wantPending, cm.Data["FACEFLEET_MAX_ACK_PENDING"])
 			require.Equal(t, "60s", cm.Data["FACEFLEET_ACK_WAIT"])
 
 			switch m {
+			case "defaults":
+				require.NotContains(t, cm.Data, "FACEFLEET_REDIS_MASTER_NAME", "a single Redis by default")
+				require.NotContains(t, cm.Data, "FACEFLEET_REDIS_CLUSTER")
+			case "ha":
+				require.Equal(t, "3", cm.Data["FACEFLEET_NATS_REPLICAS"])
+				require.Len(t, strings.Split(cm.Data["FACEFLEET_NATS_URL"], ","), 3)
+				require.Equal(t, "mymaster", cm.Data["FACEFLEET_REDIS_MASTER_NAME"])
+				require.Len(t, strings.Split(cm.Data["FACEFLEET_REDIS_ADDRS"], ","), 3)
+				require.Equal(t, "1", cm.Data["FACEFLEET_REDIS_WAIT_REPLICAS"])
+				require.NotContains(t, cm.Data, "FACEFLEET_REDIS_CLUSTER")
+			case "redis-cluster":
+				require.Equal(t, "true", cm.Data["FACEFLEET_REDIS_CLUSTER"])
+				require.Len(t, strings.Split(cm.Data["FACEFLEET_REDIS_ADDRS"], ","), 2)
+				require.NotContains(t, cm.Data, "FACEFLEET_REDIS_MASTER_NAME")
 			case "keda":
 				so := r.scaled["ff-facefleet-worker"]
 				require.NotNil(t, so)
