@@ -1075,10 +1075,11 @@ func natsNode(ctx context.Context, args []string, stderr io.Writer) error {
 	store := fs.String("store", "", "JetStream store directory (required)")
 	clusterPort := fs.Int("cluster-port", 0, "route port (with -routes: clustered)")
 	routes := fs.String("routes", "", "nats-route:// URLs of every node, comma-separated")
+	syncAlways := fs.Bool("sync-always", true, "fsync every JetStream write before acknowledging it (docs/DEPLOY.md)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	o := devservers.NATSOptions{Port: *port, HTTPPort: *httpPort, StoreDir: *store, ServerName: *name}
+	o := devservers.NATSOptions{Port: *port, HTTPPort: *httpPort, StoreDir: *store, ServerName: *name, SyncAlways: *syncAlways}
 	if *routes != "" {
 		o.ClusterName, o.ClusterPort, o.Routes = "facefleet-chaos", *clusterPort, strings.Split(*routes, ",")
 	}

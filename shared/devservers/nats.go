@@ -32,6 +32,11 @@ type NATSOptions struct {
 	ClusterName string
 	ClusterPort int
 	Routes      []string
+	// SyncAlways makes JetStream fsync every write before acknowledging it
+	// (nats-server `jetstream { sync_interval: always }`, what
+	// docs/DEPLOY.md recommends after Jepsen's NATS 2.12.1 analysis). The
+	// default, like nats-server's, syncs every 2 minutes.
+	SyncAlways bool
 }
 
 // NATSServer is a running embedded NATS server with JetStream enabled.
@@ -65,6 +70,9 @@ func StartNATS(opts NATSOptions) (*NATSServer, error) {
 		StoreDir:  opts.StoreDir,
 		NoSigs:    true,
 		NoLog:     true,
+	}
+	if opts.SyncAlways {
+		sopts.SyncAlways = true
 	}
 	if opts.ServerName != "" {
 		sopts.ServerName = opts.ServerName

@@ -11,7 +11,8 @@ import (
 )
 
 // NATSCluster is a JetStream cluster of embedded NATS servers on loopback,
-// joined by routes, each with its own file store. Nodes can be stopped and
+// joined by routes, each with its own file store, fsyncing before each ack
+// (SyncAlways). Nodes can be stopped and
 // started again on the same ports and store (a lost server coming back).
 type NATSCluster struct {
 	// URLs are the client URLs of every node, in order.
@@ -40,7 +41,7 @@ func StartNATSCluster(dir string, n int) (*NATSCluster, error) {
 			return nil, err
 		}
 		c.opts = append(c.opts, NATSOptions{Host: "127.0.0.1", Port: port, ClusterPort: cport,
-			ServerName: "n" + strconv.Itoa(i), ClusterName: "facefleet",
+			ServerName: "n" + strconv.Itoa(i), ClusterName: "facefleet", SyncAlways: true,
 			StoreDir: filepath.Join(dir, "node-"+strconv.Itoa(i))})
 		routes = append(routes, "nats-route://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(cport)))
 		c.URLs = append(c.URLs, "nats://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
