@@ -23,12 +23,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/facefleet/facefleet/config"
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
@@ -186,21 +186,21 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (status.Record, 
 		tenant = c.cfg.Tenant
 	}
 	if !config.ValidTenant(tenant) {
-		return status.Record{}, newError("bad_request", ErrInvalidRequest, fmt.Sprintf("client: bad tenant %q", tenant))
+		return status.Record{}, newError(errcode.BadRequest, ErrInvalidRequest, fmt.Sprintf("client: bad tenant %q", tenant))
 	}
 	if (req.Image == nil) == (req.InputKey == "") {
-		return status.Record{}, newError("bad_request", ErrInvalidRequest, "client: give exactly one of an image or an input key")
+		return status.Record{}, newError(errcode.BadRequest, ErrInvalidRequest, "client: give exactly one of an image or an input key")
 	}
 	prio := req.Priority
 	if prio == "" {
 		prio = job.PriorityNormal
 	}
 	if !prio.Valid() {
-		return status.Record{}, newError("bad_request", ErrInvalidRequest, fmt.Sprintf("client: priority must be high, normal or low, got %q", prio))
+		return status.Record{}, newError(errcode.BadRequest, ErrInvalidRequest, fmt.Sprintf("client: priority must be high, normal or low, got %q", prio))
 	}
 	opts := req.Options.WithDefaults()
 	if err := opts.Validate(); err != nil {
-		return status.Record{}, newError("invalid_options", ErrInvalidOptions, "client: "+err.Error(), err)
+		return status.Record{}, newError(errcode.InvalidOptions, ErrInvalidOptions, "client: "+err.Error(), err)
 	}
 
 	msg, err := job.New(tenant, job.Input{Bucket: c.store.Bucket()}, opts, prio, c.now())
@@ -222,7 +222,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (status.Record, 
 		msg.Input.Key = req.InputKey
 	}
 	if err := msg.Validate(); err != nil {
-		return status.Record{}, newError("bad_request", ErrInvalidRequest, "client: "+err.Error(), err)
+		return status.Record{}, newError(errcode.BadRequest, ErrInvalidRequest, "client: "+err.Error(), err)
 	}
 
 	optsJSON, err := json.Marshal(opts)
@@ -238,7 +238,7 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (status.Record, 
 	if _, err := c.queue.Publish(ctx, msg); err != nil {
 		// The record would stay queued forever: mark it failed so that
 		// watchers end, and report the publish error.
-		if _, ferr := c.status.Fail(context.WithoutCancel(ctx), msg.ID, "publish_failed", err.Error()); ferr != nil {
+		if _, ferr := c.status.Fail(context.WithoutCancel(ctx), msg.ID, errcode.PublishFailed.String(), err.Error()); ferr != nil {
 			log.Error("mark unpublished job failed", slog.Any("err", ferr))
 		}
 		return status.Record{}, fmt.Errorf("client: publish %s: %w", msg.ID, err)
@@ -253,23 +253,23 @@ func (c *Client) upload(ctx context.Context, tenant, id, filename string, r io.R
 	br := bufio.NewReaderSize(io.LimitReader(r, limit+1), 64<<10)
 	head, err := br.Peek(512)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return "", newError("invalid_input", ErrInvalidRequest, "client: read image: "+err.Error(), err)
+		return "", newError(errcode.InvalidInput, ErrInvalidRequest, "client: read image: "+err.Error(), err)
 	}
 	if len(head) == 0 {
-		return "", newError("image_empty", ErrUnsupportedImage, "client: the image is empty")
+		return "", newError(errcode.ImageEmpty, ErrUnsupportedImage, "client: the image is empty")
 	}
 	ct := SniffImage(head)
 	if ct == "" {
-		return "", newError("image_unsupported_format", ErrUnsupportedImage, "client: the image is not JPEG, PNG or WebP")
+		return "", newError(errcode.ImageUnsupportedFormat, ErrUnsupportedImage, "client: the image is not JPEG, PNG or WebP")
 	}
 	// Read it whole (bounded): S3 needs the length for a single PUT, and a
 	// too-large image must be refused before anything is stored.
 	data, err := io.ReadAll(br)
 	if err != nil {
-		return "", newError("invalid_input", ErrInvalidRequest, "client: read image: "+err.Error(), err)
+		return "", newError(errcode.InvalidInput, ErrInvalidRequest, "client: read image: "+err.Error(), err)
 	}
 	if int64(len(data)) > limit {
-		return "", newError("upload_too_large", ErrTooLarge, fmt.Sprintf("client: the image is larger than %d bytes", limit))
+		return "", newError(errcode.UploadTooLarge, ErrTooLarge, fmt.Sprintf("client: the image is larger than %d bytes", limit))
 	}
 	key, err := c.store.PutInput(ctx, tenant, id, cleanName(filename, ct), bytes.NewReader(data), int64(len(data)), ct)
 	if err != nil {
@@ -282,20 +282,20 @@ func (c *Client) upload(ctx context.Context, tenant, id, filename string, r io.R
 // that is no larger than the upload limit.
 func (c *Client) checkInputKey(ctx context.Context, tenant, key string) error {
 	if err := job.ValidateKey(key); err != nil || path.Clean(key) != key || !strings.HasPrefix(key, TenantInputPrefix(tenant)) {
-		return newError("invalid_input", ErrInvalidRequest, fmt.Sprintf("client: input key must be a clean key under %s", TenantInputPrefix(tenant)))
+		return newError(errcode.InvalidInput, ErrInvalidRequest, fmt.Sprintf("client: input key must be a clean key under %s", TenantInputPrefix(tenant)))
 	}
-	info, err := c.store.Client().StatObject(ctx, c.store.Bucket(), key, minio.StatObjectOptions{})
-	if err != nil {
-		if resp := minio.ToErrorResponse(err); resp.Code == "NoSuchKey" || resp.StatusCode == 404 {
-			return newError("input_not_found", ErrInputNotFound, "client: input "+key+" does not exist", err)
-		}
-		return fmt.Errorf("client: stat %s: %w", key, err)
+	info, err := c.store.Stat(ctx, key)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return newError(errcode.InputNotFound, ErrInputNotFound, "client: input "+key+" does not exist", err)
+	case err != nil:
+		return fmt.Errorf("client: %w", err)
 	}
 	if info.Size > c.cfg.MaxUploadBytes {
-		return newError("upload_too_large", ErrTooLarge, fmt.Sprintf("client: input %s is %d bytes, limit %d", key, info.Size, c.cfg.MaxUploadBytes))
+		return newError(errcode.UploadTooLarge, ErrTooLarge, fmt.Sprintf("client: input %s is %d bytes, limit %d", key, info.Size, c.cfg.MaxUploadBytes))
 	}
 	if info.Size == 0 {
-		return newError("image_empty", ErrUnsupportedImage, "client: input "+key+" is empty")
+		return newError(errcode.ImageEmpty, ErrUnsupportedImage, "client: input "+key+" is empty")
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
@@ -49,7 +50,7 @@ func (c *Client) RetryDeadLetter(ctx context.Context, seq uint64, fixed []byte) 
 	}
 	m, err := job.Decode(data)
 	if err != nil {
-		return status.Record{}, newError("invalid_job", ErrInvalidRequest,
+		return status.Record{}, newError(errcode.InvalidJob, ErrInvalidRequest,
 			fmt.Sprintf("client: dead letter %d is not a valid job message: %v", seq, err), err)
 	}
 	opts, err := json.Marshal(m.Options)
@@ -63,7 +64,7 @@ func (c *Client) RetryDeadLetter(ctx context.Context, seq uint64, fixed []byte) 
 		rec, _, err = c.status.Create(ctx, fresh)
 	case err != nil:
 	case rec.Tenant != m.Tenant:
-		return status.Record{}, newError("conflict", ErrInvalidRequest,
+		return status.Record{}, newError(errcode.Conflict, ErrInvalidRequest,
 			fmt.Sprintf("client: job %s belongs to tenant %q, the message says %q", m.ID, rec.Tenant, m.Tenant))
 	default:
 		rec, err = c.status.Requeue(ctx, fresh)
@@ -72,7 +73,7 @@ func (c *Client) RetryDeadLetter(ctx context.Context, seq uint64, fixed []byte) 
 		return rec, mapStatusErr(err)
 	}
 	if _, err := c.queue.Resubmit(ctx, m, seq); err != nil {
-		if _, ferr := c.status.Fail(context.WithoutCancel(ctx), m.ID, "publish_failed", err.Error()); ferr != nil {
+		if _, ferr := c.status.Fail(context.WithoutCancel(ctx), m.ID, errcode.PublishFailed.String(), err.Error()); ferr != nil {
 			c.log.Error("mark unpublished retry failed", slog.Any("err", ferr))
 		}
 		return status.Record{}, fmt.Errorf("client: resubmit %s: %w", m.ID, err)

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/status"
 )
@@ -33,7 +34,7 @@ var (
 // Error is a client error with a machine code; it wraps one of the
 // sentinels above (and, where there is one, the underlying cause).
 type Error struct {
-	code string
+	code errcode.Code
 	msg  string
 	errs []error
 }
@@ -41,12 +42,12 @@ type Error struct {
 func (e *Error) Error() string { return e.msg }
 
 // Code returns the machine code (e.g. "invalid_options", "upload_too_large").
-func (e *Error) Code() string { return e.code }
+func (e *Error) Code() string { return e.code.String() }
 
 // Unwrap returns the sentinel and the cause.
 func (e *Error) Unwrap() []error { return e.errs }
 
-func newError(code string, sentinel error, msg string, cause ...error) *Error {
+func newError(code errcode.Code, sentinel error, msg string, cause ...error) *Error {
 	return &Error{code: code, msg: msg, errs: append([]error{sentinel}, cause...)}
 }
 
@@ -56,9 +57,9 @@ func mapStatusErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, status.ErrNotFound):
-		return newError("not_found", ErrNotFound, err.Error(), err)
+		return newError(errcode.NotFound, ErrNotFound, err.Error(), err)
 	case errors.Is(err, status.ErrTerminal):
-		return newError("conflict", ErrFinished, err.Error(), err)
+		return newError(errcode.Conflict, ErrFinished, err.Error(), err)
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
 )
@@ -26,7 +27,7 @@ func (c *Client) List(ctx context.Context, tenant, before string, limit int) (re
 // OpenInput streams the job's uploaded image.
 func (c *Client) OpenInput(ctx context.Context, rec status.Record) (io.ReadCloser, storage.ObjectInfo, error) {
 	if rec.Input == "" {
-		return nil, storage.ObjectInfo{}, newError("not_found", ErrFileNotFound, "client: the job has no input")
+		return nil, storage.ObjectInfo{}, newError(errcode.NotFound, ErrFileNotFound, "client: the job has no input")
 	}
 	return c.open(ctx, rec.Input)
 }
@@ -35,16 +36,16 @@ func (c *Client) OpenInput(ctx context.Context, rec status.Record) (io.ReadClose
 // results/<id>/ (a ResultFile.Name, e.g. "face-0/mesh.glb").
 func (c *Client) OpenResult(ctx context.Context, rec status.Record, name string) (io.ReadCloser, storage.ObjectInfo, error) {
 	if rec.State != status.StateSucceeded {
-		return nil, storage.ObjectInfo{}, newError("not_found", ErrFileNotFound, "client: only a succeeded job has results")
+		return nil, storage.ObjectInfo{}, newError(errcode.NotFound, ErrFileNotFound, "client: only a succeeded job has results")
 	}
 	key, err := storage.ResultKey(rec.ID, name)
 	if err != nil {
-		return nil, storage.ObjectInfo{}, newError("not_found", ErrFileNotFound, fmt.Sprintf("client: no result %q", name), err)
+		return nil, storage.ObjectInfo{}, newError(errcode.NotFound, ErrFileNotFound, fmt.Sprintf("client: no result %q", name), err)
 	}
 	if len(rec.Outputs) > 0 && !slices.ContainsFunc(rec.Outputs, func(o string) bool {
 		return o == key || storage.ResultPrefix(rec.ID)+strings.TrimPrefix(o, "/") == key
 	}) {
-		return nil, storage.ObjectInfo{}, newError("not_found", ErrFileNotFound, fmt.Sprintf("client: no result %q", name))
+		return nil, storage.ObjectInfo{}, newError(errcode.NotFound, ErrFileNotFound, fmt.Sprintf("client: no result %q", name))
 	}
 	return c.open(ctx, key)
 }
@@ -52,7 +53,7 @@ func (c *Client) OpenResult(ctx context.Context, rec status.Record, name string)
 func (c *Client) open(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error) {
 	r, info, err := c.store.Open(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, info, newError("not_found", ErrFileNotFound, "client: "+key+" is not in the bucket", err)
+		return nil, info, newError(errcode.NotFound, ErrFileNotFound, "client: "+key+" is not in the bucket", err)
 	}
 	return r, info, err
 }

@@ -63,6 +63,12 @@ func TestPutGetListPresign(t *testing.T) {
 	ok, err = st.Exists(ctx, "inputs/nope")
 	require.NoError(t, err)
 	require.False(t, ok)
+	si, err := st.Stat(ctx, key)
+	require.NoError(t, err)
+	require.EqualValues(t, len(img), si.Size)
+	require.NotEmpty(t, si.ETag)
+	_, err = st.Stat(ctx, "inputs/nope")
+	require.ErrorIs(t, err, storage.ErrNotFound)
 
 	var want []string
 	for _, rel := range []string{"result.json", "face-0/uv_texture.png", "face-0/mesh.glb", "face-1/mesh.obj"} {

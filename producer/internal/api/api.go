@@ -24,6 +24,7 @@ import (
 
 	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/producer/client"
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
@@ -122,7 +123,7 @@ func New(jobs Jobs, o Options) (*Server, error) {
 		s.routes = append(s.routes, "GET /{$}", "GET /assets/")
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusNotFound, CodeNotFound, "no such route")
+		writeError(w, r, http.StatusNotFound, errcode.NotFound, "no such route")
 	})
 	s.handler = s.logRequests(s.mux)
 	return s, nil
@@ -205,11 +206,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	case "application/json":
 		r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
 		var body submitJSON
-		if !decodeStrict(w, r, r.Body, &body, CodeBadRequest) {
+		if !decodeStrict(w, r, r.Body, &body, errcode.BadRequest) {
 			return
 		}
 		if body.Input.Key == "" {
-			writeError(w, r, http.StatusBadRequest, CodeBadRequest, "input.key is required")
+			writeError(w, r, http.StatusBadRequest, errcode.BadRequest, "input.key is required")
 			return
 		}
 		req.InputKey = body.Input.Key
@@ -218,7 +219,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		}
 		req.Priority = body.Priority
 	default:
-		writeError(w, r, http.StatusUnsupportedMediaType, CodeUnsupportedType,
+		writeError(w, r, http.StatusUnsupportedMediaType, errcode.UnsupportedMediaType,
 			"send multipart/form-data with an image field, or application/json referencing input.key")
 		return
 	}
@@ -243,12 +244,12 @@ func orNormal(p job.Priority) job.Priority {
 // priority. It writes the error response and returns false on failure.
 func (s *Server) readMultipart(w http.ResponseWriter, r *http.Request, boundary string, req *client.SubmitRequest) bool {
 	if boundary == "" {
-		writeError(w, r, http.StatusBadRequest, CodeBadRequest, "multipart body without boundary")
+		writeError(w, r, http.StatusBadRequest, errcode.BadRequest, "multipart body without boundary")
 		return false
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeError(w, r, http.StatusBadRequest, CodeBadRequest, "bad multipart body: "+err.Error())
+		writeError(w, r, http.StatusBadRequest, errcode.BadRequest, "bad multipart body: "+err.Error())
 		return false
 	}
 	var image []byte
@@ -264,7 +265,7 @@ func (s *Server) readMultipart(w http.ResponseWriter, r *http.Request, boundary 
 		}
 		name := part.FormName()
 		if seen[name] {
-			writeError(w, r, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("field %q given twice", name))
+			writeError(w, r, http.StatusBadRequest, errcode.BadRequest, fmt.Sprintf("field %q given twice", name))
 			return false
 		}
 		seen[name] = true
@@ -276,13 +277,13 @@ func (s *Server) readMultipart(w http.ResponseWriter, r *http.Request, boundary 
 				return false
 			}
 			if int64(len(image)) > s.maxUpload {
-				writeError(w, r, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the image is larger than %d bytes", s.maxUpload))
+				writeError(w, r, http.StatusRequestEntityTooLarge, errcode.UploadTooLarge, fmt.Sprintf("the image is larger than %d bytes", s.maxUpload))
 				return false
 			}
 			req.Filename = part.FileName()
 		case "options":
 			var opts job.Options
-			if !decodeStrict(w, r, io.LimitReader(part, maxJSONBody), &opts, CodeInvalidOptions) {
+			if !decodeStrict(w, r, io.LimitReader(part, maxJSONBody), &opts, errcode.InvalidOptions) {
 				return false
 			}
 			req.Options = opts
@@ -294,12 +295,12 @@ func (s *Server) readMultipart(w http.ResponseWriter, r *http.Request, boundary 
 			}
 			req.Priority = job.Priority(strings.TrimSpace(string(b)))
 		default:
-			writeError(w, r, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("unknown field %q (want image, options, priority)", name))
+			writeError(w, r, http.StatusBadRequest, errcode.BadRequest, fmt.Sprintf("unknown field %q (want image, options, priority)", name))
 			return false
 		}
 	}
 	if !seen["image"] {
-		writeError(w, r, http.StatusBadRequest, CodeBadRequest, "the image field is required")
+		writeError(w, r, http.StatusBadRequest, errcode.BadRequest, "the image field is required")
 		return false
 	}
 	req.Image = bytes.NewReader(image)
@@ -308,7 +309,7 @@ func (s *Server) readMultipart(w http.ResponseWriter, r *http.Request, boundary 
 
 // decodeStrict decodes one JSON value, refusing unknown fields and trailing
 // data; on failure it writes a 400 with code (or 413) and returns false.
-func decodeStrict(w http.ResponseWriter, r *http.Request, body io.Reader, v any, code string) bool {
+func decodeStrict(w http.ResponseWriter, r *http.Request, body io.Reader, v any, code errcode.Code) bool {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -320,7 +321,7 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, body io.Reader, v any,
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, r, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is larger than %d bytes", mbe.Limit))
+			writeError(w, r, http.StatusRequestEntityTooLarge, errcode.UploadTooLarge, fmt.Sprintf("the body is larger than %d bytes", mbe.Limit))
 			return false
 		}
 		writeError(w, r, http.StatusBadRequest, code, "bad JSON: "+err.Error())
@@ -332,37 +333,37 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, body io.Reader, v any,
 func (s *Server) writeBodyError(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		writeError(w, r, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is larger than %d bytes", mbe.Limit))
+		writeError(w, r, http.StatusRequestEntityTooLarge, errcode.UploadTooLarge, fmt.Sprintf("the body is larger than %d bytes", mbe.Limit))
 		return
 	}
-	writeError(w, r, http.StatusBadRequest, CodeBadRequest, "bad request body: "+err.Error())
+	writeError(w, r, http.StatusBadRequest, errcode.BadRequest, "bad request body: "+err.Error())
 }
 
 // writeJobError maps client errors to statuses.
 func (s *Server) writeJobError(w http.ResponseWriter, r *http.Request, err error) {
-	code := ""
+	var code errcode.Code
 	var coded interface{ Code() string }
 	if errors.As(err, &coded) {
-		code = coded.Code()
+		code = errcode.Code(coded.Code())
 	}
 	switch {
 	case errors.Is(err, client.ErrNotFound):
-		writeError(w, r, http.StatusNotFound, CodeNotFound, "no such job")
+		writeError(w, r, http.StatusNotFound, errcode.NotFound, "no such job")
 	case errors.Is(err, client.ErrInvalidOptions):
-		writeError(w, r, http.StatusBadRequest, CodeInvalidOptions, err.Error())
+		writeError(w, r, http.StatusBadRequest, errcode.InvalidOptions, err.Error())
 	case errors.Is(err, client.ErrTooLarge):
-		writeError(w, r, http.StatusRequestEntityTooLarge, CodeTooLarge, err.Error())
+		writeError(w, r, http.StatusRequestEntityTooLarge, errcode.UploadTooLarge, err.Error())
 	case errors.Is(err, client.ErrUnsupportedImage):
 		writeError(w, r, http.StatusUnsupportedMediaType, code, err.Error())
 	case errors.Is(err, client.ErrInvalidRequest), errors.Is(err, client.ErrInputNotFound):
 		writeError(w, r, http.StatusBadRequest, code, err.Error())
 	case errors.Is(err, client.ErrFinished):
-		writeError(w, r, http.StatusConflict, CodeConflict, "the job already finished")
+		writeError(w, r, http.StatusConflict, errcode.Conflict, "the job already finished")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		writeError(w, r, http.StatusServiceUnavailable, CodeUnavailable, "request cancelled or timed out")
+		writeError(w, r, http.StatusServiceUnavailable, errcode.Unavailable, "request cancelled or timed out")
 	default:
 		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r)), slog.Any("err", err))
-		writeError(w, r, http.StatusInternalServerError, CodeInternal, "internal error; see the server log for request "+requestID(r))
+		writeError(w, r, http.StatusInternalServerError, errcode.Internal, "internal error; see the server log for request "+requestID(r))
 	}
 }
 
@@ -375,7 +376,7 @@ func (s *Server) owned(w http.ResponseWriter, r *http.Request) (status.Record, b
 		return rec, false
 	}
 	if rec.Tenant != tenantOf(r) {
-		writeError(w, r, http.StatusNotFound, CodeNotFound, "no such job")
+		writeError(w, r, http.StatusNotFound, errcode.NotFound, "no such job")
 		return rec, false
 	}
 	return rec, true

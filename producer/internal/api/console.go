@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/facefleet/facefleet/producer/client"
+	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/status"
 )
@@ -137,14 +138,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > status.MaxListLimit {
-			writeError(w, r, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("limit must be 1..%d, got %q", status.MaxListLimit, v))
+			writeError(w, r, http.StatusBadRequest, errcode.BadRequest, fmt.Sprintf("limit must be 1..%d, got %q", status.MaxListLimit, v))
 			return
 		}
 		limit = n
 	}
 	before := q.Get("before")
 	if len(before) > 64 || !validRequestID(before) && before != "" {
-		writeError(w, r, http.StatusBadRequest, CodeBadRequest, "before must be a job ID")
+		writeError(w, r, http.StatusBadRequest, errcode.BadRequest, "before must be a job ID")
 		return
 	}
 	recs, next, err := s.jobs.List(r.Context(), tenantOf(r), before, limit)
@@ -181,7 +182,7 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 // the browser may keep them (privately: they are the tenant's).
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, body io.ReadCloser, size int64, ctype, etag string, err error) {
 	if errors.Is(err, client.ErrFileNotFound) {
-		writeError(w, r, http.StatusNotFound, CodeNotFound, "no such file")
+		writeError(w, r, http.StatusNotFound, errcode.NotFound, "no such file")
 		return
 	}
 	if err != nil {

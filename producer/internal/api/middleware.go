@@ -13,21 +13,7 @@ import (
 	"time"
 
 	"github.com/facefleet/facefleet/config"
-)
-
-// Error codes returned in {"error":{"code","message"}}.
-const (
-	CodeUnauthorized    = "unauthorized"
-	CodeNotFound        = "not_found"
-	CodeTooLarge        = "upload_too_large"
-	CodeBadRequest      = "bad_request"
-	CodeInvalidOptions  = "invalid_options"
-	CodeInvalidInput    = "invalid_input"
-	CodeUnsupportedType = "unsupported_media_type"
-	CodeConflict        = "conflict"
-	CodeUnavailable     = "unavailable"
-	CodeInternal        = "internal"
-	CodeMethod          = "method_not_allowed"
+	"github.com/facefleet/facefleet/shared/errcode"
 )
 
 type errorBody struct {
@@ -48,8 +34,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg, RequestID: requestID(r)}})
+// writeError writes {"error":{"code","message","request_id"}}; code is one of
+// shared/errcode's set.
+func writeError(w http.ResponseWriter, r *http.Request, status int, code errcode.Code, msg string) {
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code.String(), Message: msg, RequestID: requestID(r)}})
 }
 
 type ctxKey int
@@ -217,7 +205,7 @@ func (s *Server) authenticate(next http.HandlerFunc) http.HandlerFunc {
 		if key == "" || !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="facefleet"`)
 			s.metrics.authFailures.Inc()
-			writeError(w, r, http.StatusUnauthorized, CodeUnauthorized, "missing or unknown API key (Authorization: Bearer <key> or X-API-Key)")
+			writeError(w, r, http.StatusUnauthorized, errcode.Unauthorized, "missing or unknown API key (Authorization: Bearer <key> or X-API-Key)")
 			return
 		}
 		next(w, r.WithContext(contextWith(r.Context(), keyTenant, tenant)))
