@@ -28,6 +28,17 @@
 // 3D so it does not shrink on profiles). Above PoorFitPercent the result is flagged Poor: the
 // head is still a plausible head (the priors keep it one) but it does not
 // follow the photo closely; callers report it and keep the outputs.
+//
+// # Identity
+//
+// The identity coefficients are a shape fit, not a biometric. They are
+// stable under in-plane rotation, resizing and re-detection of a photo
+// (TestIdentityAcrossCopies: copies of one person are at least twice as near
+// each other as to anyone else), but not yet across head turns: renders of
+// one fitted head at −25°, 0° and +25° yaw give identities about 3 SD units
+// apart, as far apart as different people's (TestRenderPoseRecovered logs
+// the distances). Landmarks constrain depth weakly and part of a turn's
+// landmark motion ends up in identity.
 package head
 
 import (
@@ -55,7 +66,12 @@ const (
 	IdentityPrior  = 0.1  // cm² per SD²: weight of |identity|²
 	ExpressionPull = 0.01 // cm²: weight of |expression − blendshape scores|²
 	ZWeight        = 0.5  // weight of z residuals relative to x and y
-	PoorFitPercent = 5.0  // reprojection error (% IOD) above which a fit is Poor
+	// ZScale stretches MediaPipe's z before the fit: its depth is flatter
+	// than ICT's, which biased the fitted yaw of ICT renders at ±25° by
+	// 2–4° towards frontal; × 1.15 makes it unbiased within ±2°
+	// (TestRenderPoseRecovered).
+	ZScale         = 1.15
+	PoorFitPercent = 5.0 // reprojection error (% IOD) above which a fit is Poor
 )
 
 // Input is one face.
@@ -275,6 +291,9 @@ func Fit(in Input) (*Result, error) {
 			x := float64(in.Landmarks[i][a])
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return nil, fmt.Errorf("%w: landmark %d is not finite", ErrInvalidInput, i)
+			}
+			if a == 2 {
+				x *= ZScale
 			}
 			obs[i][a] = x
 		}
