@@ -49,3 +49,37 @@ func BenchmarkBake(b *testing.B) {
 		f.head.BakeTexture(f.photo)
 	}
 }
+
+func BenchmarkWriteGLB(b *testing.B) {
+	f := fitPhoto(b, "ddfa_jianzhuguo")
+	tex, _ := f.head.BakeTexture(f.photo)
+	var png bytes.Buffer
+	if err := pngenc.Encode(&png, tex); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := f.head.WriteGLB(io.Discard, png.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWriteOBJ(b *testing.B) {
+	f := fitPhoto(b, "ddfa_jianzhuguo")
+	for b.Loop() {
+		if err := f.head.WriteOBJ(io.Discard, "head.mtl"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeTexture(b *testing.B) {
+	f := fitPhoto(b, "ddfa_jianzhuguo")
+	tex, _ := f.head.BakeTexture(f.photo)
+	for b.Loop() {
+		if err := pngenc.Encode(io.Discard, tex); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
