@@ -241,7 +241,7 @@ func (s glbScene) render(yaw float64, size int) (*image.NRGBA, float64) {
 // PNGs), and checks the renders show a textured head.
 func TestRenderHeadGLB(t *testing.T) {
 	dir := outDir(t)
-	for _, stem := range []string{"kj_test1", "pexels-dinielle-de-veyra-4195444", "ddfa_jianzhuguo", "ddfa_emma#0"} {
+	for _, stem := range []string{"kj_test1", "pexels-dinielle-de-veyra-4195444", "ddfa_jianzhuguo", "ddfa_emma#0", "pexels-tim-douglas-6567248", "bf_Test3#1"} {
 		f := fitPhoto(t, stem)
 		tex, _ := f.head.BakeTexture(f.photo)
 		var pb bytes.Buffer
