@@ -34,6 +34,10 @@ const Version = 1
 const (
 	// MaxMessageBytes bounds an encoded message; Decode refuses larger input.
 	MaxMessageBytes = 16 << 10
+	// DefaultMaxImageBytes (32 MiB) is the default bound on a job's input
+	// image: the producer's upload limit (FACEFLEET_MAX_UPLOAD_BYTES) and the
+	// worker's read and decode limit (FACEFLEET_MAX_IMAGE_BYTES).
+	DefaultMaxImageBytes = 32 << 20
 	// MaxKeyLen bounds an object key (bytes).
 	MaxKeyLen = 1024
 	// MaxTenantLen bounds a tenant name.

@@ -98,6 +98,19 @@ const WebhookConsumer = "webhooks"
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config { return Config{}.WithDefaults() }
 
+// Consumer defaults of Config: the one owner of these values (config's
+// documented defaults and the worker's fleet.Config take them from here).
+const (
+	// DefaultAckWait is how long a delivered job may go without an ack or
+	// an in-progress heartbeat before JetStream redelivers it.
+	DefaultAckWait = 60 * time.Second
+	// DefaultMaxDeliver is how many deliveries a job gets before it is
+	// dead-lettered.
+	DefaultMaxDeliver = 5
+	// DefaultMaxAckPending caps unacknowledged jobs per worker consumer.
+	DefaultMaxAckPending = 1000
+)
+
 // WithDefaults returns c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
 	if c.Stream == "" {
@@ -113,13 +126,13 @@ func (c Config) WithDefaults() Config {
 		c.DuplicateWindow = 2 * time.Minute
 	}
 	if c.AckWait == 0 {
-		c.AckWait = 60 * time.Second
+		c.AckWait = DefaultAckWait
 	}
 	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 5
+		c.MaxDeliver = DefaultMaxDeliver
 	}
 	if c.MaxAckPending == 0 {
-		c.MaxAckPending = 1000
+		c.MaxAckPending = DefaultMaxAckPending
 	}
 	if c.DeadLetterStream == "" {
 		c.DeadLetterStream = "FACEFLEET_DLQ"

@@ -83,7 +83,7 @@ type Server struct {
 // New builds the API on jobs.
 func New(jobs Jobs, o Options) (*Server, error) {
 	if o.MaxUploadBytes <= 0 {
-		o.MaxUploadBytes = 32 << 20
+		o.MaxUploadBytes = job.DefaultMaxImageBytes
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

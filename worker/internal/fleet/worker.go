@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/facefleet/facefleet/shared/job"
+	"github.com/facefleet/facefleet/shared/queue"
 )
 
 // Config configures one Worker. Zero durations take the defaults noted.
@@ -64,10 +67,10 @@ func (c *Config) setDefaults() {
 		c.DrainTimeout = time.Minute
 	}
 	if c.AckWait == 0 {
-		c.AckWait = time.Minute
+		c.AckWait = queue.DefaultAckWait
 	}
 	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 5
+		c.MaxDeliver = queue.DefaultMaxDeliver
 	}
 	if c.Retry == nil {
 		c.Retry = func(attempt int) time.Duration {
@@ -75,7 +78,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	if c.MaxImageBytes == 0 {
-		c.MaxImageBytes = 32 << 20
+		c.MaxImageBytes = job.DefaultMaxImageBytes
 	}
 	if c.FetchWait == 0 {
 		c.FetchWait = time.Second

@@ -20,6 +20,8 @@ import (
 	"image/png"
 
 	"golang.org/x/image/webp"
+
+	"github.com/facefleet/facefleet/shared/job"
 )
 
 // Limits bounds what Decode accepts. Zero fields mean "use the default".
@@ -31,7 +33,7 @@ type Limits struct {
 
 // Default limits (see ARCHITECTURE.md: FACEFLEET_MAX_IMAGE_BYTES, FACEFLEET_MAX_IMAGE_PIXELS).
 const (
-	DefaultMaxBytes     = 32 << 20
+	DefaultMaxBytes     = job.DefaultMaxImageBytes
 	DefaultMaxPixels    = 50_000_000
 	DefaultMaxDimension = 16384
 )
