@@ -1,13 +1,17 @@
 // Package engine runs facefleet's neural networks on ONNX Runtime: BlazeFace
-// face detection (short-range 128×128 and full-range 256×256) and FaceMesh
-// landmarks (468 points from a 192×192 crop), with MediaPipe's pre- and
+// face detection (short-range 128×128 and full-range 256×256), FaceMesh
+// landmarks (468 points from a 192×192 crop), the iris model (478 points)
+// and the Face Landmarker v2 + blendshape models, with MediaPipe's pre- and
 // post-processing (letterboxing, SSD anchors, weighted NMS, rotated ROI crop,
-// landmark projection) implemented in Go.
+// landmark projection) implemented in Go. It is the one package that talks
+// to ONNX Runtime (sessions, their options, the execution providers).
 //
 // An Engine owns one ORT session per network on one device. Its methods are
 // safe for concurrent use but serialised by a mutex, because they reuse the
-// engine's input and output buffers: run one Engine per worker slot for
-// parallelism. Sessions are created once in New and never per image.
+// engine's input and output buffers. `worker run` builds one Engine per
+// device and shares it among that device's slots: a slot's inference waits
+// for the others', while decoding, texture, geometry, encoding and upload run
+// in parallel. Sessions are created once in New and never per image.
 //
 // Input normalisation, verified against the real photos in testdata (see
 // TestInputNormalisation): the detectors take RGB in [-1, 1] (NHWC), the
