@@ -16,6 +16,7 @@ import (
 
 	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
 // lifecycle drives one job through create → start → progress → succeed as a
@@ -77,7 +78,7 @@ func TestSentinelFailoverLosesNoStatus(t *testing.T) {
 	defer cancel()
 	set, err := devservers.StartRedisSentinelSet(ctx, t.TempDir(), 1)
 	if errors.Is(err, devservers.ErrRedisNotInstalled) {
-		t.Skip(err)
+		toolcheck.Missing(t, "%v", err)
 	}
 	require.NoError(t, err)
 	t.Cleanup(set.Stop)
@@ -158,7 +159,7 @@ func TestClusterSlotSafe(t *testing.T) {
 	defer cancel()
 	cl, err := devservers.StartRedisCluster(ctx, t.TempDir(), 3)
 	if errors.Is(err, devservers.ErrRedisNotInstalled) {
-		t.Skip(err)
+		toolcheck.Missing(t, "%v", err)
 	}
 	require.NoError(t, err)
 	t.Cleanup(cl.Stop)
