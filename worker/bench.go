@@ -16,8 +16,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	ort "github.com/yalue/onnxruntime_go"
-
 	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/models"
 	"github.com/facefleet/facefleet/worker/internal/engine"
@@ -46,7 +44,7 @@ func (r *benchReport) pipeIPS() float64 { return median(r.pipe) }
 type benchSubject struct {
 	eng      *engine.Engine
 	p        *pipeline.Pipeline
-	det      *bareSession
+	det      *engine.Bare
 	perFace  []faceNet // every network the engine runs per face
 	facesPer []int
 	r        benchReport
@@ -54,25 +52,16 @@ type benchSubject struct {
 
 // faceNet is one per-face network of the bare pass and its runs per face.
 type faceNet struct {
-	s    *bareSession
+	s    *engine.Bare
 	runs int
 }
 
-// perFaceNets are the networks engine.Landmarks runs for each face: FaceMesh,
-// the iris model on both eyes, the Face Landmarker v2 points and the
-// blendshape MLP (always FP32, as in the engine).
-var perFaceNets = []struct {
-	model models.Model
-	runs  int
-	fp32  bool
-}{{models.Landmark, 1, false}, {models.Iris, 2, false}, {models.LandmarkV2, 1, false}, {models.Blendshapes, 1, true}}
-
 func (s *benchSubject) close() {
 	if s.det != nil {
-		s.det.destroy()
+		s.det.Close()
 	}
 	for _, n := range s.perFace {
-		n.s.destroy()
+		n.s.Close()
 	}
 	if s.eng != nil {
 		s.eng.Close()
@@ -82,7 +71,7 @@ func (s *benchSubject) close() {
 // bench runs `worker bench`. For every precision (FP32 and FP16 by default,
 // in the same process) it measures (1) bare model throughput — the ORT
 // sessions alone on pre-made input tensors, one detector run plus, per face
-// the pipeline found in each image, every per-face network (perFaceNets): the
+// the pipeline found in each image, every per-face network (engine.PerFaceNetworks): the
 // upper bound — and (2) the full local pipeline (decode → … → encode, in
 // memory). Passes of the precisions are interleaved and the median pass is
 // reported, so load changes on a shared machine hit both alike. It prints
@@ -195,7 +184,7 @@ type benchPrecisionJSON struct {
 }
 
 func writeBenchJSON(w io.Writer, reports []benchReport, images, passes int, device string, o pipeline.Options) error {
-	out := benchJSON{Images: images, Passes: passes, Device: device, Options: o, PeakRSS: peakRSSMiB(), CPUAuto: cpuAutoPrecision}
+	out := benchJSON{Images: images, Passes: passes, Device: device, Options: o, PeakRSS: peakRSSMiB(), CPUAuto: engine.CPUAutoPrecision}
 	for _, r := range reports {
 		j := benchPrecisionJSON{Precision: r.precision, FacesPerPass: r.faces,
 			BareImagesPerSec: r.bareIPS(), PipelineImagesPerSec: r.pipeIPS(), StageMS: r.stageMS, TotalMS: r.totalMS}
@@ -261,26 +250,18 @@ func newBenchSubject(ctx context.Context, ef *engineFlags, precision string, ima
 		log.Warn("bare session benchmark runs on the CPU provider only; skipped", slog.String("device", eng.Device().String()))
 		return s, nil
 	}
-	det := models.DetectorShort
-	if o.WithDefaults().Detector == engine.DetectorFull {
-		det = models.DetectorFull
-	}
-	if s.det, err = newBareSession(det, s.r.precision, ef.threads); err != nil {
+	if s.det, err = eng.NewBare(engine.DetectorModel(o.WithDefaults().Detector), s.r.precision); err != nil {
 		return s, err
 	}
-	for _, n := range perFaceNets {
-		p := s.r.precision
-		if n.fp32 {
-			p = models.FP32
-		}
-		b, err := newBareSession(n.model, p, ef.threads)
+	for _, n := range eng.PerFaceNetworks() {
+		b, err := eng.NewBare(n.Model, n.Precision)
 		if err != nil {
 			return s, err
 		}
-		s.perFace = append(s.perFace, faceNet{b, n.runs})
+		s.perFace = append(s.perFace, faceNet{b, n.Runs})
 	}
 	for range 2 { // warm-up
-		if err := s.det.run(); err != nil {
+		if err := s.det.Run(); err != nil {
 			return s, err
 		}
 		if err := s.faceRun(); err != nil {
@@ -294,7 +275,7 @@ func newBenchSubject(ctx context.Context, ef *engineFlags, precision string, ima
 func (s *benchSubject) faceRun() error {
 	for _, n := range s.perFace {
 		for range n.runs {
-			if err := n.s.run(); err != nil {
+			if err := n.s.Run(); err != nil {
 				return err
 			}
 		}
@@ -313,7 +294,7 @@ func (s *benchSubject) barePass(ctx context.Context) error {
 			return err
 		}
 		t0 := time.Now()
-		if err := s.det.run(); err != nil {
+		if err := s.det.Run(); err != nil {
 			return err
 		}
 		t1 := time.Now()
@@ -367,86 +348,6 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// bareSession is one ORT session with zero-filled float32 tensors made once:
-// only the network's own cost is measured.
-type bareSession struct {
-	sess *ort.DynamicAdvancedSession
-	in   []ort.Value
-	outs []ort.Value
-}
-
-func newBareSession(m models.Model, p models.Precision, threads int) (*bareSession, error) {
-	data, err := models.ONNX(m, p)
-	if err != nil {
-		return nil, err
-	}
-	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
-	if err != nil {
-		return nil, err
-	}
-	so, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, err
-	}
-	defer so.Destroy()
-	if threads > 0 {
-		if err := so.SetIntraOpNumThreads(threads); err != nil {
-			return nil, err
-		}
-	}
-	if err := so.SetInterOpNumThreads(1); err != nil {
-		return nil, err
-	}
-	b := &bareSession{}
-	names := func(infos []ort.InputOutputInfo, vals *[]ort.Value) ([]string, error) {
-		var ns []string
-		for _, info := range infos {
-			if info.DataType != ort.TensorElementDataTypeFloat {
-				return nil, fmt.Errorf("%s %s: %v tensors not supported by the bare benchmark", m, info.Name, info.DataType)
-			}
-			dims := slices.Clone([]int64(info.Dimensions))
-			for i, d := range dims {
-				if d < 0 {
-					dims[i] = 1 // dynamic batch: one image / one face
-				}
-			}
-			t, err := ort.NewEmptyTensor[float32](ort.NewShape(dims...))
-			if err != nil {
-				return nil, err
-			}
-			*vals = append(*vals, t)
-			ns = append(ns, info.Name)
-		}
-		return ns, nil
-	}
-	inNames, err := names(ins, &b.in)
-	if err != nil {
-		b.destroy()
-		return nil, err
-	}
-	outNames, err := names(outs, &b.outs)
-	if err != nil {
-		b.destroy()
-		return nil, err
-	}
-	if b.sess, err = ort.NewDynamicAdvancedSessionWithONNXData(data, inNames, outNames, so); err != nil {
-		b.destroy()
-		return nil, err
-	}
-	return b, nil
-}
-
-func (b *bareSession) run() error { return b.sess.Run(b.in, b.outs) }
-
-func (b *bareSession) destroy() {
-	if b.sess != nil {
-		b.sess.Destroy()
-	}
-	for _, v := range append(b.in, b.outs...) {
-		v.Destroy()
-	}
-}
-
 // peakRSSMiB is the process's peak resident set size (getrusage, Linux KiB).
 func peakRSSMiB() float64 {
 	var ru syscall.Rusage
@@ -493,6 +394,6 @@ func printBench(w io.Writer, reports []benchReport) {
 				best = r
 			}
 		}
-		fmt.Fprintf(w, "faster precision (bare model throughput): %s; this build's auto on CPU = %s\n", best.precision, cpuAutoPrecision)
+		fmt.Fprintf(w, "faster precision (bare model throughput): %s; this build's auto on CPU = %s\n", best.precision, engine.CPUAutoPrecision)
 	}
 }

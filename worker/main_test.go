@@ -13,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/facefleet/facefleet/models"
 	"github.com/facefleet/facefleet/shared/toolcheck"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
@@ -253,25 +252,6 @@ func TestCommandLineErrors(t *testing.T) {
 	stdout, _, err := runCmd(t, "help")
 	require.NoError(t, err)
 	require.Contains(t, stdout, "reconstruct")
-}
-
-func TestResolvePrecision(t *testing.T) {
-	t.Parallel()
-	cpu, gpu := engine.Device{Kind: engine.KindCPU}, engine.Device{Kind: engine.KindCUDA}
-	for _, tc := range []struct {
-		in   string
-		dev  engine.Device
-		want models.Precision
-	}{
-		{"auto", cpu, cpuAutoPrecision}, {"", cpu, cpuAutoPrecision}, {"AUTO", gpu, models.FP16},
-		{"fp32", gpu, models.FP32}, {"fp16", cpu, models.FP16},
-	} {
-		got, err := resolvePrecision(tc.in, tc.dev)
-		require.NoError(t, err)
-		require.Equal(t, tc.want, got, tc.in)
-	}
-	_, err := resolvePrecision("bf16", cpu)
-	require.Error(t, err)
 }
 
 // TestBench runs `worker bench` on one small image with one pass and checks

@@ -12,51 +12,10 @@ import (
 	"strings"
 
 	"github.com/facefleet/facefleet/config"
-	"github.com/facefleet/facefleet/models"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
-
-// cpuAutoPrecision is what precision "auto" means on the CPU: the faster of
-// the two by bare model throughput, as measured by `worker bench` (both
-// precisions in one process, passes interleaved, median pass) on the three
-// photos in worker/testdata/images (5 faces per pass: detector run + one
-// landmark run per face), ORT 1.30 CPU provider, AMD EPYC with AVX-512F but
-// no AVX512-FP16, 2 cores shared with other jobs (load average 15–23):
-//
-//	run                      fp32 img/s   fp16 img/s
-//	n=7, default threads         45.3         42.1
-//	n=9, default threads         59.8         65.1
-//	n=9, 1 thread                46.1         44.7
-//	n=5, default threads         89.3         69.1
-//	mean ms per run (3 runs)  detect 4.7–5.0, landmark 6.6–11.1 (fp32)
-//	                          detect 5.2–6.2, landmark 7.0–9.0  (fp16)
-//
-// The two are close and this shared machine is noisy, but FP32 was ahead in
-// three runs of four; x86 without AVX512-FP16 has no native FP16 arithmetic
-// for ORT's CPU kernels to gain from, and FP32 is the exact reference the
-// FP16 files were converted from. So auto = FP32 on the CPU. Re-measure with
-// `worker bench` on the production CPU and change this constant if FP16 wins
-// there by more than the pass-to-pass spread.
-const cpuAutoPrecision = models.FP32
-
-// resolvePrecision maps a precision flag ("auto", "fp16", "fp32") to a model
-// precision for device d: auto is FP16 on GPUs and cpuAutoPrecision on the CPU.
-func resolvePrecision(p string, d engine.Device) (models.Precision, error) {
-	switch strings.ToLower(strings.TrimSpace(p)) {
-	case "", "auto":
-		if d.Kind == engine.KindCPU || d.Kind == "" {
-			return cpuAutoPrecision, nil
-		}
-		return models.FP16, nil
-	case "fp16":
-		return models.FP16, nil
-	case "fp32":
-		return models.FP32, nil
-	}
-	return "", fmt.Errorf("precision %q: want auto, fp16 or fp32", p)
-}
 
 // engineFlags are the model flags shared by reconstruct and bench.
 type engineFlags struct {
@@ -68,7 +27,8 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.precision, "precision", "auto", "model precision: auto|fp16|fp32 (auto: fp16 on GPU, the measured winner on CPU)")
 	fs.StringVar(&e.device, "device", "cpu", "inference device: cpu | cuda:N | tensorrt:N")
 	fs.StringVar(&e.ortLib, "ort-lib", "", "path to libonnxruntime.so (default $FACEFLEET_ORT_LIB, then "+engine.DefaultLibraryPath+")")
-	fs.IntVar(&e.threads, "threads", 0, "ONNX Runtime intra-op threads (0 = ORT default)")
+	fs.IntVar(&e.threads, "intra-op-threads", 0, "ONNX Runtime intra-op threads (0 = ORT default; the setting `worker run` reads from FACEFLEET_INTRA_OP_THREADS)")
+	fs.IntVar(&e.threads, "threads", 0, "short for --intra-op-threads")
 }
 
 func (e *engineFlags) open(log *slog.Logger, precision string) (*engine.Engine, error) {
@@ -76,7 +36,7 @@ func (e *engineFlags) open(log *slog.Logger, precision string) (*engine.Engine, 
 	if err != nil {
 		return nil, err
 	}
-	prec, err := resolvePrecision(precision, dev)
+	prec, err := engine.ResolvePrecision(precision, dev)
 	if err != nil {
 		return nil, err
 	}

@@ -152,7 +152,7 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 	// One engine (ORT session set, warmed up by engine.New) per device.
 	var workers []*fleet.Worker
 	for _, d := range devices {
-		prec, err := resolvePrecision(cfg.Precision, d)
+		prec, err := engine.ResolvePrecision(cfg.Precision, d)
 		if err != nil {
 			return err
 		}
