@@ -454,7 +454,8 @@ func Fit(in Input) (*Result, error) {
 	pos := m.Positions(res.Identity, res.Expression)
 	for _, v := range m.Landmarks68 {
 		q := sim.Apply([3]float64{float64(pos[v][0]), float64(pos[v][1]), float64(pos[v][2])})
-		res.Landmarks68 = append(res.Landmarks68, [3]float32{float32(q[0]), float32(q[1]), float32(q[2])})
+		// z back on the landmarks' own scale (the fit works on z·ZScale).
+		res.Landmarks68 = append(res.Landmarks68, [3]float32{float32(q[0]), float32(q[1]), float32(q[2] / ZScale)})
 	}
 	return res, nil
 }
