@@ -172,7 +172,10 @@ func TestClusterSlotSafe(t *testing.T) {
 	for range 30 {
 		id := uuid.Must(uuid.NewV7()).String()
 		ids = append(ids, id)
-		require.NoError(t, lifecycle(ctx, st, id, "acme", &retries))
+		// A refused op (CROSSSLOT) would be retried until this ends.
+		jctx, jcancel := context.WithTimeout(ctx, 5*time.Second)
+		require.NoError(t, lifecycle(jctx, st, id, "acme", &retries))
+		jcancel()
 	}
 	require.Zero(t, retries.Load(), "no op failed (CROSSSLOT would)")
 
