@@ -82,12 +82,12 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 	}
 	hullPts := convexHull(h.Fit.landmarks2D)
 	hull := newHullRows(hullPts, H)
-	edges := newHullEdges(hullPts)
+	dist := newHullDistance(newHullEdges(hullPts), hullPts)
 	// Photo colours fade into the skin tone over featherCM inside the hull's
 	// edge and as the surface turns away, so no hard seam is baked in.
 	feather := featherCM * pose.Scale
 	weight := func(q [3]float64, f float64) float64 {
-		return smooth(f, minFacing, 0.6) * smooth(edges.distance(q[0], q[1]), 0, feather)
+		return smooth(f, minFacing, 0.6) * smooth(dist.at(q[0], q[1]), 0, feather)
 	}
 	blend := make([]float32, tw*th)
 	visible := func(q [3]float64, f float64) bool {
@@ -457,4 +457,52 @@ func (e hullEdges) distance(x, y float64) float64 {
 		d = min(d, v)
 	}
 	return d
+}
+
+// hullDistance samples a convex polygon's inside distance on a grid over its
+// bounding box and interpolates bilinearly (the distance is piecewise
+// linear, so the grid is exact but near the polygon's corners and medial
+// lines, where a few pixels do not matter for feathering).
+type hullDistance struct {
+	x0, y0, cell float64
+	n            int
+	d            []float64
+}
+
+const hullGrid = 96
+
+func newHullDistance(e hullEdges, h [][2]float64) hullDistance {
+	if len(h) == 0 {
+		return hullDistance{n: 0}
+	}
+	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, p := range h {
+		minX, minY = math.Min(minX, p[0]), math.Min(minY, p[1])
+		maxX, maxY = math.Max(maxX, p[0]), math.Max(maxY, p[1])
+	}
+	g := hullDistance{x0: minX, y0: minY, cell: math.Max(maxX-minX, maxY-minY) / hullGrid, n: hullGrid + 1}
+	if !(g.cell > 0) {
+		return hullDistance{n: 0}
+	}
+	g.d = make([]float64, g.n*g.n)
+	for j := range g.n {
+		for i := range g.n {
+			g.d[j*g.n+i] = e.distance(g.x0+float64(i)*g.cell, g.y0+float64(j)*g.cell)
+		}
+	}
+	return g
+}
+
+func (g hullDistance) at(x, y float64) float64 {
+	if g.n == 0 {
+		return 0
+	}
+	fx, fy := (x-g.x0)/g.cell, (y-g.y0)/g.cell
+	if fx < 0 || fy < 0 || fx >= float64(g.n-1) || fy >= float64(g.n-1) {
+		return 0
+	}
+	i, j := int(fx), int(fy)
+	tx, ty := fx-float64(i), fy-float64(j)
+	d := g.d[j*g.n+i:]
+	return (1-ty)*((1-tx)*d[0]+tx*d[1]) + ty*((1-tx)*d[g.n]+tx*d[g.n+1])
 }
