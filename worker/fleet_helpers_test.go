@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 // fleetEnv is a private NATS, Redis and S3 for one `worker run` test, with
@@ -42,9 +42,7 @@ func newFleetEnv(t *testing.T, ackWait time.Duration) *fleetEnv {
 	e.q, err = queue.New(e.nats.JS, e.qcfg)
 	require.NoError(t, err)
 	e.status = status.New(e.redis.Client, status.Config{})
-	e.store, err = storage.New(storage.Config{Endpoint: e.s3.Endpoint, AccessKey: e.s3.AccessKey,
-		SecretKey: e.s3.SecretKey, Bucket: e.s3.Bucket, Region: e.s3.Region})
-	require.NoError(t, err)
+	e.store = testkit.Store(t, e.s3)
 	return e
 }
 
@@ -64,18 +62,10 @@ func (e *fleetEnv) args(t *testing.T, httpAddr, name string) []string {
 }
 
 // submit uploads the image, creates the queued record and publishes the job,
-// as the producer does.
+// as the producer does (testkit.Producer.Submit).
 func (e *fleetEnv) submit(t *testing.T, img []byte, opts job.Options) string {
 	t.Helper()
-	m, err := job.New("acme", job.Input{Bucket: e.s3.Bucket}, opts, job.PriorityNormal, time.Now())
-	require.NoError(t, err)
-	m.Input.Key, err = e.store.PutInput(t.Context(), m.Tenant, m.ID, "photo.jpg", bytes.NewReader(img), int64(len(img)), "")
-	require.NoError(t, err)
-	_, _, err = e.status.Create(t.Context(), status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key})
-	require.NoError(t, err)
-	_, err = e.q.Publish(t.Context(), m)
-	require.NoError(t, err)
-	return m.ID
+	return testkit.Producer{Store: e.store, Status: e.status, Queue: e.q}.Submit(t.Context(), t, img, opts)
 }
 
 // waitRecord polls the job's record until cond holds.

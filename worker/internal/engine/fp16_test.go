@@ -2,10 +2,12 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 // TestFP16MatchesFP32 runs the FP16 pack (models/cmd/onnxfp16 output, with a
@@ -17,7 +19,7 @@ func TestFP16MatchesFP32(t *testing.T) {
 	if _, err := models.ONNX(models.Landmark, models.FP16); err != nil {
 		t.Skipf("FP16 pack absent (make models): %v", err)
 	}
-	e, err := New(Config{LibraryPath: testLibrary(), Precision: models.FP16, IntraOpThreads: 1, Logger: testLogger(t)})
+	e, err := New(Config{LibraryPath: testLibrary(), Precision: models.FP16, IntraOpThreads: 1, Logger: testkit.Logger(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, e.Close()) })
 	require.Equal(t, models.FP16, e.Precision())
@@ -47,7 +49,7 @@ func TestFP16MatchesFP32(t *testing.T) {
 	e.mu.Unlock()
 	require.True(t, batched, "no batch-3 tensors: faces were not batched")
 	for _, f := range got {
-		one, err := e.Landmarks(ctxT(t), img, []Detection{f.Detection})
+		one, err := e.Landmarks(testkit.Context(t, time.Minute), img, []Detection{f.Detection})
 		require.NoError(t, err)
 		require.Len(t, one, 1)
 		_, worst := faceErr(f, one[0].Landmarks)

@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/draw"
 	"image/jpeg"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -52,18 +51,6 @@ func setup(t testing.TB) *Engine {
 	e, err := sharedEngine()
 	require.NoError(t, err)
 	return e
-}
-
-// testLogger routes slog to t.Log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
 }
 
 var photoCache sync.Map // name → *image.NRGBA

@@ -10,13 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // TestFaceCounts checks the number of faces found in the real photos,
 // counted by eye: bf_Test3 and ddfa_emma show three faces each, the others
@@ -42,7 +37,7 @@ func TestFaceCounts(t *testing.T) {
 	} {
 		img := loadPhoto(t, tc.photo)
 		for _, det := range tc.detectors {
-			dets, err := e.Detect(ctxT(t), img, DetectOptions{Detector: det})
+			dets, err := e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{Detector: det})
 			require.NoError(t, err)
 			require.Len(t, dets, tc.faces, "%s with %s detector", tc.photo, det)
 			for i, d := range dets {
@@ -55,20 +50,20 @@ func TestFaceCounts(t *testing.T) {
 					require.True(t, inBox(k[0], k[1], d.Box, 0.5), "%s keypoint %v outside box %v", tc.photo, k, d.Box)
 				}
 			}
-			faces, err := e.Landmarks(ctxT(t), img, dets)
+			faces, err := e.Landmarks(testkit.Context(t, time.Minute), img, dets)
 			require.NoError(t, err)
 			require.Len(t, faces, tc.faces, "%s landmarks with %s detector", tc.photo, det)
 		}
 	}
 	// MaxFaces keeps the best ones.
 	img := loadPhoto(t, "bf_Test3.jpg")
-	all, err := e.Detect(ctxT(t), img, DetectOptions{})
+	all, err := e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{})
 	require.NoError(t, err)
-	two, err := e.Detect(ctxT(t), img, DetectOptions{MaxFaces: 2})
+	two, err := e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{MaxFaces: 2})
 	require.NoError(t, err)
 	require.Equal(t, all[:2], two)
 	// A threshold above every score finds nothing.
-	none, err := e.Detect(ctxT(t), img, DetectOptions{MinScore: 0.999})
+	none, err := e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{MinScore: 0.999})
 	require.NoError(t, err)
 	require.Empty(t, none)
 }
@@ -89,9 +84,9 @@ func TestLandmarksInsideFace(t *testing.T) {
 	for _, photo := range []string{"bf_Test1.jpg", "bf_Test3.jpg", "ddfa_jianzhuguo.jpg", "kj_test1.jpg", "kj_test2.jpg",
 		"pexels-dinielle-de-veyra-4195444.jpg", "pexels-sam-lion-5709614.jpg", "pexels-tim-douglas-6567248.jpg"} {
 		img := loadPhoto(t, photo)
-		dets, err := e.Detect(ctxT(t), img, DetectOptions{})
+		dets, err := e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{})
 		require.NoError(t, err)
-		faces, err := e.Landmarks(ctxT(t), img, dets)
+		faces, err := e.Landmarks(testkit.Context(t, time.Minute), img, dets)
 		require.NoError(t, err)
 		require.NotEmpty(t, faces, photo)
 		worst := float32(0)
@@ -189,10 +184,10 @@ func TestRotationConsistency(t *testing.T) {
 		img := loadPhoto(t, photo)
 		h := float32(img.Rect.Dy())
 		rot := rotate90(img)
-		dets, err := e.Detect(ctxT(t), img, DetectOptions{})
+		dets, err := e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{})
 		require.NoError(t, err)
 		require.Len(t, dets, 1)
-		a, err := e.Landmarks(ctxT(t), img, dets)
+		a, err := e.Landmarks(testkit.Context(t, time.Minute), img, dets)
 		require.NoError(t, err)
 		require.Len(t, a, 1)
 		rd := dets[0]
@@ -201,7 +196,7 @@ func TestRotationConsistency(t *testing.T) {
 		for k, p := range dets[0].Keypoints {
 			rd.Keypoints[k] = [2]float32{h - p[1], p[0]}
 		}
-		b, err := e.Landmarks(ctxT(t), rot, []Detection{rd})
+		b, err := e.Landmarks(testkit.Context(t, time.Minute), rot, []Detection{rd})
 		require.NoError(t, err)
 		require.Len(t, b, 1)
 		require.InDelta(t, a[0].ROI.Rotation+math.Pi/2, b[0].ROI.Rotation, 1e-4)
@@ -257,9 +252,9 @@ func mirrorIndex(mesh []int, i int) int {
 
 func detectAndLandmark(t *testing.T, e *Engine, img *image.NRGBA) []Face {
 	t.Helper()
-	dets, err := e.Detect(ctxT(t), img, DetectOptions{})
+	dets, err := e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{})
 	require.NoError(t, err)
-	faces, err := e.Landmarks(ctxT(t), img, dets)
+	faces, err := e.Landmarks(testkit.Context(t, time.Minute), img, dets)
 	require.NoError(t, err)
 	require.Len(t, faces, len(dets))
 	return faces
@@ -280,12 +275,12 @@ func TestNoFace(t *testing.T) {
 	wall := loadPhoto(t, "bf_Test3.jpg").SubImage(image.Rect(450, 0, 1024, 380)).(*image.NRGBA)
 	for name, img := range map[string]*image.NRGBA{"gradient": grad, "wall": wall, "tiny": image.NewNRGBA(image.Rect(0, 0, 1, 1))} {
 		for _, det := range []string{DetectorShort, DetectorFull} {
-			dets, err := e.Detect(ctxT(t), img, DetectOptions{Detector: det})
+			dets, err := e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{Detector: det})
 			require.NoError(t, err, name)
 			require.Empty(t, dets, "%s with %s detector", name, det)
 		}
 	}
-	faces, err := e.Landmarks(ctxT(t), grad, nil)
+	faces, err := e.Landmarks(testkit.Context(t, time.Minute), grad, nil)
 	require.NoError(t, err)
 	require.Empty(t, faces)
 
@@ -293,7 +288,7 @@ func TestNoFace(t *testing.T) {
 	d := Detection{Box: [4]float32{200, 150, 150, 150}}
 	d.Keypoints[KeypointRightEye] = [2]float32{240, 200}
 	d.Keypoints[KeypointLeftEye] = [2]float32{310, 200}
-	faces, err = e.Landmarks(ctxT(t), grad, []Detection{d})
+	faces, err = e.Landmarks(testkit.Context(t, time.Minute), grad, []Detection{d})
 	require.NoError(t, err)
 	require.Empty(t, faces, "a face in a plain gradient")
 }
@@ -302,13 +297,13 @@ func TestBadInput(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	img := loadPhoto(t, "kj_test1.jpg")
-	_, err := e.Detect(ctxT(t), nil, DetectOptions{})
+	_, err := e.Detect(testkit.Context(t, time.Minute), nil, DetectOptions{})
 	require.ErrorIs(t, err, ErrInvalidOptions)
-	_, err = e.Detect(ctxT(t), image.NewNRGBA(image.Rect(0, 0, 0, 0)), DetectOptions{})
+	_, err = e.Detect(testkit.Context(t, time.Minute), image.NewNRGBA(image.Rect(0, 0, 0, 0)), DetectOptions{})
 	require.ErrorIs(t, err, ErrInvalidOptions)
-	_, err = e.Detect(ctxT(t), img, DetectOptions{Detector: "long"})
+	_, err = e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{Detector: "long"})
 	require.ErrorIs(t, err, ErrInvalidOptions)
-	_, err = e.Detect(ctxT(t), img, DetectOptions{MaxFaces: -1})
+	_, err = e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{MaxFaces: -1})
 	require.ErrorIs(t, err, ErrInvalidOptions)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -326,7 +321,7 @@ func TestCUDAUnavailable(t *testing.T) {
 	for _, d := range []string{"cuda:0", "tensorrt:0"} {
 		dev, err := ParseDevice(d)
 		require.NoError(t, err)
-		e, err := New(Config{LibraryPath: testLibrary(), Device: dev, Logger: testLogger(t)})
+		e, err := New(Config{LibraryPath: testLibrary(), Device: dev, Logger: testkit.Logger(t)})
 		if err == nil {
 			require.NoError(t, e.Close())
 			t.Skipf("%s is available here", d)
@@ -340,20 +335,20 @@ func TestCUDAUnavailable(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	setup(t)
-	e, err := New(Config{LibraryPath: testLibrary(), IntraOpThreads: 1, Logger: testLogger(t)})
+	e, err := New(Config{LibraryPath: testLibrary(), IntraOpThreads: 1, Logger: testkit.Logger(t)})
 	require.NoError(t, err)
 	require.Equal(t, models.FP32, e.Precision())
 	require.Equal(t, Device{Kind: KindCPU}, e.Device())
 	require.False(t, e.BatchesLandmarks(), "the FP32 landmark model has batch 1")
 	img := loadPhoto(t, "kj_test1.jpg")
-	dets, err := e.Detect(ctxT(t), img, DetectOptions{})
+	dets, err := e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{})
 	require.NoError(t, err)
 	require.Len(t, dets, 1)
 	require.NoError(t, e.Close())
 	require.NoError(t, e.Close())
-	_, err = e.Detect(ctxT(t), img, DetectOptions{})
+	_, err = e.Detect(testkit.Context(t, time.Minute), img, DetectOptions{})
 	require.ErrorIs(t, err, ErrClosed)
-	_, err = e.Landmarks(ctxT(t), img, dets)
+	_, err = e.Landmarks(testkit.Context(t, time.Minute), img, dets)
 	require.ErrorIs(t, err, ErrClosed)
 	// FP16 files are produced by models/cmd/onnxfp16; without them New
 	// reports ErrModel.

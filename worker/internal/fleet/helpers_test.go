@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,23 +16,11 @@ import (
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
 const waitLong = 30 * time.Second
-
-// tlogWriter routes slog output to t.Log.
-type tlogWriter struct{ t testing.TB }
-
-func (w tlogWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // faultImages wraps the real storage and fails the first failPuts uploads:
 // the seam for S3 fault tests.
@@ -112,9 +98,7 @@ func setup(t *testing.T, qcfg queue.Config) *testBundle {
 	require.NoError(t, err)
 	rdb := devservers.Redis(t)
 	s3 := devservers.S3(t)
-	store, err := storage.New(storage.Config{Endpoint: s3.Endpoint, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey,
-		Bucket: s3.Bucket, Region: s3.Region})
-	require.NoError(t, err)
+	store := testkit.Store(t, s3)
 	return &testBundle{
 		ctx: ctx, nats: env, q: q, qcfg: q.Config(), fetcher: f,
 		status: status.New(rdb.Client, status.Config{}),
@@ -125,18 +109,11 @@ func setup(t *testing.T, qcfg queue.Config) *testBundle {
 	}
 }
 
-// submit does what the producer does: upload, create the status record,
-// publish. It returns the job ID.
+// submit does what the producer does (testkit.Producer.Submit). It returns
+// the job ID.
 func (b *testBundle) submit(t *testing.T, image []byte, opts job.Options) string {
 	t.Helper()
-	m, err := job.New("acme", job.Input{Bucket: b.bucket}, opts, job.PriorityNormal, time.Now())
-	require.NoError(t, err)
-	m.Input.Key, err = b.store.PutInput(b.ctx, m.Tenant, m.ID, "photo.jpg", strings.NewReader(string(image)), int64(len(image)), "")
-	require.NoError(t, err)
-	_, _, err = b.status.Create(b.ctx, status.Record{ID: m.ID, Tenant: m.Tenant, Input: m.Input.Key})
-	require.NoError(t, err)
-	b.publish(t, m)
-	return m.ID
+	return testkit.Producer{Store: b.store, Status: b.status, Queue: b.q}.Submit(b.ctx, t, image, opts)
 }
 
 func (b *testBundle) publish(t *testing.T, m *job.Message) {
@@ -149,7 +126,7 @@ func (b *testBundle) publish(t *testing.T, m *job.Message) {
 func (b *testBundle) start(t *testing.T, p Processor) (stop func()) {
 	t.Helper()
 	w, err := New(b.cfg, Deps{Fetcher: b.fetcher, Queue: b.q, Status: b.status, Images: b.images,
-		Processor: p, Notifier: b.notifier, Logger: testLogger(t)})
+		Processor: p, Notifier: b.notifier, Logger: testkit.Logger(t)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -21,6 +21,7 @@ import (
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/shared/webhook"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
@@ -108,14 +109,14 @@ var hookKey = []byte("facefleet-fleet-test-webhook-key")
 func (b *testBundle) withWebhooks(t *testing.T) *Metrics {
 	t.Helper()
 	m := NewMetrics()
-	b.notifier = webhook.NewOutbox(b.nats.JS, b.qcfg, b.store, testLogger(t))
+	b.notifier = webhook.NewOutbox(b.nats.JS, b.qcfg, b.store, testkit.Logger(t))
 	allow, err := webhook.ParseAllow("127.0.0.0/8,::1")
 	require.NoError(t, err)
 	d, err := webhook.NewDispatcher(b.ctx, b.nats.JS, b.qcfg, webhook.DispatcherConfig{
 		Secrets: map[string]webhook.Secret{"acme": hookKey}, Policy: webhook.Policy{Allow: allow},
 		Retry:   func(attempt int) time.Duration { return Backoff(attempt, 50*time.Millisecond, time.Second, 0.2, nil) },
 		Observe: m.ObserveWebhook,
-		Logger:  testLogger(t),
+		Logger:  testkit.Logger(t),
 	})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(b.ctx)

@@ -14,6 +14,7 @@ import (
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
@@ -374,7 +375,7 @@ func TestWorkerStatusOutageOnLastDeliveryDeadLetters(t *testing.T) {
 		Processor: funcProcessor(func(ctx context.Context, data []byte, o pipeline.Options, p pipeline.Progress) (*pipeline.Output, error) {
 			calls.Add(1)
 			return nil, errors.New("s3: i/o timeout")
-		}), Logger: testLogger(t)})
+		}), Logger: testkit.Logger(t)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

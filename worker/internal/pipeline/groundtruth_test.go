@@ -20,6 +20,7 @@ import (
 
 	"github.com/facefleet/facefleet/models"
 	"github.com/facefleet/facefleet/models/facemesh"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/worker/internal/geometry"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 	"github.com/facefleet/facefleet/worker/internal/texture"
@@ -473,9 +474,9 @@ func fillHoles(img *image.NRGBA) {
 // knownTexture returns the known texture in file, regenerating it first
 // from photo with -groundtruth.regen.
 func knownTexture(t *testing.T, p *Pipeline, photo, file string) *image.NRGBA {
-	path := filepath.Join(moduleRoot(t), "worker", "internal", "pipeline", file)
+	path := filepath.Join(testkit.ModuleRoot(t), "worker", "internal", "pipeline", file)
 	if *regenKnown {
-		data, err := os.ReadFile(filepath.Join(moduleRoot(t), "worker", "internal", "engine", "testdata", photo))
+		data, err := os.ReadFile(filepath.Join(testkit.ModuleRoot(t), "worker", "internal", "engine", "testdata", photo))
 		require.NoError(t, err)
 		out, err := p.Run(context.Background(), data, Options{UVSize: gtUVSize, MaxFaces: 1}, nil)
 		require.NoError(t, err)
@@ -517,7 +518,7 @@ func knownTexture(t *testing.T, p *Pipeline, photo, file string) *image.NRGBA {
 // and bounded at 6° yaw and 12° pitch.
 func TestGroundTruthTexture(t *testing.T) {
 	eng := realEngine(t)
-	p := New(eng, imagedecode.Limits{}, testLogger(t))
+	p := New(eng, imagedecode.Limits{}, testkit.Logger(t))
 	mesh := models.Canonical()
 	layout := newUVLayout(mesh, gtUVSize)
 	for _, kt := range knownTextures {

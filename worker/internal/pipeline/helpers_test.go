@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,30 +15,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/shared/toolcheck"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 )
-
-// moduleRoot finds the directory holding go.mod.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "go.mod not found")
-		dir = parent
-	}
-}
 
 func ortLibrary(t testing.TB) string {
 	if p := os.Getenv(engine.LibraryEnv); p != "" {
 		return p
 	}
-	p := filepath.Join(moduleRoot(t), engine.DefaultLibraryPath)
+	p := filepath.Join(testkit.ModuleRoot(t), engine.DefaultLibraryPath)
 	if _, err := os.Stat(p); err != nil {
 		return ""
 	}
@@ -73,26 +58,15 @@ func realEngine(t testing.TB) *engine.Engine {
 
 func photo(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(moduleRoot(t), "worker", "testdata", "images", name))
+	b, err := os.ReadFile(filepath.Join(testkit.ModuleRoot(t), "worker", "testdata", "images", name))
 	require.NoError(t, err)
 	return b
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
 }
 
 // resultSchema compiles docs/result.schema.json.
 func resultSchema(t testing.TB) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open(filepath.Join(moduleRoot(t), "docs", "result.schema.json"))
+	f, err := os.Open(filepath.Join(testkit.ModuleRoot(t), "docs", "result.schema.json"))
 	require.NoError(t, err)
 	defer f.Close()
 	doc, err := jsonschema.UnmarshalJSON(f)

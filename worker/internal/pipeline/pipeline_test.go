@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 )
@@ -86,7 +87,7 @@ func checkOutput(t *testing.T, out *Output, o Options) map[string]File {
 
 func TestRunRealPhotos(t *testing.T) {
 	t.Parallel()
-	p := New(realEngine(t), imagedecode.DefaultLimits(), testLogger(t))
+	p := New(realEngine(t), imagedecode.DefaultLimits(), testkit.Logger(t))
 	for _, tc := range []struct {
 		image string
 		faces int
@@ -132,7 +133,7 @@ func abs(x float64) float64 { return max(x, -x) }
 
 func TestRunNoFace(t *testing.T) {
 	t.Parallel()
-	p := New(realEngine(t), imagedecode.DefaultLimits(), testLogger(t))
+	p := New(realEngine(t), imagedecode.DefaultLimits(), testkit.Logger(t))
 	out, err := p.Run(t.Context(), gradientPNG(t, 320, 240), Options{}, nil)
 	require.NoError(t, err)
 	require.Empty(t, out.Result.Faces)
@@ -144,7 +145,7 @@ func TestRunNoFace(t *testing.T) {
 func TestRunSortsFacesLeftToRight(t *testing.T) {
 	t.Parallel()
 	m := &fakeModel{centres: [][3]float32{{500, 200, 8}, {120, 220, 6}, {320, 180, 7}}}
-	p := New(m, imagedecode.Limits{}, testLogger(t))
+	p := New(m, imagedecode.Limits{}, testkit.Logger(t))
 	o := Options{UVSize: 256, Geometry: true}
 	out, err := p.Run(t.Context(), gradientPNG(t, 640, 400), o, nil)
 	require.NoError(t, err)
@@ -165,7 +166,7 @@ func TestRunSortsFacesLeftToRight(t *testing.T) {
 func TestRunProgressAndGeometrySkipped(t *testing.T) {
 	t.Parallel()
 	m := &fakeModel{centres: [][3]float32{{200, 200, 8}}}
-	p := New(m, imagedecode.Limits{}, testLogger(t))
+	p := New(m, imagedecode.Limits{}, testkit.Logger(t))
 	for _, geo := range []bool{false, true} {
 		var stages []string
 		last := -1
@@ -190,7 +191,7 @@ func TestRunProgressAndGeometrySkipped(t *testing.T) {
 func TestRunCancel(t *testing.T) {
 	t.Parallel()
 	m := &fakeModel{centres: [][3]float32{{200, 200, 8}}}
-	p := New(m, imagedecode.Limits{}, testLogger(t))
+	p := New(m, imagedecode.Limits{}, testkit.Logger(t))
 	data := gradientPNG(t, 400, 400)
 	for _, after := range []string{StageDecode, StageDetect, StageLandmarks, StageTexture, StageGeometry} {
 		ctx, cancel := context.WithCancel(t.Context())
@@ -233,7 +234,7 @@ func TestRunErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			out, err := New(tc.model, imagedecode.Limits{}, testLogger(t)).Run(t.Context(), tc.data, tc.o, nil)
+			out, err := New(tc.model, imagedecode.Limits{}, testkit.Logger(t)).Run(t.Context(), tc.data, tc.o, nil)
 			require.Nil(t, out)
 			require.ErrorIs(t, err, tc.target)
 			var c interface{ Code() string }
@@ -262,7 +263,7 @@ func TestOptionsValidate(t *testing.T) {
 func TestSchemaRejectsBrokenResults(t *testing.T) {
 	t.Parallel()
 	m := &fakeModel{centres: [][3]float32{{100, 100, 5}}}
-	out, err := New(m, imagedecode.Limits{}, testLogger(t)).Run(t.Context(), gradientPNG(t, 200, 200), Options{UVSize: 256}, nil)
+	out, err := New(m, imagedecode.Limits{}, testkit.Logger(t)).Run(t.Context(), gradientPNG(t, 200, 200), Options{UVSize: 256}, nil)
 	require.NoError(t, err)
 	s := resultSchema(t)
 	good := out.Files[len(out.Files)-1].Data
@@ -337,7 +338,7 @@ func TestRunManyFacesParallel(t *testing.T) {
 	}
 	m := &fakeModel{centres: centres}
 	o := Options{Geometry: true, UVSize: 256, MaxFaces: 6}
-	out, err := New(m, imagedecode.Limits{}, testLogger(t)).Run(t.Context(), gradientPNG(t, 660, 300), o, nil)
+	out, err := New(m, imagedecode.Limits{}, testkit.Logger(t)).Run(t.Context(), gradientPNG(t, 660, 300), o, nil)
 	require.NoError(t, err)
 	require.Len(t, out.Result.Faces, 6)
 	files := checkOutput(t, out, o)
@@ -353,7 +354,7 @@ func TestRunManyFacesParallel(t *testing.T) {
 // upright photo and find the same face as in the original.
 func TestRunAppliesEXIFOrientation(t *testing.T) {
 	t.Parallel()
-	p := New(realEngine(t), imagedecode.DefaultLimits(), testLogger(t))
+	p := New(realEngine(t), imagedecode.DefaultLimits(), testkit.Logger(t))
 	orig := photo(t, "ddfa_jianzhuguo.jpg")
 	up, err := imagedecode.Decode(orig, imagedecode.Limits{})
 	require.NoError(t, err)
