@@ -233,6 +233,14 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (status.Record, 
 		ID: msg.ID, Tenant: tenant, Input: msg.Input.Key, Options: optsJSON, CreatedAt: msg.SubmittedAt,
 	})
 	if err != nil {
+		// The record may have been written all the same (a connection lost
+		// after the write, a write not yet replicated: ErrNotReplicated);
+		// the caller is told the submit failed and submits anew, so end
+		// this one — it is never published — rather than leave it queued.
+		if _, ferr := c.status.Fail(context.WithoutCancel(ctx), msg.ID, "publish_failed", err.Error()); ferr != nil &&
+			!errors.Is(ferr, status.ErrNotFound) {
+			log.Warn("mark unrecorded job failed", slog.Any("err", ferr))
+		}
 		return status.Record{}, fmt.Errorf("client: record %s: %w", msg.ID, err)
 	}
 	if _, err := c.queue.Publish(ctx, msg); err != nil {
