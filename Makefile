@@ -31,9 +31,9 @@ bench: setup build ## Benchmarks: worker bench (model vs pipeline) and the fleet
 	$(BIN)/worker bench
 	$(BIN)/localstack bench
 
-chaos: setup build ## Long chaos run: 1000 jobs over 10 min against single servers, then the 3-node NATS cluster + Redis Sentinel
-	$(BIN)/localstack chaos --jobs 1000 --duration 10m --workers 3
-	$(BIN)/localstack chaos --jobs 1000 --duration 10m --workers 3 --nats-nodes 3 --redis sentinel
+chaos: setup build ## Long chaos runs: 1000 jobs over 10 min, a fault every 10 s, single servers then 3-node NATS + Redis Sentinel
+	$(BIN)/localstack chaos --jobs 1000 --duration 10m --interval 10s --workers 3
+	$(BIN)/localstack chaos --jobs 1000 --duration 10m --interval 10s --workers 3 --nats-nodes 3 --redis sentinel
 
 chaos-short: setup build ## The short chaos runs of CI: 200 jobs, every fault once, single servers and cluster + Sentinel
 	$(BIN)/localstack chaos --jobs 200 --duration 60s

@@ -42,7 +42,7 @@ var chaosFaults = []string{"worker", "nats", "redis", "s3", "producer"}
 type chaosOptions struct {
 	jobs, workers, natsNodes, concurrency, badEvery int
 	redisMode, faults, dataDir, binDir, images      string
-	duration, down, settle, timeout                 time.Duration
+	duration, interval, down, settle, timeout       time.Duration
 	verbose                                         bool
 	seed                                            uint64
 }
@@ -74,6 +74,7 @@ func chaos(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	fs.StringVar(&o.redisMode, "redis", "single", "Redis: single | sentinel (master + replica + 3 Sentinels, WAIT 1)")
 	fs.StringVar(&o.faults, "faults", strings.Join(chaosFaults, ","), "kinds of process to SIGKILL and restart, comma-separated ('' = none)")
 	fs.DurationVar(&o.duration, "duration", 60*time.Second, "submission window; faults are spread over it")
+	fs.DurationVar(&o.interval, "interval", 0, "time between fault starts (0 = the window split so that every kind comes once)")
 	fs.DurationVar(&o.down, "down", 2*time.Second, "how long a killed process stays down")
 	fs.DurationVar(&o.settle, "settle", 5*time.Minute, "how long to wait for every job to finish after the window")
 	fs.DurationVar(&o.timeout, "ready-timeout", 2*time.Minute, "how long to wait for a (re)started process")
@@ -184,7 +185,11 @@ type fleet struct {
 	common                        config.Producer
 }
 
-const chaosAPIKey = "chaos-local-key"
+// The run's tenant and its API key.
+const (
+	chaosTenant = "chaos"
+	chaosAPIKey = "chaos-local-key"
+)
 
 func (f *fleet) prepare() error {
 	exe, err := os.Executable()
@@ -382,7 +387,7 @@ func (f *fleet) startRedis() error {
 }
 
 func (f *fleet) startProducer(ctx context.Context) error {
-	env := append(f.env(), "FACEFLEET_HTTP_ADDR="+hostPort(f.apiPort), "FACEFLEET_API_KEYS=chaos:"+chaosAPIKey)
+	env := append(f.env(), "FACEFLEET_HTTP_ADDR="+hostPort(f.apiPort), "FACEFLEET_API_KEYS="+chaosTenant+":"+chaosAPIKey)
 	c, err := startChild("producer", filepath.Join(f.o.binDir, "producer"), f.o.dataDir, []string{"serve"}, env,
 		"http://"+hostPort(f.apiPort)+"/readyz", f.out, f.outMu)
 	if err != nil {
@@ -640,13 +645,15 @@ type chaosResult struct {
 	redelivered                int
 	events                     int
 	leftInQueue                uint64
+	unknown, unknownOpen       int // the tenant's jobs the run was not told of; those not finished
+	unknownOpenIDs             []string
 	deadLetters                uint64
 	latencies                  []time.Duration
 	window, total              time.Duration
 }
 
 func (r *chaosResult) bad() bool {
-	return r.refused > 0 || r.pending > 0 || r.wrongOutcome > 0 || r.missingFiles > 0 || r.regressions > 0 ||
+	return r.refused > 0 || r.pending > 0 || r.unknownOpen > 0 || r.wrongOutcome > 0 || r.missingFiles > 0 || r.regressions > 0 ||
 		r.multiTerminal > 0 || r.noAttempts > 0 || r.leftInQueue > 0
 }
 
@@ -675,7 +682,8 @@ func (r *chaosResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  wrong outcome %d, missing result files %d, no attempt recorded %d\n", r.wrongOutcome, r.missingFiles, r.noAttempts)
 	fmt.Fprintf(w, "  status events %d: regressions %d, more than one terminal state %d; jobs run more than once %d\n",
 		r.events, r.regressions, r.multiTerminal, r.redelivered)
-	fmt.Fprintf(w, "  left in the queue %d, dead letters %d\n", r.leftInQueue, r.deadLetters)
+	fmt.Fprintf(w, "  left in the queue %d, dead letters %d; jobs whose submit reply was lost %d, of them not finished %d %v\n",
+		r.leftInQueue, r.deadLetters, r.unknown, r.unknownOpen, r.unknownOpenIDs)
 	if len(r.latencies) > 0 {
 		fmt.Fprintf(w, "  submit → terminal: p50 %s, p90 %s, p99 %s, max %s\n",
 			percentile(r.latencies, 50).Round(time.Millisecond), percentile(r.latencies, 90).Round(time.Millisecond),
@@ -761,7 +769,10 @@ func (f *fleet) run(ctx context.Context, faults []string) (*chaosResult, error) 
 			// Fault i starts at (i+1)·step after the start (or as soon as
 			// the one before is over); more rounds follow while the window
 			// lasts.
-			step := f.o.duration / time.Duration(len(faults)+1)
+			step := f.o.interval
+			if step <= 0 {
+				step = f.o.duration / time.Duration(len(faults)+1)
+			}
 			counts := map[string]int{}
 			offset := map[string]int{}
 			for _, k := range faults {
@@ -880,6 +891,32 @@ func (f *fleet) run(ctx context.Context, faults []string) (*chaosResult, error) 
 
 	if err := f.checkQueue(ctx, res); err != nil {
 		return nil, err
+	}
+	// Jobs of the tenant the run does not know (accepted, but the reply
+	// was cut off by a fault) must have finished too: nothing in flight.
+	known := map[string]bool{}
+	for _, j := range res.jobs {
+		known[j.id] = true
+	}
+	for before := ""; ; {
+		recs, next, err := st.List(ctx, chaosTenant, before, status.MaxListLimit)
+		if err != nil {
+			return nil, fmt.Errorf("localstack chaos: list jobs: %w", err)
+		}
+		for _, r := range recs {
+			if known[r.ID] {
+				continue
+			}
+			res.unknown++
+			if !r.State.Terminal() {
+				res.unknownOpen++
+				res.unknownOpenIDs = append(res.unknownOpenIDs, r.ID+" ("+string(r.State)+")")
+			}
+		}
+		if next == "" {
+			break
+		}
+		before = next
 	}
 	store, err := f.storage()
 	if err != nil {
