@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
@@ -43,7 +44,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		toolcheck.Missing(t, "node not on PATH: run `make setup`")
 		return
 	}
-	web := filepath.Join(moduleRoot(t), "producer", "internal", "console", "web")
+	web := filepath.Join(testkit.ModuleRoot(t), "producer", "internal", "console", "web")
 	if _, err := os.Stat(filepath.Join(web, "node_modules", "playwright-core", "package.json")); err != nil {
 		toolcheck.Missing(t, "playwright-core is not installed in %s: run `make setup`", web)
 		return
@@ -70,7 +71,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if shot == "" {
 		shot = filepath.Join(t.TempDir(), "console.png")
 	} else if !filepath.IsAbs(shot) {
-		shot = filepath.Join(moduleRoot(t), shot) // relative to the repository root
+		shot = filepath.Join(testkit.ModuleRoot(t), shot) // relative to the repository root
 	}
 	start := time.Now()
 	cmd := exec.Command(node, "e2e/console.e2e.mjs",

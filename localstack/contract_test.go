@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
@@ -55,7 +56,7 @@ func TestThirdPartyContract(t *testing.T) {
 		}
 		t.Logf("retrying with other ports: %s", p.errors())
 	}
-	ctx := ctxT(t, 5*time.Minute)
+	ctx := testkit.Context(t, 5*time.Minute)
 	natsURL := "nats://" + hostPort(pt.nats)
 	apiURL := "http://" + hostPort(pt.api)
 
@@ -282,7 +283,7 @@ type contractAttempt struct {
 
 func newContractReceiver(t *testing.T) *contractReceiver {
 	// The secret as docs/CONTRACT.md gives it to readers.
-	doc, err := os.ReadFile(filepath.Join(moduleRoot(t), "docs", "CONTRACT.md"))
+	doc, err := os.ReadFile(filepath.Join(testkit.ModuleRoot(t), "docs", "CONTRACT.md"))
 	require.NoError(t, err)
 	secret := regexp.MustCompile("`(whsec_[A-Za-z0-9+/=]+)`").FindSubmatch(doc)
 	require.NotNil(t, secret, "docs/CONTRACT.md names no local webhook secret")

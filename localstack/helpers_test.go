@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,16 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/shared/devservers"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/shared/toolcheck"
 )
-
-// moduleRoot is the facefleet module root, found from this source file.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	require.True(t, ok)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), ".."))
-}
 
 // requireTools skips (or fails under FACEFLEET_REQUIRE_TOOLS) when the
 // stack's external pieces are missing: redis-server and ONNX Runtime.
@@ -36,7 +27,7 @@ func requireTools(t testing.TB) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		toolcheck.Missing(t, "redis-server not on PATH: run `make setup`")
 	}
-	if _, err := findORTLib(os.Getenv("FACEFLEET_ORT_LIB"), moduleRoot(t), ""); err != nil {
+	if _, err := findORTLib(os.Getenv("FACEFLEET_ORT_LIB"), testkit.ModuleRoot(t), ""); err != nil {
 		toolcheck.Missing(t, "%v", err)
 	}
 }
@@ -58,7 +49,7 @@ func binaries(t testing.TB) string {
 			return
 		}
 		cmd := exec.Command("go", "build", "-o", built.dir+string(filepath.Separator), "./worker", "./producer", "./localstack")
-		cmd.Dir = moduleRoot(t)
+		cmd.Dir = testkit.ModuleRoot(t)
 		out, err := cmd.CombinedOutput()
 		built.err, built.out = err, string(out)
 	})
@@ -116,7 +107,7 @@ type proc struct {
 func startLocalstack(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "localstack"), args...)
-	cmd.Dir = moduleRoot(t)
+	cmd.Dir = testkit.ModuleRoot(t)
 	cmd.Env = append(os.Environ(), "FACEFLEET_LOG_LEVEL=info")
 	// Its own process group, as a shell gives a foreground job: a signal to
 	// the group is what a Ctrl-C in the terminal sends.
@@ -234,12 +225,6 @@ func (w *lockedWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(b)
-}
-
-func ctxT(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // childGroups returns, for every direct child process of pid, its command

@@ -24,12 +24,13 @@ import (
 	"github.com/facefleet/facefleet/producer/client"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 // sample is the absolute path of a sample photo (a test in this package
 // runs the embedded S3 gateway, which changes the working directory).
 func sample(t *testing.T, name string) string {
-	return filepath.Join(moduleRoot(t), "localstack", "samples", name)
+	return filepath.Join(testkit.ModuleRoot(t), "localstack", "samples", name)
 }
 
 // copySamples copies the named sample photos into a new directory.
@@ -134,7 +135,7 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Logf("retrying with other ports: %s", p.errors())
 	}
 	p.waitLine(t, "try: bin/producer submit", time.Second)
-	ctx := ctxT(t, 4*time.Minute)
+	ctx := testkit.Context(t, 4*time.Minute)
 	cfg, err := config.LoadProducer(nil, func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
 	cfg.NATSURL = "nats://" + hostPort(pt.nats)
@@ -240,7 +241,7 @@ func TestPortInUse(t *testing.T) {
 	pt := freePorts(t)
 	opts := Options{DataDir: t.TempDir(), BinDir: binDir, WorkDir: workDir, NATSPort: pt.nats, NATSMonitorPort: pt.monitor,
 		S3Port: busy, RedisPort: pt.redis, APIPort: pt.api, WorkerPort: pt.worker}
-	_, err = Start(ctxT(t, time.Minute), opts)
+	_, err = Start(testkit.Context(t, time.Minute), opts)
 	require.ErrorIs(t, err, ErrPortInUse)
 	var pe *PortInUseError
 	require.ErrorAs(t, err, &pe)
@@ -253,14 +254,14 @@ func TestPortInUse(t *testing.T) {
 
 	// Two roles on one port are refused too.
 	opts.S3Port = pt.redis
-	_, err = Start(ctxT(t, time.Minute), opts)
+	_, err = Start(testkit.Context(t, time.Minute), opts)
 	require.ErrorContains(t, err, "both want port")
 }
 
 // TestMissingBinaries names the missing binaries and how to build them.
 func TestMissingBinaries(t *testing.T) {
 	t.Parallel()
-	_, err := Start(ctxT(t, time.Minute), Options{DataDir: t.TempDir(), BinDir: t.TempDir(), WorkDir: t.TempDir()})
+	_, err := Start(testkit.Context(t, time.Minute), Options{DataDir: t.TempDir(), BinDir: t.TempDir(), WorkDir: t.TempDir()})
 	require.ErrorContains(t, err, "worker binary not found")
 	require.ErrorContains(t, err, "producer binary not found")
 	require.ErrorContains(t, err, "make build")
@@ -279,7 +280,7 @@ func TestChildExitFailsStart(t *testing.T) {
 		S3Port: pt.s3, RedisPort: pt.redis, APIPort: pt.api, WorkerPort: pt.worker, Out: &lockedBuf{mu: &mu, b: &out}}
 	// Start runs the embedded S3 gateway, which allows one per process and
 	// changes the working directory: only this test does it in-process.
-	_, err := Start(ctxT(t, 2*time.Minute), opts)
+	_, err := Start(testkit.Context(t, 2*time.Minute), opts)
 	require.ErrorIs(t, err, ErrChildExited)
 	require.ErrorContains(t, err, "exit status 3")
 	for _, port := range []int{pt.nats, pt.s3, pt.redis} {

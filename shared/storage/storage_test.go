@@ -13,13 +13,15 @@ import (
 
 	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/storage"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 func setup(t testing.TB) (*storage.Store, context.Context) {
 	t.Helper()
 	env := devservers.S3(t)
-	st, err := storage.New(storage.Config{Endpoint: env.Endpoint, AccessKey: env.AccessKey,
-		SecretKey: env.SecretKey, Bucket: env.Bucket, Region: env.Region, PresignExpiry: time.Minute})
+	cfg := testkit.StorageConfig(env)
+	cfg.PresignExpiry = time.Minute
+	st, err := storage.New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)

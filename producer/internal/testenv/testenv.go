@@ -13,6 +13,7 @@ import (
 
 	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/shared/devservers"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 // Env is one test's servers and a matching producer configuration.
@@ -47,26 +48,11 @@ func New(t testing.TB) *Env {
 	return &Env{Config: cfg, NATS: n, Redis: r, S3: s}
 }
 
-// Context returns a context that ends with the test or after d.
-func Context(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+// Context returns a context that ends with the test or after d (testkit.Context).
+func Context(t testing.TB, d time.Duration) context.Context { return testkit.Context(t, d) }
 
-// Logger returns a slog logger writing to t.Log.
-func Logger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
-	return len(p), nil
-}
+// Logger returns a slog logger writing to t.Log (testkit.Logger).
+func Logger(t testing.TB) *slog.Logger { return testkit.Logger(t) }
 
 // FaceJPEG returns the bytes of a real face photo (producer/client/testdata/face.jpg).
 func FaceJPEG(t testing.TB) []byte {
