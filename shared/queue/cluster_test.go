@@ -254,3 +254,49 @@ func TestFetcherSurvivesRecreatedConsumer(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond)
 	require.NoError(t, got[0].Ack())
 }
+
+// TestPublishRetriedAcrossServerRestart publishes while the only server is
+// down for longer than one publish attempt (5 s): the attempt times out, the
+// retry after the restart is stored, once.
+func TestPublishRetriedAcrossServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a publish attempt")
+	}
+	port, err := devservers.FreePort()
+	require.NoError(t, err)
+	opts := devservers.NATSOptions{Port: port, StoreDir: t.TempDir()}
+	srv, err := devservers.StartNATS(opts)
+	require.NoError(t, err)
+	nc, err := nats.Connect(srv.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, queue.Provision(ctx, js, queue.Config{}))
+	q, err := queue.New(js, queue.Config{})
+	require.NoError(t, err)
+
+	srv.Shutdown()
+	m := newJob(t, job.PriorityNormal)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := q.Publish(ctx, m)
+		done <- err
+	}()
+	time.Sleep(6 * time.Second)
+	srv, err = devservers.StartNATS(opts)
+	require.NoError(t, err)
+	t.Cleanup(srv.Shutdown)
+	require.NoError(t, <-done)
+	took := time.Since(start)
+	require.Greater(t, took, 6*time.Second, "it waited for the server")
+	s, err := js.Stream(ctx, "FACEFLEET_JOBS")
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), info.State.Msgs, "stored once")
+	t.Logf("publish succeeded %s after the server went down", took.Round(time.Millisecond))
+}
