@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/facefleet/facefleet/shared/job"
 )
 
 // Producer is the configuration of the producer binary (CLI, HTTP API) and
@@ -60,11 +62,10 @@ func (p Producer) Validate() error {
 	return errors.Join(errs...)
 }
 
-var tenantRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // ValidTenant reports whether s is a usable tenant name: 1-64 characters of
-// a-z, A-Z, 0-9, '_' or '-' (safe in S3 keys and Redis keys).
-func ValidTenant(s string) bool { return tenantRE.MatchString(s) }
+// a-z, A-Z, 0-9, '_' or '-' (safe in S3 keys and Redis keys). The rule is
+// job.ValidProducerTenant's.
+func ValidTenant(s string) bool { return job.ValidProducerTenant(s) }
 
 // APIKey maps one secret key to the tenant it authenticates.
 type APIKey struct {
@@ -142,10 +143,7 @@ var (
 	_ slog.LogValuer = Producer{}
 )
 
-var (
-	streamRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-)
+var streamRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
 func commonValidate(n NATS, r Redis, s S3, l Log) []error {
 	var errs []error
@@ -194,7 +192,7 @@ func commonValidate(n NATS, r Redis, s S3, l Log) []error {
 	if (s.S3AccessKey == "") != (s.S3SecretKey == "") {
 		errs = append(errs, fieldErr("s3_secret_key", "s3_access_key and s3_secret_key must be set together"))
 	}
-	if !bucketRE.MatchString(s.S3Bucket) {
+	if !job.ValidBucket(s.S3Bucket) {
 		errs = append(errs, fieldErr("s3_bucket", "%q is not a valid bucket name", s.S3Bucket))
 	}
 	if s.S3Region == "" {

@@ -353,7 +353,7 @@ func (m *Message) Validate() error {
 	}
 	if m.Input.Bucket == "" {
 		add("input.bucket", "required")
-	} else if !validBucket(m.Input.Bucket) {
+	} else if !ValidBucket(m.Input.Bucket) {
 		add("input.bucket", "not a valid bucket name")
 	}
 	if err := ValidateKey(m.Input.Key); err != nil {
@@ -445,8 +445,24 @@ func ValidTenant(s string) bool {
 	return true
 }
 
-func validBucket(s string) bool {
+// ValidProducerTenant reports whether s is a tenant the producer submits
+// for (HTTP API keys, the CLI and Go client's FACEFLEET_TENANT): a
+// ValidTenant without '.', so that it is safe in S3 keys and Redis keys
+// whatever else the name sits beside.
+func ValidProducerTenant(s string) bool {
+	return ValidTenant(s) && !strings.Contains(s, ".")
+}
+
+// ValidBucket reports whether s is an S3 bucket name facefleet accepts:
+// 3 to 63 bytes of lowercase letters, digits, '-' and '.', beginning and
+// ending with a letter or digit. It is the rule for a message's
+// input.bucket and for FACEFLEET_S3_BUCKET.
+func ValidBucket(s string) bool {
 	if len(s) < 3 || len(s) > 63 {
+		return false
+	}
+	alnum := func(r byte) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' }
+	if !alnum(s[0]) || !alnum(s[len(s)-1]) {
 		return false
 	}
 	for _, r := range s {

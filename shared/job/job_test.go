@@ -320,3 +320,24 @@ func TestHeadImpliesGeometry(t *testing.T) {
 	require.True(t, job.Options{Head: true}.WantsGeometry())
 	require.False(t, job.DefaultOptions().Head)
 }
+
+// TestTenantAndBucketRules: job owns both tenant rules (a message's, and the
+// producer's, which has no '.') and the bucket rule config checks too.
+func TestTenantAndBucketRules(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string][2]bool{ // {ValidTenant, ValidProducerTenant}
+		"acme": {true, true}, "a-b_C9": {true, true}, "acme.eu": {true, false}, "..": {true, false},
+		"": {false, false}, "a b": {false, false}, "a/b": {false, false}, strings.Repeat("a", 65): {false, false},
+		strings.Repeat("a", 64): {true, true},
+	} {
+		require.Equal(t, want[0], job.ValidTenant(s), "ValidTenant(%q)", s)
+		require.Equal(t, want[1], job.ValidProducerTenant(s), "ValidProducerTenant(%q)", s)
+	}
+	for s, want := range map[string]bool{
+		"facefleet": true, "a.b-c": true, "abc": true, strings.Repeat("a", 63): true,
+		"ab": false, strings.Repeat("a", 64): false, "Facefleet": false, "-abc": false, "abc-": false,
+		".abc": false, "a_b": false,
+	} {
+		require.Equal(t, want, job.ValidBucket(s), "ValidBucket(%q)", s)
+	}
+}

@@ -140,6 +140,8 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 		strings.Replace(head, `/photo.jpg`, `/a\u0001.jpg`, 1) + `}`,
 		strings.Replace(head, `"tenant":"acme"`, `"tenant":"a b"`, 1) + `}`,
 		strings.Replace(head, `"bucket":"facefleet"`, `"bucket":"Facefleet"`, 1) + `}`,
+		strings.Replace(head, `"bucket":"facefleet"`, `"bucket":"-facefleet"`, 1) + `}`,
+		strings.Replace(head, `"bucket":"facefleet"`, `"bucket":"facefleet."`, 1) + `}`,
 		strings.Replace(head, `"2026-01-02T03:04:05Z"`, `"yesterday"`, 1) + `}`,
 	}
 	valid := func(s string) error {
