@@ -90,6 +90,9 @@ func (b *bundle) takeJob(t *testing.T) *job.Message {
 // work plays the worker's part on the status store and S3 for msg.
 func (b *bundle) work(t *testing.T, msg *job.Message, succeed bool) []string {
 	t.Helper()
+	// The producer publishes before it writes the record; a real worker
+	// would create a missing one, this one waits for the producer's.
+	require.Eventually(t, func() bool { _, err := b.st.Get(b.ctx, msg.ID); return err == nil }, 10*time.Second, 5*time.Millisecond)
 	_, err := b.st.Start(b.ctx, msg.ID, "test-worker", "cpu", 1)
 	require.NoError(t, err)
 	_, err = b.st.Progress(b.ctx, msg.ID, "landmarks", 40)

@@ -229,27 +229,21 @@ func (c *Client) Submit(ctx context.Context, req SubmitRequest) (status.Record, 
 	if err != nil {
 		return status.Record{}, fmt.Errorf("client: options: %w", err)
 	}
+	// The message first, then the record: a producer that dies (or loses
+	// Redis) in between leaves a job that runs — a worker creates a missing
+	// record from the message, as for any raw publish — never a queued
+	// record that no message will move. A publish that fails leaves
+	// nothing but the uploaded input.
+	if _, err := c.queue.Publish(ctx, msg); err != nil {
+		return status.Record{}, fmt.Errorf("client: publish %s: %w", msg.ID, err)
+	}
 	rec, _, err := c.status.Create(ctx, status.Record{
 		ID: msg.ID, Tenant: tenant, Input: msg.Input.Key, Options: optsJSON, CreatedAt: msg.SubmittedAt,
 	})
 	if err != nil {
-		// The record may have been written all the same (a connection lost
-		// after the write, a write not yet replicated: ErrNotReplicated);
-		// the caller is told the submit failed and submits anew, so end
-		// this one — it is never published — rather than leave it queued.
-		if _, ferr := c.status.Fail(context.WithoutCancel(ctx), msg.ID, "publish_failed", err.Error()); ferr != nil &&
-			!errors.Is(ferr, status.ErrNotFound) {
-			log.Warn("mark unrecorded job failed", slog.Any("err", ferr))
-		}
-		return status.Record{}, fmt.Errorf("client: record %s: %w", msg.ID, err)
-	}
-	if _, err := c.queue.Publish(ctx, msg); err != nil {
-		// The record would stay queued forever: mark it failed so that
-		// watchers end, and report the publish error.
-		if _, ferr := c.status.Fail(context.WithoutCancel(ctx), msg.ID, errcode.PublishFailed.String(), err.Error()); ferr != nil {
-			log.Error("mark unpublished job failed", slog.Any("err", ferr))
-		}
-		return status.Record{}, fmt.Errorf("client: publish %s: %w", msg.ID, err)
+		// The job is queued and will run; the caller learns of the
+		// failure (it may submit again: a second job, not a lost one).
+		return status.Record{}, fmt.Errorf("client: record %s (its job is queued): %w", msg.ID, err)
 	}
 	log.Info("job submitted", slog.String("input", msg.Input.Key), slog.String("priority", string(prio)))
 	return rec, nil

@@ -13,10 +13,11 @@ import (
 	"github.com/facefleet/facefleet/shared/status"
 )
 
-// A submit whose record was written but not replicated (WAIT for a replica
-// that is not there) fails, and the record it left is failed, not queued
-// forever: the caller submits anew.
-func TestSubmitUnreplicatedRecordIsNotLeftQueued(t *testing.T) {
+// A submit whose record write fails (here: written but not replicated, a
+// WAIT for a replica that is not there) reports the failure, and what it
+// left is a job that will run — its message is in the stream — never a
+// queued record without one.
+func TestSubmitRecordFailureLeavesARunnableJob(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
 	ctx := testenv.Context(t, 30*time.Second)
@@ -34,11 +35,15 @@ func TestSubmitUnreplicatedRecordIsNotLeftQueued(t *testing.T) {
 	recs, _, err := st.List(ctx, "acme", "", 10)
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
-	require.Equal(t, status.StateFailed, recs[0].State)
-	require.Equal(t, "publish_failed", recs[0].ErrorCode)
+	require.Equal(t, status.StateQueued, recs[0].State)
 	stream, err := env.NATS.JS.Stream(ctx, cfg.NATSStream)
 	require.NoError(t, err)
 	info, err := stream.Info(ctx)
 	require.NoError(t, err)
-	require.Zero(t, info.State.Msgs, "never published")
+	require.Equal(t, uint64(1), info.State.Msgs, "published before the record")
+	m := fetchOne(t, &bundle{env: env, c: c, ctx: ctx}, job.PriorityNormal)
+	got, err := job.Decode(m.Data())
+	require.NoError(t, err)
+	require.Equal(t, recs[0].ID, got.ID)
+	require.NoError(t, m.Ack())
 }
