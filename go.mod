@@ -16,6 +16,7 @@ require (
 	github.com/versity/versitygw v1.8.0
 	github.com/x448/float16 v0.8.4
 	github.com/yalue/onnxruntime_go v1.27.0
+	go.uber.org/goleak v1.3.0
 	golang.org/x/image v0.48.0
 	google.golang.org/protobuf v1.36.12
 	k8s.io/api v0.37.2

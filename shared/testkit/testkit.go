@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
@@ -104,4 +106,28 @@ func (p Producer) Submit(ctx context.Context, t testing.TB, img []byte, opts job
 		t.Fatalf("testkit: publish: %v", err)
 	}
 	return m.ID
+}
+
+// VerifyNoLeaks runs the package's tests (m.Run) and then fails the test
+// binary when goroutines started by the tests are still running
+// (go.uber.org/goleak). Call it from TestMain of every package whose tests
+// start goroutines. Goroutines that outlive the tests by design — the
+// process-wide shared S3 gateway child — are ignored.
+func VerifyNoLeaks(m *testing.M, opts ...goleak.Option) {
+	goleak.VerifyTestMain(m, append(leakIgnores(), opts...)...)
+}
+
+func leakIgnores() []goleak.Option {
+	return []goleak.Option{
+		// The shared S3 gateway child (devservers.SharedS3): started once per
+		// test binary, its waiter, stdout reader and signaller run until the
+		// process exits (Pdeathsig ends the child).
+		goleak.IgnoreAnyFunction("github.com/facefleet/facefleet/shared/devservers.startS3Child.func1"),
+		goleak.IgnoreAnyFunction("github.com/facefleet/facefleet/shared/devservers.startS3Child.func1.1"),
+		goleak.IgnoreAnyFunction("github.com/facefleet/facefleet/shared/devservers.startS3Child.func1.2"),
+		// Idle keep-alive connections of pooled HTTP clients (minio-go's
+		// shared transport to that gateway): reused across tests by design.
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+	}
 }

@@ -1,0 +1,11 @@
+package client_test
+
+import (
+	"testing"
+
+	"github.com/facefleet/facefleet/shared/testkit"
+)
+
+// TestMain fails the package when a test leaves a goroutine running (the watchers and connections
+// these tests start).
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }

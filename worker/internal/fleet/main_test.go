@@ -1,0 +1,11 @@
+package fleet
+
+import (
+	"testing"
+
+	"github.com/facefleet/facefleet/shared/testkit"
+)
+
+// TestMain fails the package when a test leaves a goroutine running (the
+// workers, heartbeats, dispatchers and watchers these tests start).
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
