@@ -13,12 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/facefleet/facefleet/config"
+	"github.com/facefleet/facefleet/shared/backend"
 	"github.com/facefleet/facefleet/shared/devservers"
-	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/storage"
 )
 
@@ -317,26 +314,12 @@ func (s *Stack) startServers() error {
 func (s *Stack) provision(ctx context.Context, w config.Worker) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	nc, err := nats.Connect(s.NATSURL, nats.Name("localstack"))
+	// The stream as the producer sees it, the consumers as the workers do.
+	n := s.Common.NATS
+	n.AckWait, n.MaxDeliver, n.MaxAckPending = w.AckWait, w.MaxDeliver, w.MaxAckPending
+	qcfg, err := backend.Provision(ctx, backend.Config{NATS: n, S3: s.Common.S3}, "localstack")
 	if err != nil {
-		return fmt.Errorf("localstack: connect NATS: %w", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	qcfg := queue.Config{Stream: s.Common.NATSStream, Replicas: s.Common.NATSReplicas,
-		AckWait: w.AckWait, MaxDeliver: w.MaxDeliver}
-	if err := queue.Provision(ctx, js, qcfg); err != nil {
-		return fmt.Errorf("localstack: provision JetStream: %w", err)
-	}
-	store, err := s.Storage()
-	if err != nil {
-		return err
-	}
-	if err := store.EnsureBucket(ctx); err != nil {
-		return fmt.Errorf("localstack: %w", err)
+		return fmt.Errorf("localstack: provision: %w", err)
 	}
 	s.opts.Log.Info("provisioned", slog.String("stream", qcfg.WithDefaults().Stream), slog.String("bucket", s.Common.S3Bucket))
 	return nil
@@ -344,9 +327,9 @@ func (s *Stack) provision(ctx context.Context, w config.Worker) error {
 
 // Storage returns a store on the stack's S3 server and bucket.
 func (s *Stack) Storage() (*storage.Store, error) {
-	return storage.New(storage.Config{Endpoint: s.S3Endpoint, AccessKey: s.Common.S3AccessKey,
-		SecretKey: s.Common.S3SecretKey, Bucket: s.Common.S3Bucket, Region: s.Common.S3Region,
-		PresignExpiry: s.Common.PresignExpiry})
+	cfg := s.Common.StorageConfig()
+	cfg.PresignExpiry = s.Common.PresignExpiry
+	return storage.New(cfg)
 }
 
 // Env returns the FACEFLEET_* variables pointing a process at the stack's

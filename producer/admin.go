@@ -9,13 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/facefleet/facefleet/config"
+	"github.com/facefleet/facefleet/shared/backend"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
-	"github.com/facefleet/facefleet/shared/storage"
 )
 
 // cmdProvision creates the bucket, the job stream, its per-priority worker
@@ -38,24 +35,8 @@ func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
-	nc, err := nats.Connect(cfg.NATSURL, cfg.ConnectOptions("facefleet-provision")...)
+	qcfg, err := backend.Provision(ctx, backend.Config{NATS: cfg.NATS, Redis: cfg.Redis, S3: cfg.S3}, "facefleet-provision")
 	if err != nil {
-		return fmt.Errorf("connect nats %s: %w", cfg.NATSURL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	qcfg := cfg.QueueConfig()
-	if err := queue.Provision(ctx, js, qcfg); err != nil {
-		return err
-	}
-	store, err := storage.New(cfg.StorageConfig())
-	if err != nil {
-		return err
-	}
-	if err := store.EnsureBucket(ctx); err != nil {
 		return err
 	}
 	var consumers []string

@@ -19,8 +19,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/facefleet/facefleet/config"
+	"github.com/facefleet/facefleet/shared/backend"
 	"github.com/facefleet/facefleet/shared/queue"
-	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
 	"github.com/facefleet/facefleet/shared/webhook"
 	"github.com/facefleet/facefleet/worker/internal/engine"
@@ -103,47 +103,26 @@ func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device,
 	}()
 	log.Info("health and metrics listening", slog.String("addr", ln.Addr().String()))
 
-	nc, err := nats.Connect(cfg.NATSURL, append(cfg.ConnectOptions("facefleet-worker "+cfg.WorkerName),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			health.Set(natsPart, false)
-			log.Warn("nats disconnected", slog.Any("error", err))
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) {
-			health.Set(natsPart, true)
-			log.Info("nats reconnected")
-		}),
-	)...)
-	if err != nil {
-		return fmt.Errorf("connect nats %s: %w", cfg.NATSURL, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	qcfg := cfg.QueueConfig()
-	if err := queue.Provision(ctx, js, qcfg); err != nil {
-		return err
-	}
-	q, err := queue.New(js, qcfg)
+	conns, err := backend.Open(ctx, backend.Config{NATS: cfg.NATS, Redis: cfg.Redis, S3: cfg.S3}, backend.Options{
+		Name: "facefleet-worker " + cfg.WorkerName,
+		NATSOptions: []nats.Option{
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				health.Set(natsPart, false)
+				log.Warn("nats disconnected", slog.Any("error", err))
+			}),
+			nats.ReconnectHandler(func(*nats.Conn) {
+				health.Set(natsPart, true)
+				log.Info("nats reconnected")
+			}),
+		},
+	})
 	if err != nil {
 		return err
 	}
-	health.Set(natsPart, nc.IsConnected())
+	defer conns.Close()
+	js, qcfg, q, st, store := conns.JS, conns.QueueConfig, conns.Queue, conns.Status, conns.Store
+	health.Set(natsPart, conns.NC.IsConnected())
 
-	rdb := cfg.RedisClient()
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis %s: %w", cfg.RedisEndpoint(), err)
-	}
-	st := status.New(rdb, cfg.StatusConfig())
-	store, err := storage.New(cfg.StorageConfig())
-	if err != nil {
-		return err
-	}
-	if err := store.EnsureBucket(ctx); err != nil {
-		return err
-	}
 	outbox, dispatcher, err := webhooks(ctx, cfg, js, qcfg, store, metrics, base)
 	if err != nil {
 		return err
