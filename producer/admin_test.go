@@ -9,15 +9,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 func TestProvisionIsIdempotent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	bucket := devservers.BucketName(t)
+	bucket := testkit.BucketName(t)
 	stream := b.env.Config.NATSStream // setup provisioned it already, as a worker would: provision must accept that
 	args := b.args("provision", "--s3-bucket", bucket)
 	for range 2 {

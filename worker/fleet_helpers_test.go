@@ -24,9 +24,9 @@ import (
 // fleetEnv is a private NATS, Redis and S3 for one `worker run` test, with
 // the clients a producer would use.
 type fleetEnv struct {
-	nats   *devservers.NATSEnv
-	redis  *devservers.RedisEnv
-	s3     *devservers.S3Env
+	nats   *testkit.NATSEnv
+	redis  *testkit.RedisEnv
+	s3     *testkit.S3Env
 	qcfg   queue.Config
 	q      *queue.Queue
 	status *status.Store
@@ -35,7 +35,7 @@ type fleetEnv struct {
 
 func newFleetEnv(t *testing.T, ackWait time.Duration) *fleetEnv {
 	t.Helper()
-	e := &fleetEnv{nats: devservers.NATS(t), redis: devservers.Redis(t), s3: devservers.S3(t)}
+	e := &fleetEnv{nats: testkit.NATS(t), redis: testkit.Redis(t), s3: testkit.S3(t)}
 	e.qcfg = queue.Config{Stream: "FACEFLEET_JOBS", AckWait: ackWait, MaxDeliver: 3}
 	require.NoError(t, queue.Provision(t.Context(), e.nats.JS, e.qcfg))
 	var err error

@@ -9,7 +9,6 @@ import (
 
 	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/shared/backend"
-	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/testkit"
@@ -21,13 +20,13 @@ func TestMain(m *testing.M) { testkit.VerifyNoLeaks(m) }
 // with a bucket that does not exist yet.
 func configFor(t *testing.T) backend.Config {
 	t.Helper()
-	n, r, s := devservers.NATS(t), devservers.Redis(t), devservers.S3(t)
+	n, r, s := testkit.NATS(t), testkit.Redis(t), testkit.S3(t)
 	w, err := config.LoadWorker(nil, func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
 	cfg := backend.Config{NATS: w.NATS, Redis: w.Redis, S3: w.S3}
 	cfg.NATSURL, cfg.RedisAddr = n.URL, r.Addr
 	cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey, cfg.S3Region = s.Endpoint, s.AccessKey, s.SecretKey, s.Region
-	cfg.S3Bucket = devservers.BucketName(t)
+	cfg.S3Bucket = testkit.BucketName(t)
 	t.Cleanup(func() { _ = s.Client.RemoveBucket(context.Background(), cfg.S3Bucket) })
 	return cfg
 }

@@ -12,11 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/shared/devservers"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 func TestNATSJetStream(t *testing.T) {
 	t.Parallel()
-	env := devservers.NATS(t)
+	env := testkit.NATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := env.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Storage: jetstream.FileStorage})
@@ -41,7 +42,7 @@ func TestNATSFixedPortAndShutdown(t *testing.T) {
 
 func TestRedisEphemeral(t *testing.T) {
 	t.Parallel()
-	env := devservers.Redis(t)
+	env := testkit.Redis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, env.Client.Set(ctx, "k", "v", 0).Err())
@@ -55,7 +56,7 @@ func TestRedisEphemeral(t *testing.T) {
 
 func TestRedisDurableSurvivesRestart(t *testing.T) {
 	t.Parallel()
-	env := devservers.Redis(t) // only to skip cleanly when redis-server is missing
+	env := testkit.Redis(t) // only to skip cleanly when redis-server is missing
 	_ = env
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -87,8 +88,8 @@ func TestRedisDurableSurvivesRestart(t *testing.T) {
 
 func TestS3SharedBucketPerTest(t *testing.T) {
 	t.Parallel()
-	a := devservers.S3(t)
-	b := devservers.S3(t)
+	a := testkit.S3(t)
+	b := testkit.S3(t)
 	require.NotEqual(t, a.Bucket, b.Bucket)
 	require.Equal(t, a.Endpoint, b.Endpoint, "one gateway per process")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -128,7 +129,7 @@ func BenchmarkStartNATS(b *testing.B) {
 }
 
 func BenchmarkStartRedis(b *testing.B) {
-	devservers.Redis(b) // skip when not installed
+	testkit.Redis(b) // skip when not installed
 	for b.Loop() {
 		srv, err := devservers.StartRedis(context.Background(), "", 0)
 		require.NoError(b, err)

@@ -9,9 +9,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 type bundle struct {
@@ -22,7 +22,7 @@ type bundle struct {
 
 func setup(t testing.TB, cfg queue.Config) *bundle {
 	t.Helper()
-	env := devservers.NATS(t)
+	env := testkit.NATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	require.NoError(t, queue.Provision(ctx, env.JS, cfg))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
@@ -238,7 +239,7 @@ func TestClusterSlotSafe(t *testing.T) {
 // writer retries; a retry of the same step is a no-op).
 func TestWaitReplicasRefusesUnreplicatedWrite(t *testing.T) {
 	t.Parallel()
-	env := devservers.Redis(t)
+	env := testkit.Redis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	st := status.New(env.Client, status.Config{TTL: time.Hour, WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})

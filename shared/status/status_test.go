@@ -11,19 +11,19 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 type bundle struct {
 	st  *status.Store
 	ctx context.Context
-	env *devservers.RedisEnv
+	env *testkit.RedisEnv
 }
 
 func setup(t testing.TB) *bundle {
 	t.Helper()
-	env := devservers.Redis(t)
+	env := testkit.Redis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return &bundle{st: status.New(env.Client, status.Config{TTL: time.Hour}), ctx: ctx, env: env}

@@ -11,14 +11,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/storage"
 	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 func setup(t testing.TB) (*storage.Store, context.Context) {
 	t.Helper()
-	env := devservers.S3(t)
+	env := testkit.S3(t)
 	cfg := testkit.StorageConfig(env)
 	cfg.PresignExpiry = time.Minute
 	st, err := storage.New(cfg)
@@ -30,8 +29,8 @@ func setup(t testing.TB) (*storage.Store, context.Context) {
 
 func TestEnsureBucketIdempotent(t *testing.T) {
 	t.Parallel()
-	env := devservers.S3(t)
-	bucket := devservers.BucketName(t)
+	env := testkit.S3(t)
+	bucket := testkit.BucketName(t)
 	st, err := storage.New(storage.Config{Endpoint: env.Endpoint, AccessKey: env.AccessKey, SecretKey: env.SecretKey, Bucket: bucket})
 	require.NoError(t, err)
 	ctx := context.Background()

@@ -17,7 +17,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
@@ -59,13 +58,13 @@ func ModuleRoot(t testing.TB) string {
 }
 
 // StorageConfig is the storage configuration of a devservers S3 bucket.
-func StorageConfig(s *devservers.S3Env) storage.Config {
+func StorageConfig(s *S3Env) storage.Config {
 	return storage.Config{Endpoint: s.Endpoint, AccessKey: s.AccessKey, SecretKey: s.SecretKey,
 		Bucket: s.Bucket, Region: s.Region}
 }
 
 // Store opens the storage of a devservers S3 bucket.
-func Store(t testing.TB, s *devservers.S3Env) *storage.Store {
+func Store(t testing.TB, s *S3Env) *storage.Store {
 	t.Helper()
 	st, err := storage.New(StorageConfig(s))
 	if err != nil {

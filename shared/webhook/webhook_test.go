@@ -18,10 +18,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/shared/webhook"
 )
 
@@ -117,7 +117,7 @@ func (r *receiver) attempts(id string) []string {
 
 type bundle struct {
 	ctx    context.Context
-	env    *devservers.NATSEnv
+	env    *testkit.NATSEnv
 	qcfg   queue.Config
 	outbox *webhook.Outbox
 	key    webhook.Secret
@@ -127,7 +127,7 @@ func setup(t *testing.T) *bundle { return setupB(t) }
 
 func setupB(t testing.TB) *bundle {
 	t.Helper()
-	env := devservers.NATS(t)
+	env := testkit.NATS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	qcfg := queue.Config{}.WithDefaults()

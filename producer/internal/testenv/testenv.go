@@ -12,25 +12,24 @@ import (
 	"time"
 
 	"github.com/facefleet/facefleet/config"
-	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 // Env is one test's servers and a matching producer configuration.
 type Env struct {
 	Config config.Producer
-	NATS   *devservers.NATSEnv
-	Redis  *devservers.RedisEnv
-	S3     *devservers.S3Env
+	NATS   *testkit.NATSEnv
+	Redis  *testkit.RedisEnv
+	S3     *testkit.S3Env
 }
 
 // New starts a NATS server, a redis-server and a bucket on the shared S3
 // gateway for t, and returns a validated config.Producer for them.
 func New(t testing.TB) *Env {
 	t.Helper()
-	n := devservers.NATS(t)
-	r := devservers.Redis(t)
-	s := devservers.S3(t)
+	n := testkit.NATS(t)
+	r := testkit.Redis(t)
+	s := testkit.S3(t)
 	cfg, err := config.LoadProducer(nil, nil)
 	if err != nil {
 		t.Fatalf("testenv: default config: %v", err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
@@ -67,7 +66,7 @@ func stagedProcessor(calls *atomic.Int32, gate func(stage string)) funcProcessor
 // (storage), each private to the test.
 type testBundle struct {
 	ctx     context.Context
-	nats    *devservers.NATSEnv
+	nats    *testkit.NATSEnv
 	q       *queue.Queue
 	qcfg    queue.Config
 	fetcher *queue.Fetcher
@@ -84,7 +83,7 @@ func setup(t *testing.T, qcfg queue.Config) *testBundle {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	env := devservers.NATS(t)
+	env := testkit.NATS(t)
 	if qcfg.AckWait == 0 {
 		qcfg.AckWait = 2 * time.Second
 	}
@@ -96,8 +95,8 @@ func setup(t *testing.T, qcfg queue.Config) *testBundle {
 	require.NoError(t, err)
 	f, err := q.Fetcher(ctx)
 	require.NoError(t, err)
-	rdb := devservers.Redis(t)
-	s3 := devservers.S3(t)
+	rdb := testkit.Redis(t)
+	s3 := testkit.S3(t)
 	store := testkit.Store(t, s3)
 	return &testBundle{
 		ctx: ctx, nats: env, q: q, qcfg: q.Config(), fetcher: f,

@@ -1,4 +1,7 @@
-package devservers
+// The per-test servers: an embedded NATS, a redis-server and a bucket on the
+// shared S3 gateway, each with a connected client, stopped on cleanup.
+
+package testkit
 
 import (
 	"context"
@@ -6,9 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,12 +19,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/facefleet/facefleet/shared/devservers"
 	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
 // NATSEnv is a per-test embedded NATS server with a connected client.
 type NATSEnv struct {
-	Server *NATSServer
+	Server *devservers.NATSServer
 	URL    string
 	Conn   *nats.Conn
 	JS     jetstream.JetStream
@@ -34,7 +36,7 @@ type NATSEnv struct {
 // cleanup. Startup takes a few milliseconds.
 func NATS(t testing.TB) *NATSEnv {
 	t.Helper()
-	srv, err := StartNATS(NATSOptions{StoreDir: t.TempDir()})
+	srv, err := devservers.StartNATS(devservers.NATSOptions{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("devservers.NATS: %v", err)
 	}
@@ -53,7 +55,7 @@ func NATS(t testing.TB) *NATSEnv {
 
 // RedisEnv is a per-test redis-server with a connected client.
 type RedisEnv struct {
-	Server *RedisServer
+	Server *devservers.RedisServer
 	Addr   string
 	Client *redis.Client
 }
@@ -66,9 +68,9 @@ type RedisEnv struct {
 // between tests (they would be on a shared server: channels ignore DB index).
 func Redis(t testing.TB) *RedisEnv {
 	t.Helper()
-	srv, err := StartRedis(context.Background(), "", 0)
+	srv, err := devservers.StartRedis(context.Background(), "", 0)
 	if err != nil {
-		if errors.Is(err, ErrRedisNotInstalled) {
+		if errors.Is(err, devservers.ErrRedisNotInstalled) {
 			toolcheck.Missing(t, "%v", err)
 			return nil
 		}
@@ -80,37 +82,16 @@ func Redis(t testing.TB) *RedisEnv {
 	return &RedisEnv{Server: srv, Addr: srv.Addr, Client: rdb}
 }
 
-var shared struct {
-	once sync.Once
-	srv  *S3Server
-	err  error
-}
-
-// Credentials of the process-wide test gateway.
-const (
-	TestAccessKey = "facefleet-test"
-	TestSecretKey = "facefleet-test-secret"
-)
-
-// SharedS3 returns the process-wide versitygw gateway, starting it on first
-// use (random port, data in a temporary directory). It runs cmd/s3gw as a
-// child process (built with `go build` on first use, or $FACEFLEET_S3GW_BIN),
-// because the embedded gateway would chdir the test process. The child dies
-// with the test process. Use a bucket per test (see S3).
-func SharedS3(t testing.TB) *S3Server {
+// SharedS3 returns the process-wide versitygw gateway
+// (devservers.SharedS3Server), failing the test when it cannot start. Use a
+// bucket per test (see S3).
+func SharedS3(t testing.TB) *devservers.S3Server {
 	t.Helper()
-	shared.once.Do(func() {
-		dir, err := os.MkdirTemp("", "facefleet-s3-*")
-		if err != nil {
-			shared.err = err
-			return
-		}
-		shared.srv, shared.err = startS3Child(context.Background(), dir, TestAccessKey, TestSecretKey)
-	})
-	if shared.err != nil {
-		t.Fatalf("devservers.SharedS3: %v", shared.err)
+	srv, err := devservers.SharedS3Server()
+	if err != nil {
+		t.Fatalf("devservers.SharedS3: %v", err)
 	}
-	return shared.srv
+	return srv
 }
 
 // S3Env is a bucket of its own on the shared gateway, with a client.
