@@ -11,7 +11,7 @@ IMAGE_TAG ?= 0.1.0
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install what tests and the local stack need (redis-server, chromium, ONNX Runtime, npm packages, helm, nats CLI); idempotent
+setup: ## Install what tests and the local stack need (redis-server, chromium, ONNX Runtime, npm packages, helm, nats CLI, golangci-lint); idempotent
 	@bash .ci/install-tools.sh
 
 build: ## Build bin/worker, bin/producer, bin/localstack
@@ -59,8 +59,9 @@ images: ## Build the Docker images (needs Docker and internet)
 	docker build -f worker/Dockerfile -t facefleet/worker-cpu:$(IMAGE_TAG) .
 	docker build -f producer/Dockerfile -t facefleet/producer:$(IMAGE_TAG) .
 
-lint: ## go vet and chart lint
+lint: setup ## go vet, golangci-lint (.golangci.yml) and chart lint
 	$(GO) vet ./...
+	golangci-lint run ./...
 	helm lint --strict charts/facefleet
 
 clean: ## Remove build outputs and local stack state

@@ -56,6 +56,11 @@ if ! command -v helm >/dev/null && [[ ! -x "$gobin/helm" ]]; then
   echo "installing helm v4.3.2 (go install, a few minutes the first time)"
   go install helm.sh/helm/v4/cmd/helm@v4.3.2
 fi
+# golangci-lint for `make lint` (.golangci.yml), pinned; from the module proxy.
+if ! "$gobin/golangci-lint" version 2>/dev/null | grep -q 'version 2\.15\.0 '; then
+  echo "installing golangci-lint v2.15.0 (go install, about two minutes the first time)"
+  go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+fi
 if ! command -v nats >/dev/null && [[ ! -x "$gobin/nats" ]]; then
   # The third-party contract test publishes with the real NATS CLI.
   echo "installing the nats CLI v0.5.0 (go install, about a minute the first time)"

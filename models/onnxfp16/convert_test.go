@@ -307,11 +307,11 @@ func TestUnknownFieldsSurvive(t *testing.T) {
 	require.NoError(t, err)
 	got, err := onnxfp16.Decode(out)
 	require.NoError(t, err)
-	require.Equal(t, []byte(top), []byte(got.ProtoReflect().GetUnknown()))
+	require.Equal(t, top, []byte(got.ProtoReflect().GetUnknown()))
 	var found bool
 	for _, n := range got.Graph.Node {
 		if n.GetOpType() == "Relu" {
-			require.Equal(t, []byte(nodeExtra), []byte(n.ProtoReflect().GetUnknown()))
+			require.Equal(t, nodeExtra, []byte(n.ProtoReflect().GetUnknown()))
 			found = true
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/facefleet/facefleet/config"
@@ -93,7 +94,7 @@ func New(jobs Jobs, o Options) (*Server, error) {
 	}
 	if o.Registerer == nil {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		o.Registerer, o.Gatherer = reg, reg
 	}
 	if o.Gatherer == nil {

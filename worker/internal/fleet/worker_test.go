@@ -106,7 +106,7 @@ func TestWorkerPanicIsRetried(t *testing.T) {
 	b.start(t, funcProcessor(func(ctx context.Context, data []byte, o pipeline.Options, p pipeline.Progress) (*pipeline.Output, error) {
 		if calls.Add(1) == 1 {
 			var m map[string]int
-			m["boom"] = 1 // nil map write panics
+			m["boom"] = 1 //nolint:staticcheck // SA5000 on purpose: the nil-map write is the panic under test
 		}
 		return ok(ctx, data, o, p)
 	}))
