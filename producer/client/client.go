@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/facefleet/facefleet/config"
+	"github.com/facefleet/facefleet/shared/backend"
 	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/queue"
@@ -91,45 +92,14 @@ func New(ctx context.Context, cfg config.Producer, opts ...Option) (*Client, err
 		}
 	}()
 
-	scfg := cfg.StorageConfig()
-	scfg.PresignExpiry = cfg.PresignExpiry
-	store, err := storage.New(scfg)
+	conns, err := backend.Open(ctx, backend.Config{NATS: cfg.NATS, Redis: cfg.Redis, S3: cfg.S3}, backend.Options{
+		Name: o.name, ProvisionIfMissing: true, NoBucket: !o.ensureBucket, PresignExpiry: cfg.PresignExpiry,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("client: %w", err)
 	}
-	c.store = store
-	if o.ensureBucket {
-		if err := store.EnsureBucket(ctx); err != nil {
-			return nil, fmt.Errorf("client: s3 %s: %w", cfg.S3Endpoint, err)
-		}
-	}
-
-	c.rdb = cfg.RedisClient()
-	if err := c.rdb.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("client: redis %s: %w", cfg.RedisEndpoint(), err)
-	}
-	c.status = status.New(c.rdb, cfg.StatusConfig())
-
-	c.nc, err = nats.Connect(cfg.NATSURL, cfg.ConnectOptions(o.name)...)
-	if err != nil {
-		return nil, fmt.Errorf("client: nats %s: %w", cfg.NATSURL, err)
-	}
-	c.js, err = jetstream.New(c.nc)
-	if err != nil {
-		return nil, fmt.Errorf("client: jetstream: %w", err)
-	}
-	qcfg := cfg.QueueConfig()
-	if _, err := c.js.Stream(ctx, cfg.NATSStream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		if err := queue.Provision(ctx, c.js, qcfg); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("client: stream %s: %w", cfg.NATSStream, err)
-	}
-	c.queue, err = queue.New(c.js, qcfg)
-	if err != nil {
-		return nil, err
-	}
+	c.store, c.rdb, c.status, c.nc, c.js, c.queue = conns.Store, conns.Redis, conns.Status, conns.NC, conns.JS, conns.Queue
+	qcfg := conns.QueueConfig
 	c.outbox = webhook.NewOutbox(c.js, qcfg, c.store, c.log)
 	ok = true
 	return c, nil

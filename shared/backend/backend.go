@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,6 +36,15 @@ type Options struct {
 	NATSOptions []nats.Option
 	// NoRedis skips Redis: Conns.Redis and Conns.Status stay nil.
 	NoRedis bool
+	// ProvisionIfMissing provisions the job stream (and its consumers)
+	// only when it does not exist yet, so that a client leaves the
+	// consumer settings to the workers that own them.
+	ProvisionIfMissing bool
+	// NoBucket skips creating the bucket when it is missing.
+	NoBucket bool
+	// PresignExpiry is the store's presigned URL lifetime (the producer's
+	// setting); 0 leaves storage's default.
+	PresignExpiry time.Duration
 }
 
 // Conns are the open connections and the stores on them.
@@ -51,9 +61,10 @@ type Conns struct {
 }
 
 // Open connects to NATS and JetStream, provisions the job stream, its
-// consumers and the dead-letter stream (idempotent), connects to Redis and
-// pings it, and opens the S3 store, creating the bucket when missing. On an
-// error whatever was opened is closed again.
+// consumers and the dead-letter stream (idempotent; see
+// Options.ProvisionIfMissing), connects to Redis and pings it, and opens the
+// S3 store, creating the bucket when missing (unless Options.NoBucket). On
+// an error whatever was opened is closed again.
 func Open(ctx context.Context, cfg Config, o Options) (_ *Conns, err error) {
 	c := &Conns{}
 	defer func() {
@@ -69,8 +80,20 @@ func Open(ctx context.Context, cfg Config, o Options) (_ *Conns, err error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	c.QueueConfig = cfg.QueueConfig()
-	if err := queue.Provision(ctx, c.JS, c.QueueConfig); err != nil {
-		return nil, err
+	provision := true
+	if o.ProvisionIfMissing {
+		_, err := c.JS.Stream(ctx, cfg.NATSStream)
+		switch {
+		case err == nil:
+			provision = false
+		case !errors.Is(err, jetstream.ErrStreamNotFound):
+			return nil, fmt.Errorf("stream %s: %w", cfg.NATSStream, err)
+		}
+	}
+	if provision {
+		if err := queue.Provision(ctx, c.JS, c.QueueConfig); err != nil {
+			return nil, err
+		}
 	}
 	if c.Queue, err = queue.New(c.JS, c.QueueConfig); err != nil {
 		return nil, err
@@ -82,11 +105,15 @@ func Open(ctx context.Context, cfg Config, o Options) (_ *Conns, err error) {
 		}
 		c.Status = status.New(c.Redis, cfg.StatusConfig())
 	}
-	if c.Store, err = storage.New(cfg.StorageConfig()); err != nil {
+	scfg := cfg.StorageConfig()
+	scfg.PresignExpiry = o.PresignExpiry
+	if c.Store, err = storage.New(scfg); err != nil {
 		return nil, err
 	}
-	if err := c.Store.EnsureBucket(ctx); err != nil {
-		return nil, err
+	if !o.NoBucket {
+		if err := c.Store.EnsureBucket(ctx); err != nil {
+			return nil, fmt.Errorf("s3 %s: %w", cfg.S3Endpoint, err)
+		}
 	}
 	return c, nil
 }

@@ -83,3 +83,30 @@ func TestOpenFailsCleanly(t *testing.T) {
 	_, err := backend.Open(ctx, cfg, backend.Options{Name: "backend-test"})
 	require.ErrorContains(t, err, "redis 127.0.0.1:1")
 }
+
+// A client (ProvisionIfMissing) provisions a missing stream but leaves an
+// existing one's consumers as the workers set them; NoBucket creates no bucket.
+func TestProvisionIfMissingAndNoBucket(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t, time.Minute)
+	cfg := configFor(t)
+	cfg.MaxAckPending = 33
+	c, err := backend.Open(ctx, cfg, backend.Options{Name: "client", ProvisionIfMissing: true, NoBucket: true})
+	require.NoError(t, err)
+	defer c.Close()
+	ok, err := c.Store.Client().BucketExists(ctx, cfg.S3Bucket)
+	require.NoError(t, err)
+	require.False(t, ok, "NoBucket: no bucket created")
+	cons, err := c.JS.Consumer(ctx, cfg.NATSStream, queue.ConsumerName("normal"))
+	require.NoError(t, err)
+	require.Equal(t, 33, cons.CachedInfo().Config.MaxAckPending, "missing stream provisioned")
+
+	other := cfg
+	other.MaxAckPending = 5
+	c2, err := backend.Open(ctx, other, backend.Options{Name: "client", ProvisionIfMissing: true, NoBucket: true})
+	require.NoError(t, err)
+	defer c2.Close()
+	cons, err = c2.JS.Consumer(ctx, cfg.NATSStream, queue.ConsumerName("normal"))
+	require.NoError(t, err)
+	require.Equal(t, 33, cons.CachedInfo().Config.MaxAckPending, "existing consumers left alone")
+}
