@@ -112,6 +112,9 @@ func chaos(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// go-redis's own notes (a master switch, a refused dial) go to the log
+	// at debug level instead of stderr.
+	redis.SetLogger(redisLog{log})
 	f := &fleet{o: o, log: log, outMu: &sync.Mutex{}}
 	f.out = io.Discard
 	if o.verbose {
@@ -138,6 +141,13 @@ func chaos(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		return errors.New("chaos: jobs were lost or regressed (see above)")
 	}
 	return nil
+}
+
+// redisLog passes go-redis's log lines to slog at debug level.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 func parseFaults(s string) ([]string, error) {
