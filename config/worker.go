@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/facefleet/facefleet/shared/device"
 	"github.com/facefleet/facefleet/shared/webhook"
 )
 
@@ -172,19 +172,18 @@ func (w Worker) Validate() error {
 	if len(devs) == 0 {
 		errs = append(errs, fieldErr("devices", "must not be empty"))
 	}
+	// Each device's syntax is shared/device's (what the worker parses at
+	// start); a device listed twice is the worker's to refuse
+	// (fleet.ParseDevices), once it knows the GPU provider.
 	for _, d := range devs {
-		switch {
-		case d == "cpu":
-		case d == "all":
+		if d == device.All {
 			if len(devs) > 1 {
 				errs = append(errs, fieldErr("devices", "\"all\" cannot be combined with other devices"))
 			}
-		case strings.HasPrefix(d, "cuda:"):
-			if n, err := strconv.Atoi(strings.TrimPrefix(d, "cuda:")); err != nil || n < 0 {
-				errs = append(errs, fieldErr("devices", "%q: want cuda:N with N ≥ 0", d))
-			}
-		default:
-			errs = append(errs, fieldErr("devices", "%q is not cpu, all or cuda:N", d))
+			continue
+		}
+		if _, err := device.Parse(d); err != nil {
+			errs = append(errs, fieldErr("devices", "%q is not cpu, all, cuda:N or tensorrt:N", d))
 		}
 	}
 	switch w.GPUProvider {

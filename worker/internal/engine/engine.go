@@ -22,11 +22,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/shared/device"
 )
 
 // Sentinel errors; every error the package returns that falls in one of these
@@ -41,7 +40,7 @@ var (
 	ErrProviderUnavailable = errors.New("engine: execution provider unavailable")
 	// ErrInvalidDevice: a device string or kind that is not cpu, cuda:N or
 	// tensorrt:N.
-	ErrInvalidDevice = errors.New("engine: invalid device")
+	ErrInvalidDevice = device.ErrInvalid
 	// ErrInvalidOptions: bad Config, DetectOptions or arguments.
 	ErrInvalidOptions = errors.New("engine: invalid options")
 	// ErrModel: a model file is missing or has unexpected inputs/outputs.
@@ -50,53 +49,20 @@ var (
 	ErrClosed = errors.New("engine: closed")
 )
 
-// Device kinds.
+// Device kinds (shared/device owns the syntax).
 const (
-	KindCPU      = "cpu"
-	KindCUDA     = "cuda"
-	KindTensorRT = "tensorrt"
+	KindCPU      = device.KindCPU
+	KindCUDA     = device.KindCUDA
+	KindTensorRT = device.KindTensorRT
 )
 
 // Device names an execution device: the CPU, or a GPU by ordinal through the
-// CUDA or TensorRT execution provider.
-type Device struct {
-	Kind string // "cpu" | "cuda" | "tensorrt"
-	ID   int    // GPU ordinal; 0 for the CPU
-}
-
-// String formats d the way ParseDevice reads it: "cpu", "cuda:0".
-func (d Device) String() string {
-	if d.Kind == KindCPU || d.Kind == "" {
-		return KindCPU
-	}
-	return d.Kind + ":" + strconv.Itoa(d.ID)
-}
+// CUDA or TensorRT execution provider (shared/device.Device).
+type Device = device.Device
 
 // ParseDevice parses "cpu", "cuda", "cuda:N", "tensorrt" or "tensorrt:N"
-// (case-insensitive; a missing ordinal means 0).
-func ParseDevice(s string) (Device, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	kind, idStr, hasID := strings.Cut(t, ":")
-	switch kind {
-	case KindCPU:
-		if hasID && idStr != "0" {
-			return Device{}, fmt.Errorf("%w: %q (cpu takes no ordinal)", ErrInvalidDevice, s)
-		}
-		return Device{Kind: KindCPU}, nil
-	case KindCUDA, KindTensorRT:
-		id := 0
-		if hasID {
-			n, err := strconv.Atoi(idStr)
-			if err != nil || n < 0 || idStr == "" || idStr[0] == '+' {
-				return Device{}, fmt.Errorf("%w: %q (ordinal must be a non-negative integer)", ErrInvalidDevice, s)
-			}
-			id = n
-		}
-		return Device{Kind: kind, ID: id}, nil
-	default:
-		return Device{}, fmt.Errorf("%w: %q (want cpu, cuda:N or tensorrt:N)", ErrInvalidDevice, s)
-	}
-}
+// (case-insensitive; a missing ordinal means 0): device.Parse.
+func ParseDevice(s string) (Device, error) { return device.Parse(s) }
 
 // Config configures New.
 type Config struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/facefleet/facefleet/shared/device"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 )
 
@@ -61,49 +62,15 @@ func ordinals(n int) []int {
 	return out
 }
 
-// ParseDevices parses a --devices value: "cpu", a comma-separated list of
-// GPUs ("cuda:0,cuda:1"; "cuda" means cuda:0), or "all" (every visible CUDA
-// device, or the CPU when none is visible). GPUs run on provider, "cuda" or
-// "tensorrt" ("" means cuda). Duplicates are an error.
+// ParseDevices parses a --devices value (device.ParseList: "cpu", a
+// comma-separated list of GPUs such as "cuda:0,cuda:1" where "cuda" means
+// cuda:0, or "all": every CUDA device cuda makes visible, or the CPU when
+// none is). GPUs run on provider, "cuda" or "tensorrt" ("" means cuda).
+// Duplicates are an error. Errors wrap ErrInvalidConfig.
 func ParseDevices(spec, provider string, cuda CUDADiscovery) ([]engine.Device, error) {
-	switch provider {
-	case "":
-		provider = engine.KindCUDA
-	case engine.KindCUDA, engine.KindTensorRT:
-	default:
-		return nil, fmt.Errorf("%w: gpu provider %q: want cuda or tensorrt", ErrInvalidConfig, provider)
+	ds, err := device.ParseList(spec, provider, cuda.Visible)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	cpu := []engine.Device{{Kind: engine.KindCPU}}
-	spec = strings.TrimSpace(strings.ToLower(spec))
-	switch spec {
-	case "", engine.KindCPU:
-		return cpu, nil
-	case "all":
-		vis := cuda.Visible()
-		if len(vis) == 0 {
-			return cpu, nil
-		}
-		out := make([]engine.Device, len(vis))
-		for i, n := range vis {
-			out[i] = engine.Device{Kind: provider, ID: n}
-		}
-		return out, nil
-	}
-	var out []engine.Device
-	seen := map[engine.Device]bool{}
-	for f := range strings.SplitSeq(spec, ",") {
-		d, err := engine.ParseDevice(f)
-		if err != nil {
-			return nil, fmt.Errorf("%w: devices %q: %w", ErrInvalidConfig, spec, err)
-		}
-		if d.Kind != engine.KindCPU {
-			d.Kind = provider
-		}
-		if seen[d] {
-			return nil, fmt.Errorf("%w: device %q listed twice", ErrInvalidConfig, d)
-		}
-		seen[d] = true
-		out = append(out, d)
-	}
-	return out, nil
+	return ds, nil
 }
