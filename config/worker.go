@@ -191,9 +191,7 @@ func (w Worker) Validate() error {
 	default:
 		errs = append(errs, fieldErr("gpu_provider", "%q is not one of cuda, tensorrt", w.GPUProvider))
 	}
-	switch w.Precision {
-	case "auto", "fp16", "fp32":
-	default:
+	if _, err := device.ParsePrecision(w.Precision); err != nil {
 		errs = append(errs, fieldErr("precision", "%q is not one of auto, fp16, fp32", w.Precision))
 	}
 	if w.SlotsPerDevice < 1 {

@@ -117,3 +117,26 @@ func ParseList(spec, provider string, visible func() []int) ([]Device, error) {
 	}
 	return out, nil
 }
+
+// Precision settings (FACEFLEET_PRECISION, --precision): Auto lets the
+// engine choose per device (FP16 on GPUs, the measured winner on the CPU).
+const (
+	PrecisionAuto = "auto"
+	PrecisionFP16 = "fp16"
+	PrecisionFP32 = "fp32"
+)
+
+// ParsePrecision reads a precision setting: auto, fp16 or fp32
+// (case-insensitive; "" means auto). Errors wrap ErrInvalidPrecision.
+func ParsePrecision(s string) (string, error) {
+	switch p := strings.ToLower(strings.TrimSpace(s)); p {
+	case "", PrecisionAuto:
+		return PrecisionAuto, nil
+	case PrecisionFP16, PrecisionFP32:
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: precision %q: want auto, fp16 or fp32", ErrInvalidPrecision, s)
+}
+
+// ErrInvalidPrecision reports a precision setting that does not parse.
+var ErrInvalidPrecision = errors.New("invalid precision")

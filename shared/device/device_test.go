@@ -33,3 +33,16 @@ func TestParseList(t *testing.T) {
 	_, err = device.ParseList("cpu", "rocm", nil)
 	require.ErrorIs(t, err, device.ErrInvalid)
 }
+
+func TestParsePrecision(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"": "auto", "auto": "auto", " AUTO ": "auto", "fp16": "fp16", "FP32": "fp32"} {
+		got, err := device.ParsePrecision(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"int8", "bf16", "fp", "auto16"} {
+		_, err := device.ParsePrecision(bad)
+		require.ErrorIs(t, err, device.ErrInvalidPrecision, bad)
+	}
+}

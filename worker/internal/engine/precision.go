@@ -2,9 +2,9 @@ package engine
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/shared/device"
 )
 
 // CPUAutoPrecision is what precision "auto" means on the CPU: the faster of
@@ -30,21 +30,23 @@ import (
 // there by more than the pass-to-pass spread.
 const CPUAutoPrecision = models.FP32
 
-// ResolvePrecision maps a precision setting ("auto", "fp16", "fp32";
-// case-insensitive, "" = auto) to the model precision for device d: auto is
-// FP16 on GPUs and CPUAutoPrecision on the CPU. Anything else wraps
-// ErrInvalidOptions.
+// ResolvePrecision maps a precision setting (device.ParsePrecision: "auto",
+// "fp16", "fp32"; case-insensitive, "" = auto) to the model precision for
+// device d: auto is FP16 on GPUs and CPUAutoPrecision on the CPU. Anything
+// else wraps ErrInvalidOptions.
 func ResolvePrecision(setting string, d Device) (models.Precision, error) {
-	switch strings.ToLower(strings.TrimSpace(setting)) {
-	case "", "auto":
-		if d.Kind == KindCPU || d.Kind == "" {
-			return CPUAutoPrecision, nil
-		}
+	p, err := device.ParsePrecision(setting)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
+	switch p {
+	case device.PrecisionFP16:
 		return models.FP16, nil
-	case string(models.FP16):
-		return models.FP16, nil
-	case string(models.FP32):
+	case device.PrecisionFP32:
 		return models.FP32, nil
 	}
-	return "", fmt.Errorf("%w: precision %q: want auto, fp16 or fp32", ErrInvalidOptions, setting)
+	if d.Kind == KindCPU || d.Kind == "" {
+		return CPUAutoPrecision, nil
+	}
+	return models.FP16, nil
 }
