@@ -19,16 +19,11 @@ import (
 // consumers and the dead-letter stream. Idempotent: compose's init service
 // and the chart's post-install hook run it on every start/upgrade.
 func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer, env config.LookupEnv) error {
-	fs := newFlagSet("provision", stderr)
-	cf := config.RegisterProducer(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	cmd := newCommand("provision", stderr, env)
+	if err := cmd.parseNoArgs(args); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return fmt.Errorf("%w: provision takes no arguments", ErrUsage)
-	}
-	cfg, err := cf.Load(env)
+	cfg, err := cmd.load()
 	if err != nil {
 		return err
 	}
@@ -52,16 +47,11 @@ func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer, 
 // 200. It is the container HEALTHCHECK of the distroless producer image,
 // which has no curl.
 func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer, env config.LookupEnv) error {
-	fs := newFlagSet("healthcheck", stderr)
-	cf := config.RegisterProducer(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	cmd := newCommand("healthcheck", stderr, env)
+	if err := cmd.parseNoArgs(args); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return fmt.Errorf("%w: healthcheck takes no arguments", ErrUsage)
-	}
-	cfg, err := cf.Load(env)
+	cfg, err := cmd.load()
 	if err != nil {
 		return err
 	}

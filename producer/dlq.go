@@ -32,7 +32,8 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 		return fmt.Errorf("%w: dlq needs list, show, retry or delete", ErrUsage)
 	}
 	sub, rest := args[0], args[1:]
-	fs := newFlagSet("dlq "+sub, stderr)
+	cmd := newCommand("dlq "+sub, stderr, env)
+	fs := cmd.fs
 	asJSON := fs.Bool("json", false, "print JSON (one object per line)")
 	var (
 		from  uint64
@@ -50,8 +51,7 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 		fmt.Fprintln(stderr, dlqUsage)
 		return fmt.Errorf("%w: unknown dlq command %q", ErrUsage, sub)
 	}
-	cf := config.RegisterProducer(fs)
-	pos, err := parseInterspersed(fs, rest)
+	pos, err := cmd.parse(rest)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 			return err
 		}
 	}
-	cfg, err := cf.Load(env)
+	cfg, err := cmd.load()
 	if err != nil {
 		return err
 	}

@@ -85,21 +85,48 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 	return fmt.Errorf("%w: unknown command %q", ErrUsage, cmd)
 }
 
-// parseInterspersed is config.ParseInterspersed with flag errors reported as
-// usage errors.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	pos, err := config.ParseInterspersed(fs, args)
+// command is the preamble every subcommand shares: a flag set named after
+// it (its own flags first), the producer configuration's flags, parsing
+// with flags among the arguments, and loading the configuration (flags <
+// env < file, validated).
+type command struct {
+	name string
+	fs   *flag.FlagSet
+	cf   *config.Flags[config.Producer]
+	env  config.LookupEnv
+}
+
+// newCommand starts subcommand name; register its own flags on fs before
+// calling parse.
+func newCommand(name string, stderr io.Writer, env config.LookupEnv) *command {
+	fs := flag.NewFlagSet("producer "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &command{name: name, fs: fs, env: env}
+}
+
+// parse registers the configuration flags and parses args (flags may come
+// among the positional arguments, config.ParseInterspersed); flag errors
+// are usage errors. It returns the positional arguments.
+func (c *command) parse(args []string) ([]string, error) {
+	c.cf = config.RegisterProducer(c.fs)
+	pos, err := config.ParseInterspersed(c.fs, args)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	return pos, nil
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("producer "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+// parseNoArgs is parse for a subcommand that takes no positional arguments.
+func (c *command) parseNoArgs(args []string) error {
+	pos, err := c.parse(args)
+	if err == nil && len(pos) != 0 {
+		err = fmt.Errorf("%w: %s takes no arguments", ErrUsage, c.name)
+	}
+	return err
 }
+
+// load returns the configuration the flags, FACEFLEET_* env and file select.
+func (c *command) load() (config.Producer, error) { return c.cf.Load(c.env) }
 
 func connect(ctx context.Context, cfg config.Producer, stderr io.Writer) (*client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -108,7 +135,8 @@ func connect(ctx context.Context, cfg config.Producer, stderr io.Writer) (*clien
 }
 
 func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer, env config.LookupEnv) error {
-	fs := newFlagSet("submit", stderr)
+	cmd := newCommand("submit", stderr, env)
+	fs := cmd.fs
 	var (
 		opts     job.Options
 		priority string
@@ -129,8 +157,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	fs.DurationVar(&timeout, "timeout", 0, "with --wait: give up after this long (0 = no limit)")
 	fs.StringVar(&hookURL, "webhook", "", "POST the job's events to this URL (Standard Webhooks, signed with the tenant's secret)")
 	fs.StringVar(&hookEvts, "webhook-events", "", "comma-separated webhook events (default "+strings.Join(job.DefaultWebhookEvents(), ",")+")")
-	cf := config.RegisterProducer(fs)
-	images, err := parseInterspersed(fs, args)
+	images, err := cmd.parse(args)
 	if err != nil {
 		return err
 	}
@@ -151,7 +178,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if !job.Priority(priority).Valid() {
 		return fmt.Errorf("%w: --priority must be high, normal or low", ErrUsage)
 	}
-	cfg, err := cf.Load(env)
+	cfg, err := cmd.load()
 	if err != nil {
 		return err
 	}
@@ -280,10 +307,9 @@ func printRecord(ctx context.Context, c *client.Client, w io.Writer, rec status.
 }
 
 func cmdJob(ctx context.Context, name string, args []string, stdout, stderr io.Writer, env config.LookupEnv) error {
-	fs := newFlagSet(name, stderr)
-	asJSON := fs.Bool("json", false, "print JSON (one object per line)")
-	cf := config.RegisterProducer(fs)
-	pos, err := parseInterspersed(fs, args)
+	cmd := newCommand(name, stderr, env)
+	asJSON := cmd.fs.Bool("json", false, "print JSON (one object per line)")
+	pos, err := cmd.parse(args)
 	if err != nil {
 		return err
 	}
@@ -291,7 +317,7 @@ func cmdJob(ctx context.Context, name string, args []string, stdout, stderr io.W
 		return fmt.Errorf("%w: %s needs exactly one job ID", ErrUsage, name)
 	}
 	id := pos[0]
-	cfg, err := cf.Load(env)
+	cfg, err := cmd.load()
 	if err != nil {
 		return err
 	}
@@ -360,16 +386,11 @@ func cmdJob(ctx context.Context, name string, args []string, stdout, stderr io.W
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, env config.LookupEnv) error {
-	fs := newFlagSet("serve", stderr)
-	cf := config.RegisterProducer(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	cmd := newCommand("serve", stderr, env)
+	if err := cmd.parseNoArgs(args); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return fmt.Errorf("%w: serve takes no arguments", ErrUsage)
-	}
-	cfg, err := cf.Load(env)
+	cfg, err := cmd.load()
 	if err != nil {
 		return err
 	}
