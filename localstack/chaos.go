@@ -41,6 +41,7 @@ var chaosFaults = []string{"worker", "nats", "redis", "s3", "producer"}
 // chaosOptions are the flags of `localstack chaos`.
 type chaosOptions struct {
 	jobs, workers, natsNodes, concurrency, badEvery int
+	maxDeliver                                      int
 	redisMode, faults, dataDir, binDir, images      string
 	duration, interval, down, settle, timeout       time.Duration
 	verbose                                         bool
@@ -79,6 +80,7 @@ func chaos(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	fs.DurationVar(&o.settle, "settle", 5*time.Minute, "how long to wait for every job to finish after the window")
 	fs.DurationVar(&o.timeout, "ready-timeout", 2*time.Minute, "how long to wait for a (re)started process")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "concurrent submitters")
+	fs.IntVar(&o.maxDeliver, "max-deliver", 0, "FACEFLEET_MAX_DELIVER of the fleet, 0 = its default (a delivery that meets a downed server counts too)")
 	fs.IntVar(&o.badEvery, "bad-every", 25, "every n-th job is a corrupt JPEG that must fail (0 = none)")
 	fs.StringVar(&o.dataDir, "data", "", "state directory (default: a temporary one, removed after)")
 	fs.StringVar(&o.binDir, "bin", "", "directory of the worker and producer binaries (default: next to localstack)")
@@ -290,6 +292,9 @@ func (f *fleet) env() []string {
 		"FACEFLEET_S3_USE_TLS=false",
 		// A killed worker's jobs come back within seconds, not a minute.
 		"FACEFLEET_ACK_WAIT=10s",
+	}
+	if f.o.maxDeliver > 0 {
+		env = append(env, "FACEFLEET_MAX_DELIVER="+strconv.Itoa(f.o.maxDeliver))
 	}
 	if f.sentinel != nil {
 		env = append(env, "FACEFLEET_REDIS_ADDRS="+strings.Join(f.sentinel.SentinelAddrs, ","),
@@ -652,7 +657,7 @@ type chaosResult struct {
 	wrongOutcome, missingFiles int
 	regressions, multiTerminal int
 	noAttempts                 int
-	redelivered                int
+	redelivered, maxAttempts   int
 	events                     int
 	leftInQueue                uint64
 	unknown, unknownOpen       int // the tenant's jobs the run was not told of; those not finished
@@ -690,8 +695,8 @@ func (r *chaosResult) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  refused by the API (4xx) %d; succeeded %d, failed %d (corrupt photos, expected), not finished %d\n", r.refused, r.succeeded, r.failed, r.pending)
 	fmt.Fprintf(w, "  wrong outcome %d, missing result files %d, no attempt recorded %d\n", r.wrongOutcome, r.missingFiles, r.noAttempts)
-	fmt.Fprintf(w, "  status events %d: regressions %d, more than one terminal state %d; jobs run more than once %d\n",
-		r.events, r.regressions, r.multiTerminal, r.redelivered)
+	fmt.Fprintf(w, "  status events %d: regressions %d, more than one terminal state %d; jobs run more than once %d (most attempts %d)\n",
+		r.events, r.regressions, r.multiTerminal, r.redelivered, r.maxAttempts)
 	fmt.Fprintf(w, "  left in the queue %d, dead letters %d; jobs whose submit reply was lost %d, of them not finished %d %v\n",
 		r.leftInQueue, r.deadLetters, r.unknown, r.unknownOpen, r.unknownOpenIDs)
 	if len(r.latencies) > 0 {
@@ -969,6 +974,7 @@ func (f *fleet) checkJob(ctx context.Context, store *storage.Store, j *chaosJob,
 		if rec.Attempts > 1 {
 			res.redelivered++
 		}
+		res.maxAttempts = max(res.maxAttempts, rec.Attempts)
 		hasResult := false
 		for _, key := range rec.Outputs {
 			if strings.HasSuffix(key, "/result.json") {
