@@ -179,7 +179,7 @@ func TestSubmitMultipartAndGet(t *testing.T) {
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(data, &got))
 	require.Equal(t, "queued", got["state"])
-	require.Equal(t, map[string]any{"geometry": true, "uv_size": 512.0, "detector": "short", "max_faces": float64(job.DefaultMaxFaces)}, got["options"])
+	require.Equal(t, map[string]any{"geometry": true, "head": false, "uv_size": 512.0, "detector": "short", "max_faces": float64(job.DefaultMaxFaces)}, got["options"])
 	require.NotContains(t, got, "results")
 	require.NotEmpty(t, resp.Header.Get("X-Request-ID"))
 }
