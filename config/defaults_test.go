@@ -21,7 +21,7 @@ func TestDefaultsAreTheOwners(t *testing.T) {
 	require.Equal(t, queue.DefaultMaxAckPending, w.MaxAckPending)
 	require.EqualValues(t, job.DefaultMaxImageBytes, w.MaxImageBytes)
 	// What an empty queue.Config gets is what config provisions by default.
-	require.Equal(t, queue.Config{}.WithDefaults().AckWait, w.QueueConfig().WithDefaults().AckWait)
+	require.Equal(t, queue.Config{}.WithDefaults(), w.QueueConfig().WithDefaults())
 
 	p, err := LoadProducer(nil, envMap(nil))
 	require.NoError(t, err)
