@@ -117,6 +117,8 @@ func TestClusterR3SurvivesNodeLoss(t *testing.T) {
 	})
 
 	var slowest time.Duration
+	var electWG sync.WaitGroup // the watch for the new stream leader
+	defer electWG.Wait()
 	killed, restarted := -1, false
 	var killAt, restartAt time.Time
 	for i := range n {
@@ -126,6 +128,15 @@ func TestClusterR3SurvivesNodeLoss(t *testing.T) {
 			killAt = time.Now()
 			cl.Stop(killed)
 			t.Logf("stopped node %d (stream leader) after %d publishes", killed, i)
+			electWG.Go(func() {
+				for time.Since(killAt) < 30*time.Second {
+					if l := cl.StreamLeader("FACEFLEET_JOBS"); l >= 0 && l != killed {
+						t.Logf("node %d leads the stream %s after the stop", l, time.Since(killAt).Round(time.Millisecond))
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			})
 		}
 		if i == 2*n/3 {
 			// Down for at least 3 s, publishing all the while.
