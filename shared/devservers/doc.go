@@ -3,9 +3,12 @@
 // over a POSIX directory, and a redis-server child process.
 //
 // Production-style entry points (StartNATS, StartS3, StartRedis) take explicit
-// options and return handles with a Shutdown/Stop method. Test helpers (NATS,
-// Redis, S3) return ready clients and register cleanup with t.Cleanup.
+// options and return handles with a Shutdown/Stop method. The package does
+// not import testing (a test keeps it so), so the binaries that start servers
+// do not link it: the per-test helpers that return ready clients and
+// register cleanup (NATS, Redis, S3) are in shared/testkit.
 //
-// Only one versitygw gateway can run per process, so S3 test helpers share a
-// single process-wide gateway (SharedS3) and give each test its own bucket.
+// Only one versitygw gateway can run per process, so tests share a single
+// process-wide gateway (SharedS3Server, a child process) and give each test
+// its own bucket.
 package devservers

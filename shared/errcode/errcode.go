@@ -70,7 +70,7 @@ const (
 	InvalidInput Code = "invalid_input"
 	// UnsupportedMediaType: the upload's media type is not accepted.
 	UnsupportedMediaType Code = "unsupported_media_type"
-	// Conflict: the job already finished (cancel, retry of a dead letter whose job moved on).
+	// Conflict: the job already finished (cancel), or a dead letter names another tenant's job (retry).
 	Conflict Code = "conflict"
 	// Unavailable: the request was cancelled or timed out.
 	Unavailable Code = "unavailable"
