@@ -80,11 +80,7 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 			return err
 		}
 	}
-	cfg, err := cmd.load()
-	if err != nil {
-		return err
-	}
-	c, err := connect(ctx, cfg, stderr)
+	c, err := cmd.connect(ctx)
 	if err != nil {
 		return err
 	}

@@ -90,10 +90,11 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, env co
 // with flags among the arguments, and loading the configuration (flags <
 // env < file, validated).
 type command struct {
-	name string
-	fs   *flag.FlagSet
-	cf   *config.Flags[config.Producer]
-	env  config.LookupEnv
+	name   string
+	fs     *flag.FlagSet
+	cf     *config.Flags[config.Producer]
+	env    config.LookupEnv
+	stderr io.Writer
 }
 
 // newCommand starts subcommand name; register its own flags on fs before
@@ -101,7 +102,7 @@ type command struct {
 func newCommand(name string, stderr io.Writer, env config.LookupEnv) *command {
 	fs := flag.NewFlagSet("producer "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return &command{name: name, fs: fs, env: env}
+	return &command{name: name, fs: fs, env: env, stderr: stderr}
 }
 
 // parse registers the configuration flags and parses args (flags may come
@@ -128,6 +129,16 @@ func (c *command) parseNoArgs(args []string) error {
 // load returns the configuration the flags, FACEFLEET_* env and file select.
 func (c *command) load() (config.Producer, error) { return c.cf.Load(c.env) }
 
+// connect loads the configuration and opens a client on it.
+func (c *command) connect(ctx context.Context) (*client.Client, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, cfg, c.stderr)
+}
+
+// connect opens a client on cfg (15 s to connect), logging to stderr.
 func connect(ctx context.Context, cfg config.Producer, stderr io.Writer) (*client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -178,11 +189,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if !job.Priority(priority).Valid() {
 		return fmt.Errorf("%w: --priority must be high, normal or low", ErrUsage)
 	}
-	cfg, err := cmd.load()
-	if err != nil {
-		return err
-	}
-	c, err := connect(ctx, cfg, stderr)
+	c, err := cmd.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -317,11 +324,7 @@ func cmdJob(ctx context.Context, name string, args []string, stdout, stderr io.W
 		return fmt.Errorf("%w: %s needs exactly one job ID", ErrUsage, name)
 	}
 	id := pos[0]
-	cfg, err := cmd.load()
-	if err != nil {
-		return err
-	}
-	c, err := connect(ctx, cfg, stderr)
+	c, err := cmd.connect(ctx)
 	if err != nil {
 		return err
 	}
