@@ -23,12 +23,8 @@ var update = flag.Bool("update", false, "rewrite the golden result.json files un
 
 func ortLib(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv(engine.LibraryEnv); p != "" {
-		return p
-	}
-	p, err := filepath.Abs(filepath.Join("..", engine.DefaultLibraryPath))
-	require.NoError(t, err)
-	if _, err := os.Stat(p); err != nil {
+	p := engine.FindLibrary(".")
+	if p == "" {
 		toolcheck.Missing(t, "ONNX Runtime library not found: set %s or run `make setup`", engine.LibraryEnv)
 	}
 	return p

@@ -15,25 +15,8 @@ import (
 	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
-// testLibrary finds the ONNX Runtime library: $FACEFLEET_ORT_LIB, else
-// .cache/ort/libonnxruntime.so.1 in the module root (searched upwards).
-func testLibrary() string {
-	if p := os.Getenv(LibraryEnv); p != "" {
-		return p
-	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, DefaultLibraryPath)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+// testLibrary finds the ONNX Runtime library (FindLibrary from here).
+func testLibrary() string { return FindLibrary(".") }
 
 // sharedEngine is one CPU engine for the whole test binary: sessions cost
 // ~0.5 s to create and the engine serialises calls anyway.

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -50,4 +52,21 @@ func TestBare(t *testing.T) {
 	}
 	_, err := e.NewBare("no_such_model", models.FP32)
 	require.ErrorIs(t, err, ErrModel)
+}
+
+// TestFindLibrary: the environment wins; else DefaultLibraryPath in the
+// directory or one above it; else "".
+func TestFindLibrary(t *testing.T) {
+	t.Setenv(LibraryEnv, "")
+	root := t.TempDir()
+	lib := filepath.Join(root, DefaultLibraryPath)
+	require.NoError(t, os.MkdirAll(filepath.Dir(lib), 0o755))
+	require.NoError(t, os.WriteFile(lib, nil, 0o644))
+	deep := filepath.Join(root, "a", "b")
+	require.NoError(t, os.MkdirAll(deep, 0o755))
+	require.Equal(t, lib, FindLibrary(deep))
+	require.Equal(t, lib, FindLibrary(root))
+	require.Empty(t, FindLibrary(t.TempDir()))
+	t.Setenv(LibraryEnv, "/opt/ort/libonnxruntime.so")
+	require.Equal(t, "/opt/ort/libonnxruntime.so", FindLibrary(deep))
 }

@@ -43,6 +43,30 @@ func ResolveLibraryPath(configured string) string {
 	return DefaultLibraryPath
 }
 
+// FindLibrary returns $FACEFLEET_ORT_LIB when it is set, else the first
+// DefaultLibraryPath that exists in dir or a directory above it (the module
+// root's after `make setup`), else "". Tests and tools use it to find the
+// library without a configured path.
+func FindLibrary(dir string) string {
+	if p := os.Getenv(LibraryEnv); p != "" {
+		return p
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	for {
+		p := filepath.Join(dir, DefaultLibraryPath)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
 // initRuntime initialises the ORT environment with the library at path, or
 // checks that the environment already running uses the same library.
 func initRuntime(path string) error {

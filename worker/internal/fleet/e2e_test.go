@@ -25,25 +25,7 @@ import (
 
 // ortLibrary finds libonnxruntime: $FACEFLEET_ORT_LIB, else .cache/ort in
 // the module root.
-func ortLibrary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv(engine.LibraryEnv); p != "" {
-		return p
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		p := filepath.Join(dir, engine.DefaultLibraryPath)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+func ortLibrary(t testing.TB) string { return engine.FindLibrary(".") }
 
 // sharedPipeline is one CPU engine and pipeline for the test binary:
 // sessions take a while to create, and a worker owns one per device anyway.

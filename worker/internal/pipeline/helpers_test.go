@@ -20,16 +20,7 @@ import (
 	"github.com/facefleet/facefleet/worker/internal/engine"
 )
 
-func ortLibrary(t testing.TB) string {
-	if p := os.Getenv(engine.LibraryEnv); p != "" {
-		return p
-	}
-	p := filepath.Join(testkit.ModuleRoot(t), engine.DefaultLibraryPath)
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
-}
+func ortLibrary(t testing.TB) string { return engine.FindLibrary(testkit.ModuleRoot(t)) }
 
 // shared is one CPU engine for the whole test binary: sessions take a
 // while to create and the engine serialises its calls anyway.
