@@ -1,7 +1,7 @@
 // Package errcode owns facefleet's machine error codes: the one typed set
-// behind a status record's error_code, a dead letter's Facefleet-Dlq-Code, a
-// face's geometry_error in result.json and the HTTP API's
-// {"error":{"code"}}. Every package that produces or matches a code imports
+// behind a status record's error_code, a dead letter's Facefleet-Dlq-Code,
+// the HTTP API's {"error":{"code"}} and geometry's per-face errors. Every package that
+// produces or matches a code imports
 // it from here; docs/ARCHITECTURE.md ("Error codes") lists exactly these
 // (a test keeps the two equal).
 //
@@ -45,8 +45,8 @@ const (
 	PublishFailed Code = "publish_failed"
 )
 
-// Face codes: a face's geometry_error in result.json (the face keeps its
-// texture, no geometry files).
+// Face codes: geometry's errors for one face (logged; the face keeps its
+// texture, no geometry files, the job goes on).
 const (
 	// GeometryInvalidInput: landmarks of the wrong count, non-finite, or no image size.
 	GeometryInvalidInput Code = "geometry_invalid_input"
