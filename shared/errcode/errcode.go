@@ -1,9 +1,9 @@
 // Package errcode owns facefleet's machine error codes: the one typed set
 // behind a status record's error_code, a dead letter's Facefleet-Dlq-Code,
-// the HTTP API's {"error":{"code"}} and geometry's per-face errors. Every package that
-// produces or matches a code imports
-// it from here; docs/ARCHITECTURE.md ("Error codes") lists exactly these
-// (a test keeps the two equal).
+// the HTTP API's {"error":{"code"}} and geometry's per-face errors. Every
+// package that produces or matches a code imports it from here;
+// docs/ARCHITECTURE.md ("Error codes") lists exactly these (a test keeps the
+// two equal).
 //
 // An error carries its code by implementing interface{ Code() string }; the
 // worker's fleet reads it with errors.As.
