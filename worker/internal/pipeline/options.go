@@ -30,6 +30,10 @@ type Options struct {
 	// Geometry adds pose, mesh.obj/mtl, mesh.glb, depth.png and normals.png
 	// per face. Default false: the geometry stage does no work at all.
 	Geometry bool `json:"geometry"`
+	// Head adds the fitted ICT-FaceKit head per face (head.glb,
+	// head_texture.png, head.obj/mtl, FaceResult.Head). It implies Geometry:
+	// WithDefaults sets Geometry when Head is set.
+	Head bool `json:"head"`
 	// UVSize is the side of the square UV texture, 256..4096; 0 means 1024.
 	UVSize int `json:"uv_size"`
 	// Detector is "short" (faces within ~2 m) or "full" (smaller, farther
@@ -43,8 +47,8 @@ type Options struct {
 // message's rules: Options has job.Options' image fields; the job's webhook
 // is not the pipeline's business).
 func (o Options) WithDefaults() Options {
-	d := job.Options{Geometry: o.Geometry, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}.WithDefaults()
-	return Options{Geometry: d.Geometry, UVSize: d.UVSize, Detector: d.Detector, MaxFaces: d.MaxFaces}
+	d := job.Options{Geometry: o.Geometry, Head: o.Head, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}.WithDefaults()
+	return Options{Geometry: d.WantsGeometry(), Head: d.Head, UVSize: d.UVSize, Detector: d.Detector, MaxFaces: d.MaxFaces}
 }
 
 // OptionError describes the invalid options; it wraps ErrInvalidOptions.

@@ -124,6 +124,7 @@ type faceWork struct {
 	mesh    *geometry.Mesh
 	depth   *image.Gray16
 	normals *image.NRGBA
+	head    *headWork // with Options.Head (head.go)
 }
 
 // Run reconstructs the faces in data. Bad input returns an error wrapping
@@ -249,6 +250,18 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 		}
 	}
 
+	if o.Head {
+		tm.Head = new(float64)
+		done = lap(tm.Head)
+		if err := p.fitHeads(ctx, img.NRGBA, work); err != nil {
+			return nil, fmt.Errorf("pipeline: head: %w", err)
+		}
+		done()
+		if err := checkpoint(StageHead, 85); err != nil {
+			return nil, err
+		}
+	}
+
 	done = lap(&tm.Encode)
 	out := &Output{}
 	res := Result{
@@ -356,6 +369,11 @@ func (p *Pipeline) encodeFace(i int, w *faceWork) (faceFiles, error) {
 	}
 	for _, s := range steps {
 		if _, err := add(s.kind, s.write); err != nil {
+			return ff, err
+		}
+	}
+	if w.head != nil {
+		if err := p.encodeHead(w.head, &ff.result, add); err != nil {
 			return ff, err
 		}
 	}

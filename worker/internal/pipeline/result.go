@@ -41,6 +41,7 @@ type Timings struct {
 	Landmarks float64  `json:"landmarks"`
 	Texture   float64  `json:"texture"`
 	Geometry  *float64 `json:"geometry,omitempty"`
+	Head      *float64 `json:"head,omitempty"`
 	Encode    float64  `json:"encode"`
 	Total     float64  `json:"total"`
 }
@@ -63,8 +64,10 @@ type FaceResult struct {
 	// normals) to its path relative to the result directory.
 	Files map[string]string `json:"files"`
 	// Pose is present only with Options.Geometry (and a fittable face).
-	Pose    *geometry.Pose `json:"pose,omitempty"`
-	Texture TextureInfo    `json:"texture"`
+	Pose *geometry.Pose `json:"pose,omitempty"`
+	// Head is present only with Options.Head (and a fitted head).
+	Head    *HeadResult `json:"head,omitempty"`
+	Texture TextureInfo `json:"texture"`
 }
 
 // TextureInfo summarises the UV texture. Seen, Mirrored and Empty split the
