@@ -92,6 +92,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	fs.StringVar(&dir, "images", "worker/testdata/images", "directory of JPEG/PNG/WebP images to run")
 	fs.IntVar(&n, "n", 5, "interleaved passes over the images per precision (after one warm-up pass)")
 	fs.BoolVar(&o.Geometry, "geometry", false, "include the geometry stage")
+	fs.BoolVar(&o.Head, "head", false, "include the head stage (implies -geometry)")
 	fs.IntVar(&o.UVSize, "uv-size", pipeline.DefaultUVSize, "UV texture size")
 	fs.StringVar(&o.Detector, "detector", pipeline.DefaultDetector, "face detector: short | full")
 	fs.StringVar(&precision, "precisions", "fp32,fp16", "comma-separated precisions to compare")
@@ -116,8 +117,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if asJSON {
 		header = stderr
 	}
-	fmt.Fprintf(header, "bench: %d images from %s (%s), %d interleaved passes, detector %s, geometry %v, uv %d, device %s, ORT threads %d (0 = default)\n",
-		len(images), dir, strings.Join(names, " "), n, o.WithDefaults().Detector, o.Geometry, o.WithDefaults().UVSize, ef.device, ef.threads)
+	fmt.Fprintf(header, "bench: %d images from %s (%s), %d interleaved passes, detector %s, geometry %v, head %v, uv %d, device %s, ORT threads %d (0 = default)\n",
+		len(images), dir, strings.Join(names, " "), n, o.WithDefaults().Detector, o.WithDefaults().Geometry, o.Head, o.WithDefaults().UVSize, ef.device, ef.threads)
 
 	var subjects []*benchSubject
 	defer func() {
@@ -328,6 +329,9 @@ func (s *benchSubject) pipelinePass(ctx context.Context, images [][]byte, o pipe
 		if t.Geometry != nil {
 			s.r.stageMS[pipeline.StageGeometry] += *t.Geometry
 		}
+		if t.Head != nil {
+			s.r.stageMS[pipeline.StageHead] += *t.Head
+		}
 		s.r.stageMS[pipeline.StageEncode] += t.Encode
 		s.r.totalMS += t.Total
 		out.Release()
@@ -376,7 +380,7 @@ func printBench(w io.Writer, reports []benchReport) {
 	tw.Flush()
 	fmt.Fprintln(w, "(img/s: median pass; detect ms: mean per run; face nets: FaceMesh + 2× iris + Face Landmarker v2 + blendshapes, mean per face)")
 	fmt.Fprintln(w, "stage shares of pipeline time:")
-	stages := []string{pipeline.StageDecode, pipeline.StageDetect, pipeline.StageLandmarks, pipeline.StageTexture, pipeline.StageGeometry, pipeline.StageEncode}
+	stages := []string{pipeline.StageDecode, pipeline.StageDetect, pipeline.StageLandmarks, pipeline.StageTexture, pipeline.StageGeometry, pipeline.StageHead, pipeline.StageEncode}
 	for _, r := range reports {
 		var parts []string
 		for _, s := range stages {
@@ -385,6 +389,10 @@ func printBench(w io.Writer, reports []benchReport) {
 			}
 		}
 		fmt.Fprintf(w, "  %s: %s (mean %.1f ms/image)\n", r.precision, strings.Join(parts, ", "), r.totalMS/float64(max(1, len(r.pipe)*r.images)))
+		if h, ok := r.stageMS[pipeline.StageHead]; ok && r.faces > 0 {
+			perFace := float64(len(r.pipe) * r.faces)
+			fmt.Fprintf(w, "  %s per face: landmarks %.1f ms, head %.1f ms\n", r.precision, r.stageMS[pipeline.StageLandmarks]/perFace, h/perFace)
+		}
 	}
 	fmt.Fprintf(w, "peak RSS: %.1f MiB\n", peakRSSMiB())
 	if len(reports) >= 2 {

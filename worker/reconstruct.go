@@ -70,6 +70,7 @@ func reconstruct(ctx context.Context, args []string, stdout, stderr io.Writer, l
 	)
 	ef.register(fs)
 	fs.BoolVar(&o.Geometry, "geometry", false, "also write pose, mesh.obj/mtl, mesh.glb, depth.png, normals.png")
+	fs.BoolVar(&o.Head, "head", false, "also fit the ICT-FaceKit head: head.glb, head_texture.png, head.obj/mtl (implies -geometry)")
 	fs.IntVar(&o.UVSize, "uv-size", pipeline.DefaultUVSize, "UV texture size in texels (256..4096)")
 	fs.StringVar(&o.Detector, "detector", pipeline.DefaultDetector, "face detector: short | full")
 	fs.IntVar(&o.MaxFaces, "max-faces", pipeline.DefaultMaxFaces, "most faces per image (1..16)")

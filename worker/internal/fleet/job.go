@@ -233,7 +233,7 @@ func (w *Worker) createRecord(ctx context.Context, m *job.Message) error {
 
 // pipelineOptions maps the job message options onto the pipeline's.
 func pipelineOptions(o job.Options) pipeline.Options {
-	return pipeline.Options{Geometry: o.Geometry, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}
+	return pipeline.Options{Geometry: o.Geometry, Head: o.Head, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}
 }
 
 // timings flattens the pipeline's stage timings and adds the upload.
@@ -248,6 +248,9 @@ func timings(t pipeline.Timings, upload time.Duration) map[string]float64 {
 	}
 	if t.Geometry != nil {
 		m[pipeline.StageGeometry] = *t.Geometry
+	}
+	if t.Head != nil {
+		m[pipeline.StageHead] = *t.Head
 	}
 	m["total"] = t.Total + m[StageUpload]
 	return m
