@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,25 +19,8 @@ import (
 	"github.com/facefleet/facefleet/worker/internal/pngenc"
 )
 
-// ortLibrary finds the ONNX Runtime library like the engine's tests do:
-// $FACEFLEET_ORT_LIB, else .cache/ort/libonnxruntime.so.1 above this package.
-func ortLibrary() string {
-	if p := os.Getenv(engine.LibraryEnv); p != "" {
-		return p
-	}
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, engine.DefaultLibraryPath)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+// ortLibrary is the ONNX Runtime library the engine's tests use.
+func ortLibrary() string { return engine.FindLibrary(".") }
 
 var sharedEngine = sync.OnceValues(func() (*engine.Engine, error) {
 	return engine.New(engine.Config{LibraryPath: ortLibrary(), IntraOpThreads: 1})
