@@ -183,7 +183,7 @@ func fetch(ctx context.Context, url, dst string) error {
 }
 
 // stageOrder is the order of timings in printouts (ARCHITECTURE.md).
-var stageOrder = []string{"decode", "detect", "landmarks", "texture", "geometry", "encode", "upload"}
+var stageOrder = []string{"decode", "detect", "landmarks", "texture", "geometry", "head", "encode", "upload"}
 
 // formatTimings renders stage timings in pipeline order, then any others.
 func formatTimings(t map[string]float64) string {
