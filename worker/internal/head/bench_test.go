@@ -83,3 +83,10 @@ func BenchmarkEncodeTexture(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkBuild(b *testing.B) {
+	f := fitPhoto(b, "ddfa_jianzhuguo")
+	for b.Loop() {
+		Build(f.head.Fit)
+	}
+}

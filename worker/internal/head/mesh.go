@@ -138,5 +138,19 @@ type Head struct {
 // Build evaluates the fitted head's meshes.
 func Build(r *Result) *Head {
 	m := ict.Load()
-	return &Head{Fit: r, Base: m.Positions(r.Identity, nil), Posed: m.Positions(r.Identity, r.Expression)}
+	base := m.Positions(r.Identity, nil)
+	posed := append([][3]float32(nil), base...)
+	for j, w := range r.Expression {
+		if w == 0 {
+			continue
+		}
+		sh := &m.Expressions[j]
+		for k, v := range sh.Index {
+			d := sh.Delta[k]
+			posed[v][0] += float32(w) * d[0]
+			posed[v][1] += float32(w) * d[1]
+			posed[v][2] += float32(w) * d[2]
+		}
+	}
+	return &Head{Fit: r, Base: base, Posed: posed}
 }

@@ -212,3 +212,15 @@ func TestJawOpenDrivesMesh(t *testing.T) {
 	require.NoError(t, err)
 	require.Less(t, math.Abs(f.head.Fit.Expression[m.Expression("jawOpen")]), 1.0001)
 }
+
+// TestBuildMatchesModel: Build's posed mesh is the model's mesh for the
+// fitted coefficients (float32 accumulation within 1 µm).
+func TestBuildMatchesModel(t *testing.T) {
+	f := fitPhoto(t, "kj_test1")
+	want := ict.Load().Positions(f.head.Fit.Identity, f.head.Fit.Expression)
+	for i, v := range f.head.Posed {
+		for k := range 3 {
+			require.InDelta(t, want[i][k], v[k], 1e-4)
+		}
+	}
+}
