@@ -56,13 +56,9 @@ func (e *Engine) NewBare(m models.Model, p models.Precision) (*Bare, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	data, err := models.ONNX(m, p)
+	data, ins, outs, err := loadModel(m, p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrModel, err)
-	}
-	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrModel, m, err)
+		return nil, err
 	}
 	so, err := newSessionOptions(e.cfg)
 	if err != nil {

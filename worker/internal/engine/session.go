@@ -35,14 +35,24 @@ type ioSet struct {
 	outHalf [][]byte    // float16 output bytes (per output, when half)
 }
 
-func newSession(m models.Model, so *ort.SessionOptions, p models.Precision, input string, outputs []string) (*session, error) {
+// loadModel returns the pack's ONNX bytes of m at precision p and its
+// inputs and outputs; errors wrap ErrModel.
+func loadModel(m models.Model, p models.Precision) ([]byte, []ort.InputOutputInfo, []ort.InputOutputInfo, error) {
 	data, err := models.ONNX(m, p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrModel, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
 	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrModel, m, err)
+		return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrModel, m, err)
+	}
+	return data, ins, outs, nil
+}
+
+func newSession(m models.Model, so *ort.SessionOptions, p models.Precision, input string, outputs []string) (*session, error) {
+	data, ins, outs, err := loadModel(m, p)
+	if err != nil {
+		return nil, err
 	}
 	s := &session{model: m, sets: map[int]*ioSet{}}
 	if len(ins) != 1 || ins[0].Name != input {
