@@ -16,17 +16,15 @@ func TestDefaultsAreTheOwners(t *testing.T) {
 	t.Parallel()
 	w, err := LoadWorker(nil, envMap(nil))
 	require.NoError(t, err)
-	require.Equal(t, queue.DefaultAckWait, w.AckWait)
-	require.Equal(t, queue.DefaultMaxDeliver, w.MaxDeliver)
-	require.Equal(t, queue.DefaultMaxAckPending, w.MaxAckPending)
-	require.EqualValues(t, job.DefaultMaxImageBytes, w.MaxImageBytes)
-	// What an empty queue.Config gets is what config provisions by default.
-	require.Equal(t, queue.Config{}.WithDefaults(), w.QueueConfig().WithDefaults())
-
 	p, err := LoadProducer(nil, envMap(nil))
 	require.NoError(t, err)
-	require.Equal(t, queue.DefaultAckWait, p.AckWait)
-	require.Equal(t, queue.DefaultMaxDeliver, p.MaxDeliver)
-	require.Equal(t, queue.DefaultMaxAckPending, p.MaxAckPending)
+	for name, n := range map[string]NATS{"worker": w.NATS, "producer": p.NATS} {
+		require.Equal(t, queue.DefaultAckWait, n.AckWait, name)
+		require.Equal(t, queue.DefaultMaxDeliver, n.MaxDeliver, name)
+		require.Equal(t, queue.DefaultMaxAckPending, n.MaxAckPending, name)
+		// What an empty queue.Config gets is what config provisions by default.
+		require.Equal(t, queue.Config{}.WithDefaults(), n.QueueConfig().WithDefaults(), name)
+	}
+	require.EqualValues(t, job.DefaultMaxImageBytes, w.MaxImageBytes)
 	require.EqualValues(t, job.DefaultMaxImageBytes, p.MaxUploadBytes)
 }
