@@ -117,16 +117,19 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 				uv[k] = [2]float64{float64(tp.uv[t[k]][0]) * float64(tw), float64(tp.uv[t[k]][1]) * float64(th)}
 			}
 			s0, s1, s2 := tp.src[t[0]], tp.src[t[1]], tp.src[t[2]]
+			// A triangle turned away both as itself and as its mirror image
+			// (facing is linear across it) is skin fill: no per-texel tests.
+			away := max(fac[s0], fac[s1], fac[s2]) <= minFacing && max(facM[s0], facM[s1], facM[s2]) <= minFacing
 			rasterUV(uv, tw, th, func(x, y int, b [3]float64) {
 				i := y*tw + x
 				if state[i] != empty {
 					return
 				}
 				state[i] = fill
-				if g != face {
+				faceN++
+				if away {
 					return
 				}
-				faceN++
 				var q [3]float64
 				for a := range 3 {
 					q[a] = b[0]*proj[s0][a] + b[1]*proj[s1][a] + b[2]*proj[s2][a]
