@@ -23,7 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/minio/minio-go/v7"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
@@ -980,7 +979,7 @@ func (f *fleet) checkJob(ctx context.Context, store *storage.Store, j *chaosJob,
 			if strings.HasSuffix(key, "/result.json") {
 				hasResult = true
 			}
-			if _, err := store.Client().StatObject(ctx, store.Bucket(), key, minio.StatObjectOptions{}); err != nil {
+			if _, err := store.Stat(ctx, key); err != nil {
 				res.missingFiles++
 				j.problems = append(j.problems, fmt.Sprintf("output %s: %v", key, err))
 			}
