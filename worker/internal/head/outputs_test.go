@@ -165,10 +165,14 @@ func TestHeadFiles(t *testing.T) {
 
 			var obj, mtl bytes.Buffer
 			require.NoError(t, f.head.WriteOBJ(&obj, "head.mtl"))
-			require.NoError(t, WriteMTL(&mtl, "head_texture.png"))
+			require.NoError(t, f.head.WriteMTL(&mtl, "head_texture.png"))
 			require.Equal(t, len(m.Neutral), strings.Count(obj.String(), "\nv "))
 			require.Equal(t, gs.Triangles, strings.Count(obj.String(), "\nf "))
-			require.Equal(t, len(m.Materials), strings.Count(mtl.String(), "newmtl "))
+			require.Equal(t, len(m.Materials)+4, strings.Count(mtl.String(), "newmtl "), "ICT's materials and both eyes' iris and pupil")
+			for _, name := range []string{"M_IrisLeft_iris", "M_IrisRight_pupil", "M_Face"} {
+				require.Contains(t, obj.String(), "usemtl "+name+"\n")
+				require.Contains(t, mtl.String(), "newmtl "+name+"\n")
+			}
 			require.Contains(t, mtl.String(), "map_Kd head_texture.png")
 			require.NoError(t, os.WriteFile(filepath.Join(dir, base+".head.obj"), obj.Bytes(), 0o644))
 		})

@@ -108,7 +108,7 @@ func (p *Pipeline) encodeHead(hw *headWork, res *FaceResult, add func(kind strin
 	}{
 		{FileHeadGLB, func(b *bytes.Buffer) error { _, err := hw.head.WriteGLB(b, texPNG); return err }},
 		{FileHeadOBJ, func(b *bytes.Buffer) error { return hw.head.WriteOBJ(b, fileNames[FileHeadMTL]) }},
-		{FileHeadMTL, func(b *bytes.Buffer) error { return head.WriteMTL(b, fileNames[FileHeadTexture]) }},
+		{FileHeadMTL, func(b *bytes.Buffer) error { return hw.head.WriteMTL(b, fileNames[FileHeadTexture]) }},
 	}
 	for _, s := range steps {
 		if _, err := add(s.kind, s.write); err != nil {
