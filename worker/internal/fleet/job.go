@@ -185,7 +185,7 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 			log.Warn("progress not recorded", slog.String("stage", stage), slog.Any("error", err))
 		}
 	}
-	out, err := w.deps.Processor.Run(jobCtx, data, pipelineOptions(m.Options), progress)
+	out, err := w.deps.Processor.Run(jobCtx, data, pipeline.FromJob(m.Options), progress)
 	if err != nil {
 		return cause(err)
 	}
@@ -229,11 +229,6 @@ func (w *Worker) process(ctx context.Context, log *slog.Logger, m *job.Message, 
 func (w *Worker) createRecord(ctx context.Context, m *job.Message) error {
 	_, _, err := w.deps.Status.Create(ctx, recordOf(m))
 	return err
-}
-
-// pipelineOptions maps the job message options onto the pipeline's.
-func pipelineOptions(o job.Options) pipeline.Options {
-	return pipeline.Options{Geometry: o.Geometry, Head: o.Head, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}
 }
 
 // timings flattens the pipeline's stage timings and adds the upload.

@@ -2,13 +2,10 @@ package pipeline
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/facefleet/facefleet/shared/errcode"
 	"github.com/facefleet/facefleet/shared/job"
-	"github.com/facefleet/facefleet/worker/internal/engine"
-	"github.com/facefleet/facefleet/worker/internal/texture"
 )
 
 // ErrInvalidOptions is the sentinel every bad-option error wraps (code
@@ -25,7 +22,7 @@ const (
 )
 
 // Options select what Run produces. The zero value is valid: UV texture only,
-// 1024², short-range detector, up to 4 faces.
+// 1024², short-range detector, up to 16 faces (the job message's defaults).
 type Options struct {
 	// Geometry adds pose, mesh.obj/mtl, mesh.glb, depth.png and normals.png
 	// per face. Default false: the geometry stage does no work at all.
@@ -39,15 +36,25 @@ type Options struct {
 	// Detector is "short" (faces within ~2 m) or "full" (smaller, farther
 	// faces); "" means "short".
 	Detector string `json:"detector"`
-	// MaxFaces caps the faces reconstructed, 1..16; 0 means 4.
+	// MaxFaces caps the faces reconstructed, 1..16; 0 means 16.
 	MaxFaces int `json:"max_faces"`
 }
 
+// FromJob is the pipeline's part of a job's options (the webhook is not the
+// pipeline's business).
+func FromJob(o job.Options) Options {
+	return Options{Geometry: o.Geometry, Head: o.Head, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}
+}
+
+// job is the job options o stands for.
+func (o Options) job() job.Options {
+	return job.Options{Geometry: o.Geometry, Head: o.Head, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}
+}
+
 // WithDefaults returns o with zero fields replaced by the defaults (the job
-// message's rules: Options has job.Options' image fields; the job's webhook
-// is not the pipeline's business).
+// message's rules, job.Options.WithDefaults; Head implies Geometry).
 func (o Options) WithDefaults() Options {
-	d := job.Options{Geometry: o.Geometry, Head: o.Head, UVSize: o.UVSize, Detector: o.Detector, MaxFaces: o.MaxFaces}.WithDefaults()
+	d := o.job().WithDefaults()
 	return Options{Geometry: d.WantsGeometry(), Head: d.Head, UVSize: d.UVSize, Detector: d.Detector, MaxFaces: d.MaxFaces}
 }
 
@@ -68,21 +75,30 @@ func (e *OptionError) Code() string { return errcode.InvalidOptions.String() }
 func (e *OptionError) Unwrap() error { return ErrInvalidOptions }
 
 // Validate reports every invalid field of o (after defaults) at once, as an
-// *OptionError wrapping ErrInvalidOptions; nil when o is valid.
+// *OptionError wrapping ErrInvalidOptions; nil when o is valid. The bounds
+// are the job message's (job.Options.Validate): a job and a local
+// reconstruct accept the same options.
 func (o Options) Validate() error {
-	o = o.WithDefaults()
+	err := o.WithDefaults().job().Validate()
+	if err == nil {
+		return nil
+	}
 	var p []string
-	if o.UVSize < texture.MinSize || o.UVSize > texture.MaxSize {
-		p = append(p, fmt.Sprintf("uv_size %d outside %d..%d", o.UVSize, texture.MinSize, texture.MaxSize))
+	for _, e := range unjoin(err) {
+		var fe *job.FieldError
+		if errors.As(e, &fe) {
+			p = append(p, strings.TrimPrefix(fe.Field, "options.")+": "+fe.Problem)
+		} else {
+			p = append(p, e.Error())
+		}
 	}
-	if o.Detector != engine.DetectorShort && o.Detector != engine.DetectorFull {
-		p = append(p, fmt.Sprintf("detector %q (want %q or %q)", o.Detector, engine.DetectorShort, engine.DetectorFull))
+	return &OptionError{Problems: p}
+}
+
+// unjoin lists the errors of an errors.Join (err itself otherwise).
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
 	}
-	if o.MaxFaces < 1 || o.MaxFaces > MaxMaxFaces {
-		p = append(p, fmt.Sprintf("max_faces %d outside 1..%d", o.MaxFaces, MaxMaxFaces))
-	}
-	if len(p) > 0 {
-		return &OptionError{Problems: p}
-	}
-	return nil
+	return []error{err}
 }
