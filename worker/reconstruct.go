@@ -26,8 +26,9 @@ type engineFlags struct {
 func (e *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.precision, "precision", "auto", "model precision: auto|fp16|fp32 (auto: fp16 on GPU, the measured winner on CPU)")
 	fs.StringVar(&e.device, "device", "cpu", "inference device: cpu | cuda:N | tensorrt:N")
+	fs.StringVar(&e.device, "devices", "cpu", "same as --device (worker run's name for the setting; one device here)")
 	fs.StringVar(&e.ortLib, "ort-lib", "", "path to libonnxruntime.so (default $FACEFLEET_ORT_LIB, then "+engine.DefaultLibraryPath+")")
-	fs.IntVar(&e.threads, "intra-op-threads", 0, "ONNX Runtime intra-op threads (0 = ORT default; the setting `worker run` reads from FACEFLEET_INTRA_OP_THREADS)")
+	fs.IntVar(&e.threads, "intra-op-threads", 0, "ONNX Runtime intra-op threads (0 = ORT default; worker run reads the same setting from FACEFLEET_INTRA_OP_THREADS)")
 	fs.IntVar(&e.threads, "threads", 0, "short for --intra-op-threads")
 }
 
