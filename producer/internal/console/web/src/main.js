@@ -260,20 +260,25 @@ function update(j, rec) {
     c.dataset.seen = [...j.seen].join(' ');
   }
   const done = rec.state === 'succeeded' ? STAGES.length : rec.stage ? STAGES.indexOf(rec.stage) + 1 : 0;
-  const geometry = !!(rec.options && rec.options.geometry);
+  const head = !!(rec.options && rec.options.head);
+  const geometry = head || !!(rec.options && rec.options.geometry); // head implies geometry
+  // Stages a job without geometry (or without head) skips.
+  const skipped = (s) => (s === 'geometry' && !geometry) || (s === 'head' && !head);
   let label = rec.state;
   c.querySelectorAll('.seg').forEach((seg, i) => {
     let cls = 'seg';
-    if (STAGES[i] === 'geometry' && !geometry) cls += ' skipped';
+    if (skipped(STAGES[i])) cls += ' skipped';
     else if (i < done) cls += ' done';
     else if (i === done && rec.state === 'running') { cls += ' current'; label = STAGES[i]; }
     else if (i === done && (rec.state === 'failed' || rec.state === 'canceled') && rec.attempts > 0) cls += ' ' + rec.state;
     seg.className = cls;
   });
-  // A skipped geometry stage: the stage under way is the one after it.
-  if (rec.state === 'running' && !geometry && STAGES[done] === 'geometry') {
-    c.querySelectorAll('.seg')[done + 1].classList.add('current');
-    label = STAGES[done + 1];
+  // Skipped stages: the stage under way is the next one that runs.
+  if (rec.state === 'running' && done < STAGES.length && skipped(STAGES[done])) {
+    let next = done;
+    while (next < STAGES.length - 1 && skipped(STAGES[next])) next++;
+    c.querySelectorAll('.seg')[next].classList.add('current');
+    label = STAGES[next];
   }
   c.dataset.stage = rec.state === 'running' ? label : '';
   const ended = rec.state === 'failed' || rec.state === 'canceled';

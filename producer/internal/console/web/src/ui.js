@@ -3,7 +3,7 @@
 // Pipeline stages in order (worker/internal/pipeline Stage*; "upload" is the
 // fleet's storing of the files). The browser test checks that every stage
 // the API reports is one of these.
-export const STAGES = ['decode', 'detect', 'landmarks', 'texture', 'geometry', 'encode', 'upload'];
+export const STAGES = ['decode', 'detect', 'landmarks', 'texture', 'geometry', 'head', 'encode', 'upload'];
 
 // Failure codes in words (status error_code and API error codes).
 const CODES = {
