@@ -126,8 +126,11 @@ func (s *RedisSentinelSet) StartNode(i int) error {
 	}
 	conf := filepath.Join(dir, "redis.conf")
 	if _, err := os.Stat(conf); err != nil {
+		// min-replicas-to-write: a master that lost its replica (or an old
+		// master back before the Sentinels demote it) refuses writes
+		// rather than take ones a failover would drop (docs/DEPLOY.md).
 		text := fmt.Sprintf("bind 127.0.0.1\nport %d\nprotected-mode yes\ndir %s\nappendonly yes\n"+
-			"appendfsync everysec\nsave \"\"\nloglevel warning\n", s.ports[i], dir)
+			"appendfsync everysec\nsave \"\"\nloglevel warning\nmin-replicas-to-write 1\nmin-replicas-max-lag 5\n", s.ports[i], dir)
 		if i > 0 {
 			text += fmt.Sprintf("replicaof 127.0.0.1 %d\n", s.ports[0])
 		}
