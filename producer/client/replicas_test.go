@@ -14,10 +14,10 @@ import (
 )
 
 // A submit whose record write fails (here: written but not replicated, a
-// WAIT for a replica that is not there) reports the failure, and what it
-// left is a job that will run — its message is in the stream — never a
-// queued record without one.
-func TestSubmitRecordFailureLeavesARunnableJob(t *testing.T) {
+// WAIT for a replica that is not there) is still accepted — its message is
+// in the stream and its worker writes the record — so that callers do not
+// submit it again and again; never a queued record without a message.
+func TestSubmitRecordFailureStillQueuesTheJob(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t)
 	ctx := testenv.Context(t, 30*time.Second)
@@ -27,15 +27,18 @@ func TestSubmitRecordFailureLeavesARunnableJob(t *testing.T) {
 	c, err := client.New(ctx, cfg, client.WithLogger(testenv.Logger(t)))
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	_, err = c.Submit(ctx, client.SubmitRequest{Image: bytes.NewReader(testenv.FaceJPEG(t)), Filename: "a.jpg",
+	sub, err := c.Submit(ctx, client.SubmitRequest{Image: bytes.NewReader(testenv.FaceJPEG(t)), Filename: "a.jpg",
 		Options: job.Options{}, Tenant: "acme"})
-	require.ErrorIs(t, err, status.ErrNotReplicated)
+	require.NoError(t, err)
+	require.Equal(t, status.StateQueued, sub.State)
+	require.Equal(t, "acme", sub.Tenant)
 
 	st := status.New(env.Redis.Client, status.Config{})
 	recs, _, err := st.List(ctx, "acme", "", 10)
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
 	require.Equal(t, status.StateQueued, recs[0].State)
+	require.Equal(t, sub.ID, recs[0].ID)
 	stream, err := env.NATS.JS.Stream(ctx, cfg.NATSStream)
 	require.NoError(t, err)
 	info, err := stream.Info(ctx)
