@@ -23,13 +23,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/facefleet/facefleet/config"
+	"github.com/facefleet/facefleet/shared/backend"
 	"github.com/facefleet/facefleet/shared/devservers"
-	"github.com/facefleet/facefleet/shared/queue"
 	"github.com/facefleet/facefleet/shared/status"
 	"github.com/facefleet/facefleet/shared/storage"
 )
@@ -433,26 +431,27 @@ func (f *fleet) startWorker(ctx context.Context, i int) error {
 	return c.waitReady(ctx, f.o.timeout)
 }
 
-// provision creates the stream, its consumers and the bucket.
+// backendConfig is the servers as the fleet's workers see them (env).
+func (f *fleet) backendConfig() (backend.Config, error) {
+	wcfg, err := config.LoadWorker(nil, envLookup(f.env()))
+	if err != nil {
+		return backend.Config{}, err
+	}
+	return backend.Config{NATS: wcfg.NATS, Redis: wcfg.Redis, S3: wcfg.S3}, nil
+}
+
+// provision creates the stream, its consumers and the bucket, as
+// `producer provision` does.
 func (f *fleet) provision(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, f.o.timeout)
 	defer cancel()
-	nc, err := nats.Connect(f.natsURL, nats.Name("localstack-chaos"), nats.MaxReconnects(-1))
-	if err != nil {
-		return fmt.Errorf("localstack chaos: NATS: %w", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	wcfg, err := config.LoadWorker(nil, envLookup(f.env()))
+	cfg, err := f.backendConfig()
 	if err != nil {
 		return err
 	}
 	// A cluster may still be placing peers: retry until it takes the R3 stream.
 	for {
-		err = queue.Provision(ctx, js, wcfg.QueueConfig())
+		_, err = backend.Provision(ctx, cfg, "localstack-chaos")
 		if err == nil || ctx.Err() != nil {
 			break
 		}
@@ -461,16 +460,15 @@ func (f *fleet) provision(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("localstack chaos: provision: %w", err)
 	}
-	store, err := f.storage()
-	if err != nil {
-		return err
-	}
-	return store.EnsureBucket(ctx)
+	return nil
 }
 
 func (f *fleet) storage() (*storage.Store, error) {
-	return storage.New(storage.Config{Endpoint: f.s3Addr, AccessKey: f.common.S3AccessKey,
-		SecretKey: f.common.S3SecretKey, Bucket: f.common.S3Bucket, Region: f.common.S3Region})
+	cfg, err := f.backendConfig()
+	if err != nil {
+		return nil, err
+	}
+	return storage.New(cfg.S3.StorageConfig())
 }
 
 // envLookup looks names up in env (KEY=VALUE) first, then the process environment.
@@ -1034,23 +1032,16 @@ func (f *fleet) checkJob(ctx context.Context, store *storage.Store, j *chaosJob,
 
 // checkQueue waits until the job stream is empty and counts dead letters.
 func (f *fleet) checkQueue(ctx context.Context, res *chaosResult) error {
-	nc, err := nats.Connect(f.natsURL, nats.Name("localstack-chaos-check"))
+	cfg, err := f.backendConfig()
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	c, err := backend.Open(ctx, cfg, backend.Options{Name: "localstack-chaos-check", NoRedis: true, NoBucket: true, ProvisionIfMissing: true})
 	if err != nil {
 		return err
 	}
-	wcfg, err := config.LoadWorker(nil, envLookup(f.env()))
-	if err != nil {
-		return err
-	}
-	q, err := queue.New(js, wcfg.QueueConfig())
-	if err != nil {
-		return err
-	}
+	defer c.Close()
+	js, q := c.JS, c.Queue
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		lag, err := q.Lag(ctx)
