@@ -9,13 +9,12 @@ import (
 	"image/png"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/facefleet/facefleet/shared/toolcheck"
+	"github.com/facefleet/facefleet/shared/testkit"
 )
 
 // testPNG encodes a small gradient image.
@@ -133,44 +132,12 @@ func TestWriteGLBRejectsBadMesh(t *testing.T) {
 	require.ErrorIs(t, WriteGLB(&bytes.Buffer{}, &Mesh{}, nil), ErrInvalidInput)
 }
 
-// validatorReport is the part of glTF-Validator's report the test reads.
-type validatorReport struct {
-	Issues struct {
-		NumErrors   int `json:"numErrors"`
-		NumWarnings int `json:"numWarnings"`
-		NumInfos    int `json:"numInfos"`
-		NumHints    int `json:"numHints"`
-		Messages    []struct {
-			Code     string `json:"code"`
-			Message  string `json:"message"`
-			Severity int    `json:"severity"`
-			Pointer  string `json:"pointer"`
-		} `json:"messages"`
-	} `json:"issues"`
-	Info struct {
-		Version   string `json:"version"`
-		Generator string `json:"generator"`
-	} `json:"info"`
-}
-
 // TestWriteGLBKhronosValidator runs the real Khronos glTF-Validator (npm
 // gltf-validator, under FACEFLEET_GLTF_VALIDATOR or
 // <repo>/.cache/node/node_modules/gltf-validator) on a GLB and fails on any
 // error; warnings are logged.
 func TestWriteGLBKhronosValidator(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		toolcheck.Missing(t, "node not on PATH; install Node.js to run the Khronos glTF validator")
-	}
-	dir := os.Getenv("FACEFLEET_GLTF_VALIDATOR")
-	if dir == "" {
-		dir, err = filepath.Abs(filepath.Join("..", "..", "..", ".cache", "node", "node_modules", "gltf-validator"))
-		require.NoError(t, err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
-		toolcheck.Missing(t, "gltf-validator not installed at %s; run: make setup", dir)
-	}
 	rf := loadRealFace(t, "pexels-tim-douglas-6567248.face0.json")
 	realPose, err := FitPose(rf.Landmarks, rf.Width, rf.Height, canonical(t))
 	require.NoError(t, err)
@@ -189,13 +156,7 @@ func TestWriteGLBKhronosValidator(t *testing.T) {
 			require.NoError(t, WriteGLB(&buf, c.mesh, c.tex))
 			file := filepath.Join(t.TempDir(), "mesh.glb")
 			require.NoError(t, os.WriteFile(file, buf.Bytes(), 0o600))
-			cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "gltf_validate.cjs"), dir, file)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			require.NoError(t, err, "validator: %s", stderr.String())
-			var rep validatorReport
-			require.NoError(t, json.Unmarshal(out, &rep), "report: %s", out)
+			rep, out := testkit.ValidateGLTF(t, t.Context(), file)
 			for _, msg := range rep.Issues.Messages {
 				t.Logf("validator severity %d %s at %s: %s", msg.Severity, msg.Code, msg.Pointer, msg.Message)
 			}

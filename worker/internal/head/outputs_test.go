@@ -9,7 +9,6 @@ import (
 	_ "image/jpeg"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models/ict"
-	"github.com/facefleet/facefleet/shared/toolcheck"
+	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/worker/internal/pngenc"
 )
 
@@ -59,41 +58,10 @@ func outDir(t testing.TB) string {
 	return t.TempDir()
 }
 
-type validatorReport struct {
-	Issues struct {
-		NumErrors   int `json:"numErrors"`
-		NumWarnings int `json:"numWarnings"`
-		Messages    []struct {
-			Code     string `json:"code"`
-			Message  string `json:"message"`
-			Severity int    `json:"severity"`
-			Pointer  string `json:"pointer"`
-		} `json:"messages"`
-	} `json:"issues"`
-}
-
-// validate runs the Khronos glTF-Validator (npm gltf-validator, the
-// geometry package's helper script) on file.
-func validate(t *testing.T, file string) validatorReport {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		toolcheck.Missing(t, "node not on PATH; install Node.js to run the Khronos glTF validator")
-	}
-	dir := os.Getenv("FACEFLEET_GLTF_VALIDATOR")
-	if dir == "" {
-		dir, err = filepath.Abs(filepath.Join("..", "..", "..", ".cache", "node", "node_modules", "gltf-validator"))
-		require.NoError(t, err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
-		toolcheck.Missing(t, "gltf-validator not installed at %s; run: make setup", dir)
-	}
-	cmd := exec.CommandContext(t.Context(), node, filepath.Join("..", "geometry", "testdata", "gltf_validate.cjs"), dir, file)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "validator: %s", stderr.String())
-	var rep validatorReport
-	require.NoError(t, json.Unmarshal(out, &rep), "report: %s", out)
+// validate runs the Khronos glTF-Validator on file and logs its errors and
+// warnings.
+func validate(t *testing.T, file string) testkit.GLTFReport {
+	rep, _ := testkit.ValidateGLTF(t, t.Context(), file)
 	for _, msg := range rep.Issues.Messages {
 		if msg.Severity <= 1 {
 			t.Logf("validator severity %d %s at %s: %s", msg.Severity, msg.Code, msg.Pointer, msg.Message)
