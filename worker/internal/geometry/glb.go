@@ -142,9 +142,7 @@ func WriteGLB(w io.Writer, m *Mesh, texturePNG []byte) error {
 	}
 	// addView appends data as a 4-byte aligned buffer view.
 	addView := func(data []byte, target int) int {
-		for bin.Len()%4 != 0 {
-			bin.WriteByte(0)
-		}
+		PadGLBBin(&bin)
 		doc.BufferViews = append(doc.BufferViews, gltfBufferView{ByteOffset: bin.Len(), ByteLength: len(data), Target: target})
 		bin.Write(data)
 		return len(doc.BufferViews) - 1
@@ -204,21 +202,34 @@ func WriteGLB(w io.Writer, m *Mesh, texturePNG []byte) error {
 		Material:   0,
 		Mode:       gltfTriangles,
 	}}}}
+	PadGLBBin(&bin)
+	doc.Buffers[0].ByteLength = bin.Len()
+	_, err := WriteGLBContainer(w, doc, bin.Bytes())
+	return err
+}
+
+// PadGLBBin pads a GLB binary chunk with zeros to a multiple of 4 bytes (the
+// alignment of buffer views and of the chunk itself).
+func PadGLBBin(bin *bytes.Buffer) {
 	for bin.Len()%4 != 0 {
 		bin.WriteByte(0)
 	}
-	doc.Buffers[0].ByteLength = bin.Len()
+}
 
+// WriteGLBContainer writes a glTF 2.0 binary: the 12-byte header, doc as the
+// JSON chunk (space-padded) and bin (already padded, see PadGLBBin) as the
+// BIN chunk. It returns the file's size.
+func WriteGLBContainer(w io.Writer, doc any, bin []byte) (int, error) {
 	js, err := json.Marshal(doc)
 	if err != nil {
-		return fmt.Errorf("geometry: encode glTF JSON: %w", err)
+		return 0, fmt.Errorf("geometry: encode glTF JSON: %w", err)
 	}
 	for len(js)%4 != 0 {
 		js = append(js, ' ')
 	}
-	total := 12 + 8 + len(js) + 8 + bin.Len()
+	total := 12 + 8 + len(js) + 8 + len(bin)
 	if total > math.MaxUint32 {
-		return fmt.Errorf("%w: GLB of %d bytes is too large", ErrInvalidInput, total)
+		return 0, fmt.Errorf("%w: GLB of %d bytes is too large", ErrInvalidInput, total)
 	}
 	hdr := make([]byte, 0, 20)
 	hdr = binary.LittleEndian.AppendUint32(hdr, glbMagic)
@@ -227,12 +238,12 @@ func WriteGLB(w io.Writer, m *Mesh, texturePNG []byte) error {
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(js)))
 	hdr = binary.LittleEndian.AppendUint32(hdr, glbChunkJSON)
 	binHdr := make([]byte, 0, 8)
-	binHdr = binary.LittleEndian.AppendUint32(binHdr, uint32(bin.Len()))
+	binHdr = binary.LittleEndian.AppendUint32(binHdr, uint32(len(bin)))
 	binHdr = binary.LittleEndian.AppendUint32(binHdr, glbChunkBIN)
-	for _, part := range [][]byte{hdr, js, binHdr, bin.Bytes()} {
+	for _, part := range [][]byte{hdr, js, binHdr, bin} {
 		if _, err := w.Write(part); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return total, nil
 }

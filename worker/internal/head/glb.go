@@ -3,18 +3,16 @@ package head
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/facefleet/facefleet/worker/internal/geometry"
 )
 
 // glTF constants.
 const (
-	glbMagic     = 0x46546C67 // "glTF"
-	glbChunkJSON = 0x4E4F534A
-	glbChunkBIN  = 0x004E4942
 	gltfFloat    = 5126
 	gltfUByte    = 5121
 	gltfUShort   = 5123
@@ -176,9 +174,7 @@ func (h *Head) WriteGLB(w io.Writer, texturePNG []byte) (GLBStats, error) {
 		Buffers: []gBuffer{{}},
 	}
 	view := func(data []byte, target int) int {
-		for bin.Len()%4 != 0 {
-			bin.WriteByte(0)
-		}
+		geometry.PadGLBBin(&bin)
 		doc.BufferViews = append(doc.BufferViews, gView{ByteOffset: bin.Len(), ByteLength: len(data), Target: target})
 		bin.Write(data)
 		return len(doc.BufferViews) - 1
@@ -323,34 +319,13 @@ func (h *Head) WriteGLB(w io.Writer, texturePNG []byte) (GLBStats, error) {
 		mesh.Primitives = append(mesh.Primitives, gPrimitive{Attributes: attrs, Indices: ia, Material: len(doc.Materials) - 1, Mode: 4, Targets: targets})
 	}
 	doc.Meshes = []gMesh{mesh}
-	for bin.Len()%4 != 0 {
-		bin.WriteByte(0)
-	}
+	geometry.PadGLBBin(&bin)
 	doc.Buffers[0].ByteLength = bin.Len()
-	js, err := json.Marshal(doc)
+	n, err := geometry.WriteGLBContainer(w, doc, bin.Bytes())
 	if err != nil {
-		return stats, fmt.Errorf("head: glTF JSON: %w", err)
+		return stats, fmt.Errorf("head: %w", err)
 	}
-	for len(js)%4 != 0 {
-		js = append(js, ' ')
-	}
-	total := 12 + 8 + len(js) + 8 + bin.Len()
-	var hdr []byte
-	hdr = binary.LittleEndian.AppendUint32(hdr, glbMagic)
-	hdr = binary.LittleEndian.AppendUint32(hdr, 2)
-	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(total))
-	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(js)))
-	hdr = binary.LittleEndian.AppendUint32(hdr, glbChunkJSON)
-	hdr = append(hdr, js...)
-	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(bin.Len()))
-	hdr = binary.LittleEndian.AppendUint32(hdr, glbChunkBIN)
-	if _, err := w.Write(hdr); err != nil {
-		return stats, err
-	}
-	if _, err := w.Write(bin.Bytes()); err != nil {
-		return stats, err
-	}
-	stats.Bytes = total
+	stats.Bytes = n
 	return stats, nil
 }
 
