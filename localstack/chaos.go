@@ -365,14 +365,20 @@ func (f *fleet) startNATS(i int) error {
 	if err != nil {
 		return err
 	}
-	f.mu.Lock()
-	if i < len(f.nats) {
-		f.nats[i] = c
-	} else {
-		f.nats = append(f.nats, c)
-	}
-	f.mu.Unlock()
+	f.setChild(&f.nats, i, c)
 	return nil
+}
+
+// setChild puts c in slot i of *list (a restart replaces, a first start
+// appends), under f.mu.
+func (f *fleet) setChild(list *[]*child, i int, c *child) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i < len(*list) {
+		(*list)[i] = c
+	} else {
+		*list = append(*list, c)
+	}
 }
 
 func (f *fleet) startS3(ctx context.Context) error {
@@ -421,13 +427,7 @@ func (f *fleet) startWorker(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	f.mu.Lock()
-	if i < len(f.workers) {
-		f.workers[i] = c
-	} else {
-		f.workers = append(f.workers, c)
-	}
-	f.mu.Unlock()
+	f.setChild(&f.workers, i, c)
 	return c.waitReady(ctx, f.o.timeout)
 }
 
