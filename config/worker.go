@@ -37,9 +37,10 @@ type Worker struct {
 	// inference (measured: 1.4× fleet throughput on CPU over one slot).
 	// Env FACEFLEET_SLOTS_PER_DEVICE, default 2.
 	SlotsPerDevice int `env:"SLOTS_PER_DEVICE" default:"2" usage:"concurrent jobs per device"`
-	// IntraOpThreads is ONNX Runtime's intra-op thread count; 0 = ORT default.
+	// IntraOpThreads is ONNX Runtime's intra-op thread count per session;
+	// 0 = engine.DefaultIntraOpThreads (1: scale with slots, not threads).
 	// Env FACEFLEET_INTRA_OP_THREADS, default 0.
-	IntraOpThreads int `env:"INTRA_OP_THREADS" default:"0" usage:"ORT intra-op threads (0 = ORT default)"`
+	IntraOpThreads int `env:"INTRA_OP_THREADS" default:"0" usage:"ORT intra-op threads per session (0 = the engine's default, 1)"`
 	// JobTimeout bounds one job's processing.
 	// Env FACEFLEET_JOB_TIMEOUT, default 5m.
 	JobTimeout time.Duration `env:"JOB_TIMEOUT" default:"5m" usage:"per-job timeout"`

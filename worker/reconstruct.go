@@ -28,7 +28,7 @@ func (e *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&e.device, "device", "cpu", "inference device: cpu | cuda:N | tensorrt:N")
 	fs.StringVar(&e.device, "devices", "cpu", "same as --device (worker run's name for the setting; one device here)")
 	fs.StringVar(&e.ortLib, "ort-lib", "", "path to libonnxruntime.so (default $FACEFLEET_ORT_LIB, then "+engine.DefaultLibraryPath+")")
-	fs.IntVar(&e.threads, "intra-op-threads", 0, "ONNX Runtime intra-op threads (0 = ORT default; worker run reads the same setting from FACEFLEET_INTRA_OP_THREADS)")
+	fs.IntVar(&e.threads, "intra-op-threads", 0, "ONNX Runtime intra-op threads per session (0 = the engine's default, 1; worker run reads the same setting from FACEFLEET_INTRA_OP_THREADS)")
 	fs.IntVar(&e.threads, "threads", 0, "short for --intra-op-threads")
 }
 

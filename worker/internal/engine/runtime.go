@@ -158,10 +158,8 @@ func newSessionOptions(cfg Config) (*ort.SessionOptions, error) {
 			so.Destroy()
 		}
 	}()
-	if cfg.IntraOpThreads > 0 {
-		if err := so.SetIntraOpNumThreads(cfg.IntraOpThreads); err != nil {
-			return nil, fmt.Errorf("engine: intra-op threads: %w", err)
-		}
+	if err := so.SetIntraOpNumThreads(cfg.IntraOpThreads); err != nil {
+		return nil, fmt.Errorf("engine: intra-op threads: %w", err)
 	}
 	if err := so.SetInterOpNumThreads(1); err != nil {
 		return nil, fmt.Errorf("engine: inter-op threads: %w", err)
