@@ -231,7 +231,7 @@ func TestUsageErrors(t *testing.T) {
 	t.Parallel()
 	ctx := testenv.Context(t, 10*time.Second)
 	for _, args := range [][]string{
-		nil, {"frobnicate"}, {"submit"}, {"submit", "--uv-size", "7", "x.jpg"}, {"submit", "--priority", "now", "x.jpg"},
+		nil, {"frobnicate"}, {"submit"}, {"submit", "--uv-size", "7", "x.jpg"}, {"submit", "--uv-format", "gif", "x.jpg"}, {"submit", "--priority", "now", "x.jpg"},
 		{"status"}, {"status", "a", "b"}, {"serve", "extra"}, {"submit", "--no-such-flag", "x.jpg"},
 		{"bench"}, {"healthcheck", "extra"},
 	} {

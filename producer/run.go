@@ -31,7 +31,7 @@ const usage = `usage: producer COMMAND [flags] [args]
 
 commands:
   submit IMAGE...   submit images as jobs
-                    --geometry --head --uv-size N --detector short|full --max-faces N
+                    --geometry --head --uv-size N --uv-format png|jpeg|webp --detector short|full --max-faces N
                     --priority high|normal|low --wait --json --timeout D
                     --webhook URL [--webhook-events started,progress,succeeded,failed,canceled]
   status ID         print a job's record (--json)
@@ -160,6 +160,7 @@ func cmdSubmit(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	fs.BoolVar(&opts.Geometry, "geometry", false, "also make pose, meshes, depth and normal maps")
 	fs.BoolVar(&opts.Head, "head", false, "also fit the full ICT-FaceKit head (head.glb, head_texture.png, head.obj); implies --geometry")
 	fs.IntVar(&opts.UVSize, "uv-size", job.DefaultUVSize, "UV texture side in pixels (256..4096)")
+	fs.StringVar(&opts.UVFormat, "uv-format", job.DefaultUVFormat, "UV texture file format: "+strings.Join(job.UVFormats(), "|"))
 	fs.StringVar(&opts.Detector, "detector", job.DefaultDetector, "face detector: short|full")
 	fs.IntVar(&opts.MaxFaces, "max-faces", job.DefaultMaxFaces, "faces per image (1..16)")
 	fs.StringVar(&priority, "priority", string(job.PriorityNormal), "priority: high|normal|low")

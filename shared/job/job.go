@@ -134,11 +134,25 @@ func (w *Webhook) validate(errs []error) []error {
 // Defaults applied by Options.WithDefaults.
 const (
 	DefaultUVSize   = 1024
+	DefaultUVFormat = UVFormatPNG
 	DefaultDetector = DetectorShort
 	// DefaultMaxFaces is every face up to the bound: a group photo gives
 	// all its faces unless the job asks for fewer.
 	DefaultMaxFaces = MaxMaxFaces
 )
+
+// UV texture formats (Options.UVFormat): PNG is lossless with the alpha
+// (texels seen or mirror-filled) in the file; JPEG is lossy, smaller and
+// fastest to write, with the alpha as a separate greyscale PNG
+// (uv_alpha.png); WebP is lossy with the alpha in the same file.
+const (
+	UVFormatPNG  = "png"
+	UVFormatJPEG = "jpeg"
+	UVFormatWebP = "webp"
+)
+
+// UVFormats lists the UV texture formats, the default first.
+func UVFormats() []string { return []string{UVFormatPNG, UVFormatJPEG, UVFormatWebP} }
 
 // Detector names: short-range (faces within ~2 m, 128×128) or full-range (256×256).
 const (
@@ -209,6 +223,9 @@ type Options struct {
 	Head bool `json:"head"`
 	// UVSize is the side of the square UV texture in pixels (256..4096).
 	UVSize int `json:"uv_size"`
+	// UVFormat is the UV texture's file format: "png", "jpeg" (with the
+	// alpha in uv_alpha.png) or "webp" (UVFormats).
+	UVFormat string `json:"uv_format"`
 	// Detector is "short" or "full".
 	Detector string `json:"detector"`
 	// MaxFaces caps the faces processed per image (1..16).
@@ -222,10 +239,10 @@ type Options struct {
 func (o Options) WantsGeometry() bool { return o.Geometry || o.Head }
 
 // DefaultOptions returns the options of a message that omits "options" or
-// some of its fields: no geometry, no head, DefaultUVSize, DefaultDetector,
-// DefaultMaxFaces.
+// some of its fields: no geometry, no head, DefaultUVSize, DefaultUVFormat,
+// DefaultDetector, DefaultMaxFaces.
 func DefaultOptions() Options {
-	return Options{UVSize: DefaultUVSize, Detector: DefaultDetector, MaxFaces: DefaultMaxFaces}
+	return Options{UVSize: DefaultUVSize, UVFormat: DefaultUVFormat, Detector: DefaultDetector, MaxFaces: DefaultMaxFaces}
 }
 
 // UnmarshalJSON decodes options strictly (unknown fields are an error) and
@@ -262,6 +279,9 @@ func (o Options) WithDefaults() Options {
 	if o.UVSize == 0 {
 		o.UVSize = DefaultUVSize
 	}
+	if o.UVFormat == "" {
+		o.UVFormat = DefaultUVFormat
+	}
 	if o.Detector == "" {
 		o.Detector = DefaultDetector
 	}
@@ -276,6 +296,9 @@ func (o Options) Validate() error {
 	var errs []error
 	if o.UVSize < MinUVSize || o.UVSize > MaxUVSize {
 		errs = append(errs, &FieldError{"options.uv_size", fmt.Sprintf("must be %d..%d, got %d", MinUVSize, MaxUVSize, o.UVSize)})
+	}
+	if !slices.Contains(UVFormats(), o.UVFormat) {
+		errs = append(errs, &FieldError{"options.uv_format", fmt.Sprintf("must be one of %s, got %q", strings.Join(UVFormats(), ", "), o.UVFormat)})
 	}
 	if o.Detector != DetectorShort && o.Detector != DetectorFull {
 		errs = append(errs, &FieldError{"options.detector", fmt.Sprintf("must be %q or %q, got %q", DetectorShort, DetectorFull, o.Detector)})

@@ -43,7 +43,7 @@ func TestRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, m, got)
 	require.Equal(t, job.PriorityNormal, got.Priority)
-	require.Equal(t, job.Options{Geometry: true, UVSize: 1024, Detector: "short", MaxFaces: job.DefaultMaxFaces}, got.Options)
+	require.Equal(t, job.Options{Geometry: true, UVSize: 1024, UVFormat: "png", Detector: "short", MaxFaces: job.DefaultMaxFaces}, got.Options)
 }
 
 func TestDecodeStrict(t *testing.T) {
@@ -117,11 +117,11 @@ func fieldsOf(err error) []string {
 
 func TestValidateReportsAllProblems(t *testing.T) {
 	t.Parallel()
-	m := &job.Message{Version: 1, Options: job.Options{UVSize: 1, Detector: "huge", MaxFaces: 99}, Priority: "x"}
+	m := &job.Message{Version: 1, Options: job.Options{UVSize: 1, UVFormat: "tiff", Detector: "huge", MaxFaces: 99}, Priority: "x"}
 	err := m.Validate()
 	require.ErrorIs(t, err, job.ErrInvalid)
 	require.ElementsMatch(t, []string{"id", "tenant", "input.bucket", "input.key", "options.uv_size",
-		"options.detector", "options.max_faces", "priority", "submitted_at"}, fieldsOf(err))
+		"options.uv_format", "options.detector", "options.max_faces", "priority", "submitted_at"}, fieldsOf(err))
 }
 
 func TestValidateKey(t *testing.T) {
@@ -217,11 +217,13 @@ func TestDecodeDefaults(t *testing.T) {
 		{"null options and priority", `,"options":null,"priority":null}`, def, job.PriorityNormal},
 		{"empty options", `,"options":{},"priority":"low"}`, def, job.PriorityLow},
 		{"geometry only", `,"options":{"geometry":true}}`, job.Options{Geometry: true, UVSize: job.DefaultUVSize,
-			Detector: job.DefaultDetector, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
+			UVFormat: job.DefaultUVFormat, Detector: job.DefaultDetector, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
 		{"head", `,"options":{"head":true}}`, job.Options{Head: true, UVSize: job.DefaultUVSize,
-			Detector: job.DetectorShort, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
+			UVFormat: job.UVFormatPNG, Detector: job.DetectorShort, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
 		{"some fields", `,"options":{"uv_size":512,"detector":"full"}}`, job.Options{UVSize: 512,
-			Detector: job.DetectorFull, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
+			UVFormat: job.DefaultUVFormat, Detector: job.DetectorFull, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
+		{"uv_format", `,"options":{"uv_format":"webp"}}`, job.Options{UVSize: job.DefaultUVSize,
+			UVFormat: job.UVFormatWebP, Detector: job.DefaultDetector, MaxFaces: job.DefaultMaxFaces}, job.PriorityNormal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,6 +238,9 @@ func TestDecodeDefaults(t *testing.T) {
 	_, err = job.Decode([]byte(head + `,"options":{"uv_size":0}}`))
 	require.ErrorIs(t, err, job.ErrInvalid)
 	require.Equal(t, []string{"options.uv_size"}, fieldsOf(err))
+	_, err = job.Decode([]byte(head + `,"options":{"uv_format":""}}`))
+	require.ErrorIs(t, err, job.ErrInvalid)
+	require.Equal(t, []string{"options.uv_format"}, fieldsOf(err))
 	// Unknown option fields stay an error.
 	_, err = job.Decode([]byte(head + `,"options":{"uvsize":512}}`))
 	require.ErrorIs(t, err, job.ErrMalformed)

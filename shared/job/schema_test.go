@@ -64,6 +64,12 @@ func TestSchemaMatchesRules(t *testing.T) {
 	require.EqualValues(t, def.MaxFaces, num("options.max_faces", "default"))
 	require.Equal(t, def.Detector, at(t, s, "options.detector")["default"])
 	require.ElementsMatch(t, []any{job.DetectorShort, job.DetectorFull}, at(t, s, "options.detector")["enum"])
+	require.Equal(t, def.UVFormat, at(t, s, "options.uv_format")["default"])
+	var formats []string
+	for _, f := range at(t, s, "options.uv_format")["enum"].([]any) {
+		formats = append(formats, f.(string))
+	}
+	require.Equal(t, job.UVFormats(), formats)
 	require.Equal(t, def.Geometry, at(t, s, "options.geometry")["default"])
 	require.Equal(t, def.Head, at(t, s, "options.head")["default"])
 	require.EqualValues(t, job.MaxTenantLen, num("tenant", "maxLength"))
@@ -115,6 +121,8 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 	good := []string{
 		string(full), string(hook), head + `}`,
 		head + `,"options":{"geometry":true}}`,
+		head + `,"options":{"uv_format":"jpeg"}}`,
+		head + `,"options":{"uv_format":"webp","uv_size":512}}`,
 		head + `,"options":null,"priority":null,"trace":null}`,
 		head + `,"priority":"high","options":{"webhook":{"url":"http://127.0.0.1:9000/h"}}}`,
 	}
@@ -125,6 +133,9 @@ func TestSchemaAgreesWithDecode(t *testing.T) {
 		head + `,"options":{"uv_size":0}}`,
 		head + `,"options":{"uv_size":8192}}`,
 		head + `,"options":{"detector":"mid"}}`,
+		head + `,"options":{"uv_format":"gif"}}`,
+		head + `,"options":{"uv_format":""}}`,
+		head + `,"options":{"uv_format":"PNG"}}`,
 		head + `,"options":{"max_faces":17}}`,
 		head + `,"options":{"webhook":{"url":"ftp://e.com/"}}}`,
 		head + `,"options":{"webhook":{"url":"https://user:pw@e.com/"}}}`,

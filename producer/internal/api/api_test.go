@@ -122,7 +122,7 @@ type jobJSON struct {
 
 func (b *bundle) submit(t *testing.T, key string) jobJSON {
 	t.Helper()
-	body, ct := multipartBody(t, testenv.FaceJPEG(t), `{"geometry":true,"uv_size":512}`)
+	body, ct := multipartBody(t, testenv.FaceJPEG(t), `{"geometry":true,"uv_size":512,"uv_format":"jpeg"}`)
 	resp, data := b.do(t, "POST", "/v1/jobs", key, body, ct)
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, string(data))
 	var j jobJSON
@@ -179,7 +179,7 @@ func TestSubmitMultipartAndGet(t *testing.T) {
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(data, &got))
 	require.Equal(t, "queued", got["state"])
-	require.Equal(t, map[string]any{"geometry": true, "head": false, "uv_size": 512.0, "detector": "short", "max_faces": float64(job.DefaultMaxFaces)}, got["options"])
+	require.Equal(t, map[string]any{"geometry": true, "head": false, "uv_size": 512.0, "uv_format": "jpeg", "detector": "short", "max_faces": float64(job.DefaultMaxFaces)}, got["options"])
 	require.NotContains(t, got, "results")
 	require.NotEmpty(t, resp.Header.Get("X-Request-ID"))
 }
@@ -195,10 +195,11 @@ func TestSubmitErrors(t *testing.T) {
 
 	small := img[:1000] // still sniffs as JPEG; decoding is the worker's business
 	for opts, want := range map[string]string{
-		`{"uv_size":100}`:    "invalid_options",
-		`{"detector":"far"}`: "invalid_options",
-		`{"colour":"blue"}`:  "invalid_options",
-		`{"geometry":`:       "invalid_options",
+		`{"uv_size":100}`:     "invalid_options",
+		`{"detector":"far"}`:  "invalid_options",
+		`{"uv_format":"gif"}`: "invalid_options",
+		`{"colour":"blue"}`:   "invalid_options",
+		`{"geometry":`:        "invalid_options",
 	} {
 		body, ct := multipartBody(t, small, opts)
 		resp, data := b.do(t, "POST", "/v1/jobs", keyAcme, body, ct)

@@ -50,7 +50,8 @@ func TestOpenAPIOptionsMatchJob(t *testing.T) {
 		Components struct {
 			Schemas map[string]struct {
 				Properties map[string]struct {
-					Default any `json:"default"`
+					Default any      `json:"default"`
+					Enum    []string `json:"enum"`
 					Items   struct {
 						Enum []string `json:"enum"`
 					} `json:"items"`
@@ -68,6 +69,8 @@ func TestOpenAPIOptionsMatchJob(t *testing.T) {
 		require.Contains(t, opts, k, "Options.%s is not in docs/openapi.yaml", k)
 	}
 	require.Len(t, opts, len(fields))
+	require.Equal(t, job.UVFormats(), opts["uv_format"].Enum)
+	require.Equal(t, job.DefaultUVFormat, opts["uv_format"].Default)
 	events := doc.Components.Schemas["Webhook"].Properties["events"]
 	require.Equal(t, job.WebhookEvents(), events.Items.Enum)
 	require.EqualValues(t, job.DefaultWebhookEvents(), toStrings(events.Default))
