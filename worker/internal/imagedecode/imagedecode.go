@@ -18,6 +18,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"io"
 
 	"golang.org/x/image/webp"
 
@@ -64,6 +65,15 @@ type Image struct {
 	Format string
 	// Orientation is the EXIF orientation (1..8) that was found and applied; 1 when none.
 	Orientation int
+	// Full is the upright size of the whole picture, which this image is
+	// all of at full size unless a Request asked for less (see Reduced).
+	Full image.Point
+	// Scale is the factor the pixels were decoded at (1 unless requested).
+	Scale Scale
+	// Origin is where this image's (0, 0) corner lies in the whole upright
+	// picture's continuous pixel coordinates (0, 0 unless a Region was
+	// decoded); see ToFull.
+	Origin [2]float64
 }
 
 // Format names returned by Sniff.
@@ -108,64 +118,108 @@ func Sniff(data []byte) string {
 // byte count, sniffs the format, reads only the header to check dimensions,
 // then decodes, converts to NRGBA (without copying when the decoder already
 // produced NRGBA) and applies the EXIF orientation.
-func Decode(data []byte, lim Limits) (*Image, error) {
-	lim = lim.withDefaults()
+func Decode(data []byte, lim Limits) (*Image, error) { return DecodeRequest(data, lim, Request{}) }
+
+// probed is what probe learnt before any pixel is decoded.
+type probed struct {
+	format      string
+	cfg         image.Config // stored (file) dimensions
+	orientation int
+}
+
+// probe checks the byte count, the format and the header's dimensions.
+func probe(data []byte, lim Limits) (probed, error) {
 	if len(data) == 0 {
-		return nil, newError(CodeEmpty, nil, "no image bytes")
+		return probed{}, newError(CodeEmpty, nil, "no image bytes")
 	}
 	if int64(len(data)) > lim.MaxBytes {
-		return nil, newError(CodeTooLarge, nil, "%d bytes exceeds the limit of %d", len(data), lim.MaxBytes)
+		return probed{}, newError(CodeTooLarge, nil, "%d bytes exceeds the limit of %d", len(data), lim.MaxBytes)
 	}
 	format := Sniff(data)
-	var (
-		decodeConfig func([]byte) (image.Config, error)
-		decode       func(b []byte, cfg image.Config) (image.Image, error)
-	)
+	var decodeConfig func(io.Reader) (image.Config, error)
 	switch format {
 	case FormatJPEG:
-		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte, cfg image.Config) (image.Image, error) { return decodeJPEG(b, cfg.Width, cfg.Height) }
+		decodeConfig = jpeg.DecodeConfig
 	case FormatPNG:
-		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte, _ image.Config) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
+		decodeConfig = png.DecodeConfig
 	case FormatWebP:
-		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte, _ image.Config) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
+		decodeConfig = webp.DecodeConfig
 	case "":
-		return nil, newError(CodeUndecodable, nil, "unrecognised image format")
+		return probed{}, newError(CodeUndecodable, nil, "unrecognised image format")
 	default:
-		return nil, newError(CodeUnsupportedFormat, nil, "%s images are not supported (use JPEG, PNG or WebP)", format)
+		return probed{}, newError(CodeUnsupportedFormat, nil, "%s images are not supported (use JPEG, PNG or WebP)", format)
 	}
-
-	cfg, err := decodeConfig(data)
+	cfg, err := decodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, newError(CodeUndecodable, err, "reading %s header", format)
+		return probed{}, newError(CodeUndecodable, err, "reading %s header", format)
 	}
 	if err := checkSize(cfg.Width, cfg.Height, lim); err != nil {
-		return nil, err
+		return probed{}, err
 	}
 	if format == FormatWebP {
 		if w, h, ok := webpBitstreamSize(data); ok {
 			if err := checkSize(w, h, lim); err != nil {
-				return nil, err
+				return probed{}, err
 			}
 		}
 	}
-	src, err := decode(data, cfg)
+	return probed{format: format, cfg: cfg, orientation: orientationOf(format, data)}, nil
+}
+
+// DecodeRequest is Decode of the part and scale r asks for (JPEG only;
+// other formats, and CMYK JPEGs, come back whole at full size). The limits
+// apply to the whole picture's header, whatever is asked. The returned
+// Image says what it holds (Scale, Origin, Full; ToFull maps its pixels).
+func DecodeRequest(data []byte, lim Limits, r Request) (*Image, error) {
+	d, err := probe(data, lim.withDefaults())
 	if err != nil {
-		return nil, newError(CodeUndecodable, err, "decoding %s", format)
+		return nil, err
+	}
+	sw, sh := d.cfg.Width, d.cfg.Height
+	full := image.Pt(sw, sh)
+	if d.orientation >= 5 {
+		full = image.Pt(sh, sw)
+	}
+	var (
+		src   image.Image
+		sc    = Scale{1, 1}
+		got   = image.Rect(0, 0, sw, sh) // stored pixels decoded
+		dx    = sw                       // pixels expected
+		dy    = sh
+		scale = r.Scale
+	)
+	switch d.format {
+	case FormatJPEG:
+		var crop image.Rectangle
+		if !r.Region.Empty() {
+			crop = toStored(r.Region, d.orientation, full.X, full.Y)
+		}
+		var n *image.NRGBA
+		n, sc, got, err = decodeJPEG(data, sw, sh, scale, crop)
+		src = n
+		if err == nil {
+			dx, dy = sc.of(got.Dx()), sc.of(got.Dy())
+		}
+	case FormatPNG:
+		src, err = png.Decode(bytes.NewReader(data))
+	case FormatWebP:
+		src, err = webp.Decode(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, newError(CodeUndecodable, err, "decoding %s", d.format)
 	}
 	b := src.Bounds()
-	if b.Dx() != cfg.Width || b.Dy() != cfg.Height { // header and body must agree
-		return nil, newError(CodeUndecodable, nil, "%s header says %dx%d, pixels are %dx%d", format, cfg.Width, cfg.Height, b.Dx(), b.Dy())
+	if b.Dx() != dx || b.Dy() != dy { // header and body must agree
+		return nil, newError(CodeUndecodable, nil, "%s header says %dx%d, pixels are %dx%d", d.format, dx, dy, b.Dx(), b.Dy())
 	}
-	orientation := orientationOf(format, data)
 	upright := toNRGBA(src)
-	if o := orient(upright, orientation); o != upright {
+	if o := orient(upright, d.orientation); o != upright {
 		releasePix(upright)
 		upright = o
 	}
-	return &Image{NRGBA: upright, Format: format, Orientation: orientation}, nil
+	k := 1 / sc.Factor()
+	origin := uprightOrigin(float64(got.Min.X), float64(got.Min.Y), float64(dx)*k, float64(dy)*k, d.orientation, sw, sh)
+	return &Image{NRGBA: upright, Format: d.format, Orientation: d.orientation, Full: full, Scale: sc, Origin: origin}, nil
 }
 
 func checkSize(w, h int, lim Limits) error {
