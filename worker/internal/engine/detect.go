@@ -82,6 +82,16 @@ var shortRange = detectorSpec{DetectorShort, models.DetectorShort, 128, []int{8,
 // model's 512 + 384 outputs.
 var fullRange = detectorSpec{DetectorFull, models.DetectorFull, 256, []int{16, 32, 32, 32}}
 
+// DetectorInputSize is the square input side, in pixels, of detector
+// (DetectorFull: 256; anything else is the short-range model's 128, as in
+// Detect).
+func DetectorInputSize(detector string) int {
+	if detector == DetectorFull {
+		return fullRange.size
+	}
+	return shortRange.size
+}
+
 // anchor is an SSD anchor centre in normalised input coordinates. With
 // fixed_anchor_size every anchor is 1×1, so only centres are kept.
 type anchor struct{ x, y float32 }

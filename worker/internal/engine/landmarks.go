@@ -23,6 +23,12 @@ const (
 	landmarkPresence = "conv2d_31"
 )
 
+// FaceCropPixels is the detection box side, in image pixels, at which the
+// largest per-face crop (the blendshape model's v2Size input over a ROI
+// roiScale times the box) takes one image pixel per input pixel: a face at
+// least this large loses no input detail to a smaller decode.
+const FaceCropPixels = max(landmarkSize, v2Size) / roiScale
+
 var landmarkOutputs = []string{landmarkCoords, landmarkPresence}
 
 // ROI is the rotated square a face's landmarks are computed in: centre and
