@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests and the local stack need, idempotently:
-#   redis-server and chromium (Debian), ONNX Runtime CPU library (npm), gltf-validator (npm),
+#   redis-server, chromium, libjpeg-turbo and libwebp (Debian), ONNX Runtime CPU library (npm), gltf-validator (npm),
 #   the web console's pinned npm packages (npm ci: esbuild, three, playwright-core), helm (go install).
 # Each step returns at once when its tool is already there.
 set -euo pipefail
@@ -45,6 +45,17 @@ if [[ ! -f /usr/include/turbojpeg.h ]] || ! command -v djpeg >/dev/null; then
       || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libturbojpeg0-dev libjpeg-turbo-progs >/dev/null; }
   else
     echo "libjpeg-turbo is missing: install it (Debian: sudo apt-get install libturbojpeg0-dev libjpeg-turbo-progs)" >&2
+    exit 1
+  fi
+fi
+# libwebp: the worker's WebP texture writer (cgo, webp/encode.h; uv_format "webp").
+if [[ ! -f /usr/include/webp/encode.h ]]; then
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends libwebp-dev >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libwebp-dev >/dev/null; }
+  else
+    echo "libwebp is missing: install it (Debian: sudo apt-get install libwebp-dev)" >&2
     exit 1
   fi
 fi
