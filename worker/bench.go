@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/worker/internal/benchmix"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
@@ -26,19 +28,32 @@ import (
 // benchReport is what one precision measured.
 type benchReport struct {
 	precision models.Precision
-	images    int       // images per pass
-	faces     int       // faces found per pass
-	bare      []float64 // images/s of each bare pass
-	pipe      []float64 // images/s of each pipeline pass
-	stageMS   map[string]float64
+	images    int                // images per pass
+	faces     int                // faces found per pass
+	bare      []float64          // images/s of each bare pass
+	pipe      []float64          // images/s of each pipeline pass
+	stageMS   map[string]float64 // wall ms per stage, summed over the timed passes
+	stageCPU  map[string]float64 // process CPU ms per stage, summed likewise
 	totalMS   float64
+	cpuMS     float64 // process CPU ms of the timed pipeline passes
 	detT, lmT time.Duration
 	detRuns   int
 	lmRuns    int
+	// The concurrent pass: slots streams over the images at once.
+	slots       int
+	slotsIPS    []float64
+	slotsCPUMS  float64 // process CPU ms per image in the concurrent passes
+	slotsImages int
 }
 
-func (r *benchReport) bareIPS() float64 { return median(r.bare) }
-func (r *benchReport) pipeIPS() float64 { return median(r.pipe) }
+func (r *benchReport) bareIPS() float64     { return median(r.bare) }
+func (r *benchReport) pipeIPS() float64     { return median(r.pipe) }
+func (r *benchReport) slotsMedian() float64 { return median(r.slotsIPS) }
+
+// perImage divides a sum over the timed single-stream passes by their images.
+func (r *benchReport) perImage(sum float64) float64 {
+	return sum / float64(max(1, len(r.pipe)*r.images))
+}
 
 // benchSubject is one precision under test: its engine, pipeline and bare sessions.
 type benchSubject struct {
@@ -70,13 +85,18 @@ func (s *benchSubject) close() {
 
 // bench runs `worker bench`. For every precision (FP32 and FP16 by default,
 // in the same process) it measures (1) bare model throughput — the ORT
-// sessions alone on pre-made input tensors, one detector run plus, per face
-// the pipeline found in each image, every per-face network (engine.PerFaceNetworks): the
-// upper bound — and (2) the full local pipeline (decode → … → encode, in
-// memory). Passes of the precisions are interleaved and the median pass is
-// reported, so load changes on a shared machine hit both alike. It prints
-// the pipeline/bare ratio, each stage's share, the peak RSS and which
-// precision is faster on this device.
+// sessions alone, on real inputs (the letterbox and crops the engine staged
+// for the last warm-up image), one detector run plus, per face the pipeline
+// found in each image, every per-face network (engine.PerFaceNetworks): the
+// upper bound — (2) the full local pipeline (decode → … → encode, in
+// memory), one image at a time, with each stage's wall and process-CPU
+// milliseconds, and (3) the same pipeline with -slots streams at once, as a
+// worker runs its slots. Passes of the precisions are interleaved and the
+// median pass is reported, so load changes on a shared machine hit both
+// alike. The images are the 20-photo mix of package benchmix unless -images
+// names a directory. It prints the pipeline/bare ratio, each stage's share
+// and CPU ms, the end-to-end ms per image, the peak RSS and which precision
+// is faster on this device.
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -87,9 +107,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		n         int
 		precision string
 		asJSON    bool
+		writeMix  string
+		slots     int
 	)
 	ef.register(fs)
-	fs.StringVar(&dir, "images", "worker/testdata/images", "directory of JPEG/PNG/WebP images to run")
+	fs.StringVar(&dir, "images", "mix", "directory of JPEG/PNG/WebP images to run, or \"mix\": the 20-photo mix built from the repository's test photos (package benchmix)")
+	fs.StringVar(&writeMix, "write-mix", "", "write the 20-photo mix into this directory and exit (for the MediaPipe peer run)")
+	fs.IntVar(&slots, "slots", defaultSlots(), "streams of the concurrent pass (a worker's FACEFLEET_SLOTS_PER_DEVICE; 0 skips it)")
 	fs.IntVar(&n, "n", 5, "interleaved passes over the images per precision (after one warm-up pass)")
 	fs.BoolVar(&o.Geometry, "geometry", false, "include the geometry stage")
 	fs.BoolVar(&o.Head, "head", false, "include the head stage (implies -geometry)")
@@ -106,8 +130,22 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if n < 1 {
 		return fmt.Errorf("-n %d: want at least 1", n)
 	}
+	if slots < 0 {
+		return fmt.Errorf("-slots %d: want 0 or more", slots)
+	}
 	if err := o.Validate(); err != nil {
 		return err
+	}
+	if writeMix != "" {
+		mix, err := buildMix()
+		if err != nil {
+			return err
+		}
+		if err := benchmix.Write(writeMix, mix); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %d photos to %s\n", len(mix), writeMix)
+		return nil
 	}
 	images, names, err := loadImages(dir)
 	if err != nil {
@@ -117,8 +155,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if asJSON {
 		header = stderr
 	}
-	fmt.Fprintf(header, "bench: %d images from %s (%s), %d interleaved passes, detector %s, geometry %v, head %v, uv %d, device %s, ORT threads %d (0 = default)\n",
-		len(images), dir, strings.Join(names, " "), n, o.WithDefaults().Detector, o.WithDefaults().Geometry, o.Head, o.WithDefaults().UVSize, ef.device, ef.threads)
+	fmt.Fprintf(header, "bench: %d images from %s (%s), %d interleaved passes, detector %s, geometry %v, head %v, uv %d, device %s, ORT threads %d (0 = engine default %d), concurrent pass %d slots\n",
+		len(images), dir, strings.Join(names, " "), n, o.WithDefaults().Detector, o.WithDefaults().Geometry, o.Head, o.WithDefaults().UVSize, ef.device, ef.threads, engine.DefaultIntraOpThreads, slots)
 
 	var subjects []*benchSubject
 	defer func() {
@@ -143,6 +181,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		}
 		for _, s := range subjects {
 			if err := s.pipelinePass(ctx, images, o); err != nil {
+				return err
+			}
+		}
+		for _, s := range subjects {
+			if err := s.slotsPass(ctx, images, o, slots); err != nil {
 				return err
 			}
 		}
@@ -182,13 +225,32 @@ type benchPrecisionJSON struct {
 	// is the sum of the pipeline totals.
 	StageMS map[string]float64 `json:"stage_ms"`
 	TotalMS float64            `json:"total_ms"`
+	// StageCPUMSPerImage is each stage's process CPU ms per image (single
+	// stream); CPUMSPerImage the whole pipeline's; E2EMSPerImage its mean
+	// wall ms per image.
+	StageCPUMSPerImage map[string]float64 `json:"stage_cpu_ms_per_image"`
+	CPUMSPerImage      float64            `json:"cpu_ms_per_image"`
+	E2EMSPerImage      float64            `json:"e2e_ms_per_image"`
+	// Slots is the concurrent pass's stream count (0: skipped), with its
+	// median images/s and CPU ms per image.
+	Slots              int     `json:"slots"`
+	SlotsImagesPerSec  float64 `json:"slots_images_per_s"`
+	SlotsCPUMSPerImage float64 `json:"slots_cpu_ms_per_image"`
 }
 
 func writeBenchJSON(w io.Writer, reports []benchReport, images, passes int, device string, o pipeline.Options) error {
 	out := benchJSON{Images: images, Passes: passes, Device: device, Options: o, PeakRSS: peakRSSMiB(), CPUAuto: engine.CPUAutoPrecision}
 	for _, r := range reports {
 		j := benchPrecisionJSON{Precision: r.precision, FacesPerPass: r.faces,
-			BareImagesPerSec: r.bareIPS(), PipelineImagesPerSec: r.pipeIPS(), StageMS: r.stageMS, TotalMS: r.totalMS}
+			BareImagesPerSec: r.bareIPS(), PipelineImagesPerSec: r.pipeIPS(), StageMS: r.stageMS, TotalMS: r.totalMS,
+			StageCPUMSPerImage: map[string]float64{}, CPUMSPerImage: r.perImage(r.cpuMS), E2EMSPerImage: r.perImage(r.totalMS),
+			Slots: r.slots, SlotsImagesPerSec: r.slotsMedian()}
+		for k, v := range r.stageCPU {
+			j.StageCPUMSPerImage[k] = r.perImage(v)
+		}
+		if r.slotsImages > 0 {
+			j.SlotsCPUMSPerImage = r.slotsCPUMS / float64(r.slotsImages)
+		}
 		if r.detRuns > 0 {
 			j.BareDetectMS = float64(r.detT.Microseconds()) / 1000 / float64(r.detRuns)
 		}
@@ -202,7 +264,38 @@ func writeBenchJSON(w io.Writer, reports []benchReport, images, passes int, devi
 	return enc.Encode(out)
 }
 
+// buildMix builds the 20-photo mix from the repository's test photos.
+func buildMix() ([]benchmix.Photo, error) {
+	dirs, err := benchmix.SourceDirs()
+	if err != nil {
+		return nil, err
+	}
+	return benchmix.Build(dirs...)
+}
+
+// defaultSlots is the worker's default slots per device.
+func defaultSlots() int {
+	w, err := config.LoadWorker(nil, nil)
+	if err != nil {
+		return 1
+	}
+	return w.SlotsPerDevice
+}
+
 func loadImages(dir string) ([][]byte, []string, error) {
+	if dir == "mix" {
+		mix, err := buildMix()
+		if err != nil {
+			return nil, nil, err
+		}
+		var data [][]byte
+		var names []string
+		for _, p := range mix {
+			data = append(data, p.Data)
+			names = append(names, p.Name)
+		}
+		return data, names, nil
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
@@ -236,7 +329,7 @@ func newBenchSubject(ctx context.Context, ef *engineFlags, precision string, ima
 		return nil, err
 	}
 	s := &benchSubject{eng: eng, p: pipeline.New(eng, imagedecode.DefaultLimits(), log)}
-	s.r = benchReport{precision: eng.Precision(), images: len(images), stageMS: map[string]float64{}}
+	s.r = benchReport{precision: eng.Precision(), images: len(images), stageMS: map[string]float64{}, stageCPU: map[string]float64{}}
 	s.facesPer = make([]int, len(images))
 	for i, img := range images {
 		out, err := s.p.Run(ctx, img, o, nil)
@@ -251,11 +344,24 @@ func newBenchSubject(ctx context.Context, ef *engineFlags, precision string, ima
 		log.Warn("bare session benchmark runs on the CPU provider only; skipped", slog.String("device", eng.Device().String()))
 		return s, nil
 	}
-	if s.det, err = eng.NewBare(engine.DetectorModel(o.WithDefaults().Detector), s.r.precision); err != nil {
+	bare := func(m models.Model, p models.Precision) (*engine.Bare, error) {
+		b, err := eng.NewBare(m, p)
+		if err != nil {
+			return nil, err
+		}
+		if in := eng.StagedInput(m); in != nil {
+			if err := b.SetInput(in); err != nil {
+				b.Close()
+				return nil, fmt.Errorf("%s: %w", m, err)
+			}
+		}
+		return b, nil
+	}
+	if s.det, err = bare(engine.DetectorModel(o.WithDefaults().Detector), s.r.precision); err != nil {
 		return s, err
 	}
 	for _, n := range eng.PerFaceNetworks() {
-		b, err := eng.NewBare(n.Model, n.Precision)
+		b, err := bare(n.Model, n.Precision)
 		if err != nil {
 			return s, err
 		}
@@ -316,8 +422,17 @@ func (s *benchSubject) barePass(ctx context.Context) error {
 // pipelinePass runs the whole pipeline once over the images.
 func (s *benchSubject) pipelinePass(ctx context.Context, images [][]byte, o pipeline.Options) error {
 	start := time.Now()
+	c0 := cpuTime()
 	for _, img := range images {
-		out, err := s.p.Run(ctx, img, o, nil)
+		// Progress is called after each stage: the CPU the process used
+		// since the previous call is that stage's (one image at a time, so
+		// nothing else runs; ORT runs on the calling thread).
+		last := cpuTime()
+		out, err := s.p.Run(ctx, img, o, func(stage string, _ int) {
+			now := cpuTime()
+			s.r.stageCPU[stage] += float64((now - last).Microseconds()) / 1000
+			last = now
+		})
 		if err != nil {
 			return err
 		}
@@ -337,7 +452,70 @@ func (s *benchSubject) pipelinePass(ctx context.Context, images [][]byte, o pipe
 		out.Release()
 	}
 	s.r.pipe = append(s.r.pipe, float64(len(images))/time.Since(start).Seconds())
+	s.r.cpuMS += float64((cpuTime() - c0).Microseconds()) / 1000
 	return nil
+}
+
+// slotsPass runs the pipeline over the images with slots streams at once,
+// as a worker's slots share its engine.
+func (s *benchSubject) slotsPass(ctx context.Context, images [][]byte, o pipeline.Options, slots int) error {
+	if slots == 0 {
+		return nil
+	}
+	s.r.slots = slots
+	next := make(chan []byte)
+	errs := make(chan error, slots)
+	var wg sync.WaitGroup
+	start, c0 := time.Now(), cpuTime()
+	for range slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for img := range next {
+				out, err := s.p.Run(ctx, img, o, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				out.Release()
+			}
+		}()
+	}
+feed:
+	for _, img := range images {
+		select {
+		case next <- img:
+		case err := <-errs:
+			close(next)
+			wg.Wait()
+			return err
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.r.slotsIPS = append(s.r.slotsIPS, float64(len(images))/time.Since(start).Seconds())
+	s.r.slotsCPUMS += float64((cpuTime() - c0).Microseconds()) / 1000
+	s.r.slotsImages += len(images)
+	return nil
+}
+
+// cpuTime is the process's user+system CPU time so far (all threads).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func median(xs []float64) float64 {
@@ -363,7 +541,7 @@ func peakRSSMiB() float64 {
 
 func printBench(w io.Writer, reports []benchReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "precision\tfaces/pass\tbare img/s\tdetect ms\tface nets ms/face\tpipeline img/s\tpipeline/bare\t")
+	fmt.Fprintln(tw, "precision\tfaces/pass\tbare img/s\tdetect ms\tface nets ms/face\tpipeline img/s\tpipeline/bare\te2e ms/image\tcpu ms/image\tslots\tslots img/s\t")
 	for _, r := range reports {
 		ratio, det, lm := "n/a", 0.0, 0.0
 		if r.bareIPS() > 0 {
@@ -375,26 +553,28 @@ func printBench(w io.Writer, reports []benchReport) {
 		if r.lmRuns > 0 {
 			lm = float64(r.lmT.Microseconds()) / 1000 / float64(r.lmRuns)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.precision, r.faces, r.bareIPS(), det, lm, r.pipeIPS(), ratio)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t%.1f\t%.1f\t%d\t%.2f\t\n", r.precision, r.faces, r.bareIPS(), det, lm,
+			r.pipeIPS(), ratio, r.perImage(r.totalMS), r.perImage(r.cpuMS), r.slots, r.slotsMedian())
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(img/s: median pass; detect ms: mean per run; face nets: FaceMesh + 2× iris + Face Landmarker v2 + blendshapes, mean per face)")
-	fmt.Fprintln(w, "stage shares of pipeline time:")
+	fmt.Fprintln(w, "(img/s: median pass; bare: the networks alone on real inputs; detect ms: mean per run; face nets: every per-face network, mean per face;")
+	fmt.Fprintln(w, " e2e: mean pipeline wall ms per image, one at a time; cpu: process CPU ms per image; slots: that many images at once, as a worker's slots)")
+	fmt.Fprintln(w, "stages (share of pipeline time, process CPU ms per image):")
 	stages := []string{pipeline.StageDecode, pipeline.StageDetect, pipeline.StageLandmarks, pipeline.StageTexture, pipeline.StageGeometry, pipeline.StageHead, pipeline.StageEncode}
 	for _, r := range reports {
 		var parts []string
 		for _, s := range stages {
 			if v, ok := r.stageMS[s]; ok && r.totalMS > 0 {
-				parts = append(parts, fmt.Sprintf("%s %.1f%%", s, 100*v/r.totalMS))
+				parts = append(parts, fmt.Sprintf("%s %.1f%% %.1f", s, 100*v/r.totalMS, r.perImage(r.stageCPU[s])))
 			}
 		}
-		fmt.Fprintf(w, "  %s: %s (mean %.1f ms/image)\n", r.precision, strings.Join(parts, ", "), r.totalMS/float64(max(1, len(r.pipe)*r.images)))
+		fmt.Fprintf(w, "  %s: %s\n", r.precision, strings.Join(parts, ", "))
 		if h, ok := r.stageMS[pipeline.StageHead]; ok && r.faces > 0 {
 			perFace := float64(len(r.pipe) * r.faces)
 			fmt.Fprintf(w, "  %s per face: landmarks %.1f ms, head %.1f ms\n", r.precision, r.stageMS[pipeline.StageLandmarks]/perFace, h/perFace)
 		}
 	}
-	fmt.Fprintf(w, "peak RSS: %.1f MiB\n", peakRSSMiB())
+	fmt.Fprintf(w, "peak RSS: %.1f MiB (the whole process: every precision's engine)\n", peakRSSMiB())
 	if len(reports) >= 2 {
 		best := reports[0]
 		for _, r := range reports[1:] {

@@ -262,9 +262,47 @@ func TestBench(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("skipped"), 0o644))
 	stdout, _, err := runCmd(t, "bench", "--ort-lib", lib, "--threads", "1", "--images", dir, "--n", "1", "--uv-size", "256")
 	require.NoError(t, err)
-	for _, want := range []string{"bench: 1 images", "fp32", "fp16", "bare img/s", "pipeline/bare", "stage shares", "decode", "encode", "peak RSS:", "faster precision"} {
+	for _, want := range []string{"bench: 1 images", "fp32", "fp16", "bare img/s", "pipeline/bare", "e2e ms/image", "cpu ms/image", "slots img/s", "stages (share", "decode", "encode", "peak RSS:", "faster precision"} {
 		require.Contains(t, stdout, want)
 	}
+	// -json carries the same figures, per-stage CPU included.
+	stdout, _, err = runCmd(t, "bench", "--ort-lib", lib, "--images", dir, "--n", "1", "--uv-size", "256", "--precisions", "fp32", "--slots", "2", "--json")
+	require.NoError(t, err)
+	var rep struct {
+		Results []struct {
+			StageCPU     map[string]float64 `json:"stage_cpu_ms_per_image"`
+			CPUMS        float64            `json:"cpu_ms_per_image"`
+			E2EMS        float64            `json:"e2e_ms_per_image"`
+			Slots        int                `json:"slots"`
+			SlotsIPS     float64            `json:"slots_images_per_s"`
+			BareIPS      float64            `json:"bare_images_per_s"`
+			PipelineIPS  float64            `json:"pipeline_images_per_s"`
+			FacesPerPass int                `json:"faces_per_pass"`
+		} `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep))
+	require.Len(t, rep.Results, 1)
+	r := rep.Results[0]
+	require.Equal(t, 2, r.Slots)
+	require.Positive(t, r.SlotsIPS)
+	require.Positive(t, r.E2EMS)
+	require.Positive(t, r.FacesPerPass)
+	require.Greater(t, r.BareIPS, r.PipelineIPS, "the networks alone outrun the whole pipeline")
+	var stageSum float64
+	for _, st := range []string{"decode", "detect", "landmarks", "texture", "encode"} {
+		require.Positive(t, r.StageCPU[st], st)
+		stageSum += r.StageCPU[st]
+	}
+	// The stages' CPU is the pipeline's CPU, less what runs between them.
+	require.InDelta(t, r.CPUMS, stageSum, 0.25*r.CPUMS)
+	// -write-mix writes the 20-photo mix.
+	mixDir := t.TempDir()
+	stdout, _, err = runCmd(t, "bench", "--write-mix", mixDir)
+	require.NoError(t, err)
+	require.Contains(t, stdout, "wrote 20 photos")
+	written, err := os.ReadDir(mixDir)
+	require.NoError(t, err)
+	require.Len(t, written, 20)
 	_, _, err = runCmd(t, "bench", "--ort-lib", lib, "--images", t.TempDir())
 	require.Error(t, err)
 	require.True(t, errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "no .jpg"))

@@ -213,7 +213,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.blend.expectInput(int64(len(blendshapeLandmarks)), 2); err != nil {
 		return nil, err
 	}
-	for _, s := range []*session{e.short.sess, e.full.sess, e.landmark, e.iris, e.v2, e.blend} {
+	for _, s := range e.sessions() {
 		if _, err := s.run(1); err != nil {
 			return nil, fmt.Errorf("engine: warm-up %s: %w", s.model, err)
 		}
@@ -250,16 +250,24 @@ func (e *Engine) Close() error {
 
 func (e *Engine) destroy() error {
 	var errs []error
-	if e.short != nil {
-		errs = append(errs, e.short.sess.destroy())
+	for _, s := range e.sessions() {
+		errs = append(errs, s.destroy())
 	}
-	if e.full != nil {
-		errs = append(errs, e.full.sess.destroy())
+	return errors.Join(errs...)
+}
+
+// sessions are the engine's sessions that exist, detectors first.
+func (e *Engine) sessions() []*session {
+	var ss []*session
+	for _, d := range []*detector{e.short, e.full} {
+		if d != nil && d.sess != nil {
+			ss = append(ss, d.sess)
+		}
 	}
 	for _, s := range []*session{e.landmark, e.iris, e.v2, e.blend} {
 		if s != nil {
-			errs = append(errs, s.destroy())
+			ss = append(ss, s)
 		}
 	}
-	return errors.Join(errs...)
+	return ss
 }
