@@ -6,9 +6,7 @@ import (
 	"image/png"
 	"io"
 	"runtime"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -16,25 +14,18 @@ import (
 	"github.com/facefleet/facefleet/worker/internal/texture"
 )
 
-// cpuTime is the process's user + system CPU time.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	require.NoError(tb, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // loopCPU runs fn b.N times and reports CPU ms per run beside the wall
 // time (the CPU figure is steadier on a shared machine).
 func loopCPU(b *testing.B, fn func() error) {
 	b.Helper()
 	b.ReportAllocs()
-	c0 := cpuTime(b)
+	c0 := texture.CPUTime(b)
 	for b.Loop() {
 		if err := fn(); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime(b)-c0)/1e6/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(texture.CPUTime(b)-c0)/1e6/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkUnwrap1024 unwraps real photos with the engine's landmarks into

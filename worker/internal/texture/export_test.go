@@ -7,7 +7,9 @@ import (
 	_ "image/jpeg" // test photos
 	"io"
 	"os"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,6 +22,16 @@ var (
 	UnwrapWorkers = unwrap      // Unwrap on a given number of goroutines
 	GutterWidth   = gutterWidth // texels of gutter at a size
 )
+
+// CPUTime is the process's user + system CPU time (benchmarks report it
+// beside wall time: it is steadier on a shared machine).
+var CPUTime = cpuNow
+
+func cpuNow(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(tb, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // EncodePNGBands is EncodePNG with a given number of bands.
 func EncodePNGBands(w io.Writer, img *image.NRGBA, bands int) error {

@@ -52,6 +52,8 @@ type layout struct {
 	// lerpIdx[i]+1 (clamped at the borders) at fraction lerpT[i].
 	lerpIdx []uint16
 	lerpT   []float32
+	// cellOf[i] is i / cell: the cell of texel coordinate i.
+	cellOf []uint16
 	// edge holds the texels (y*size + x) outside the layout that touch it
 	// (8-neighbourhood): where the gutter starts.
 	edge []int32
@@ -189,7 +191,9 @@ func newLayout(m *facemesh.Mesh, md *meshData, size int) *layout {
 	lay.cells = (size + lay.cell - 1) / lay.cell
 	lay.edge = layoutEdge(owner, size)
 	lay.lerpIdx, lay.lerpT = make([]uint16, size), make([]float32, size)
+	lay.cellOf = make([]uint16, size)
 	for i := range size {
+		lay.cellOf[i] = uint16(i / lay.cell)
 		g := min(max((float64(i)+0.5)/float64(lay.cell)-0.5, 0), float64(lay.cells-1))
 		lay.lerpIdx[i] = uint16(g)
 		lay.lerpT[i] = float32(g - math.Floor(g))

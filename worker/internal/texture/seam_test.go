@@ -137,9 +137,9 @@ func compareSeams(t *testing.T, img *image.NRGBA, lm [][3]float32, m *facemesh.M
 	lay, err := layoutFor(m, size)
 	require.NoError(t, err)
 	src := hardSources(img, lm, lay)
-	hard, hst, err := unwrapSeam(img, lm, m, Options{Size: size}, 2, hardSeam())
+	hard, hst, err := unwrapSeam(img, lm, m, Options{Size: size, Workers: 2}, hardSeam())
 	require.NoError(t, err)
-	soft, sst, err := unwrapSeam(img, lm, m, Options{Size: size}, 2, defaultSeam())
+	soft, sst, err := unwrapSeam(img, lm, m, Options{Size: size, Workers: 2}, defaultSeam())
 	require.NoError(t, err)
 	hardJ, pairs := seamJump(hard, src, size)
 	softJ, _ = seamJump(soft, src, size)
@@ -199,9 +199,9 @@ func TestFoldSampledFromOwnSide(t *testing.T) {
 	require.True(t, folds[465], "triangle 465 (upper lip, vertices 80, 81, 42)")
 	require.GreaterOrEqual(t, len(folds), 3)
 
-	tex, _, err := unwrapSeam(img, lm, m, Options{Size: 1024}, 1, defaultSeam())
+	tex, _, err := unwrapSeam(img, lm, m, Options{Size: 1024, Workers: 1}, defaultSeam())
 	require.NoError(t, err)
-	htex, _, err := unwrapSeam(img, lm, m, Options{Size: 1024}, 1, hardSeam())
+	htex, _, err := unwrapSeam(img, lm, m, Options{Size: 1024, Workers: 1}, hardSeam())
 	require.NoError(t, err)
 	// Their texels now hold the photo at their own points.
 	own, hardOwn, n := 0, 0, 0

@@ -138,13 +138,15 @@ func smoothstep(t float64) float64 {
 type frame struct {
 	pix        []uint8
 	maxX, maxY float64 // w − 1, h − 1: where sample clamps
-	stride     int
-	w, h       int
-	minX, minY float64
-	tris       []triFrame
-	vis        visibility
-	backFacing int
-	seam       seamParams
+	// maxXFix, maxYFix: the same in sampleFix's 32.32 fixed point.
+	maxXFix, maxYFix int64
+	stride           int
+	w, h             int
+	minX, minY       float64
+	tris             []triFrame
+	vis              visibility
+	backFacing       int
+	seam             seamParams
 
 	// The coarse seam grid (cells × cells of cell² texels): seed marks
 	// cells with a texel filled from the mirror because its own side could
@@ -161,6 +163,8 @@ type frame struct {
 	// coordinate.
 	lerpIdx []uint16
 	lerpT   []float32
+	// cellOf is the layout's texel coordinate → coarse cell table.
+	cellOf []uint16
 }
 
 func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *frame {
@@ -169,6 +173,7 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 		pix: img.Pix, stride: img.Stride,
 		w: img.Rect.Dx(), h: img.Rect.Dy(),
 		maxX: float64(img.Rect.Dx() - 1), maxY: float64(img.Rect.Dy() - 1),
+		maxXFix: int64(img.Rect.Dx()-1) << 32, maxYFix: int64(img.Rect.Dy()-1) << 32,
 		minX: float64(img.Rect.Min.X), minY: float64(img.Rect.Min.Y),
 		tris: make([]triFrame, len(md.tris)),
 		seam: seam,
@@ -176,7 +181,7 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 		seed:  make([]uint8, lay.cells*lay.cells),
 		holes: make([]uint16, lay.cells*lay.cells),
 
-		lerpIdx: lay.lerpIdx, lerpT: lay.lerpT,
+		lerpIdx: lay.lerpIdx, lerpT: lay.lerpT, cellOf: lay.cellOf,
 	}
 	mesh := md.verts
 	front := make([]bool, len(md.tris))
@@ -285,104 +290,6 @@ func texelAffine(tu triUV, s float64, lm [][3]float32, q []float64, v [3]uint16,
 		az: out[2][0], bz: out[2][1], cz: out[2][2],
 		aq: out[3][0], bq: out[3][1], cq: out[3][2],
 	}
-}
-
-// shade fills the texels of spans in out and returns how many became valid
-// and the mirrored side's share of their colour (a texel blended half and
-// half counts ½). Texels filled from the mirror because their own side
-// could not be sampled mark their coarse cell in f.seed.
-func (f *frame) shade(out *image.NRGBA, spans []span) (valid int, mirrored float64) {
-	for _, sp := range spans {
-		tf := &f.tris[sp.tri]
-		holes := f.holes[int(sp.y)/f.cell*f.cells:]
-		if !tf.ownOK && !tf.mirOK {
-			for i := int(sp.x0); i < int(sp.x1); i++ {
-				holes[i/f.cell]++
-			}
-			continue
-		}
-		j := float64(sp.y)
-		o, m := &tf.own, &tf.mir
-		ox, oy, oz, oq := o.bx*j+o.cx, o.by*j+o.cy, o.bz*j+o.cz, o.bq*j+o.cq
-		mx, my, mz, mq := m.bx*j+m.cx, m.by*j+m.cy, m.bz*j+m.cz, m.bq*j+m.cq
-		row := out.Pix[int(sp.y)*out.Stride:]
-		seeds := f.seed[int(sp.y)/f.cell*f.cells:]
-		for i := int(sp.x0); i < int(sp.x1); i++ {
-			fi := float64(i)
-			px := row[i*4 : i*4+4 : i*4+4]
-			w := 1.0
-			if tf.blend {
-				w = f.seam.weight(o.aq*fi+oq, m.aq*fi+mq)
-			}
-			var x0, y0 float64
-			ownV := false
-			if tf.ownOK {
-				x0, y0 = o.ax*fi+ox, o.ay*fi+oy
-				// The grid lies within the image (up to a cell), and
-				// sample clamps at its border.
-				if c := f.vis.cell(x0, y0); c != nil {
-					ownV = c.tri == tf.os.id || f.vis.front(c, o.az*fi+oz, &tf.os)
-				}
-				if ownV && w >= 1 {
-					f.sample(px, x0, y0)
-					valid++
-					continue
-				}
-			}
-			if !tf.mirOK {
-				if ownV {
-					f.sample(px, x0, y0)
-					valid++
-				} else {
-					holes[i/f.cell]++
-				}
-				continue
-			}
-			x1, y1 := m.ax*fi+mx, m.ay*fi+my
-			mirV := false
-			if c := f.vis.cell(x1, y1); c != nil {
-				mirV = c.tri == tf.ms.id || f.vis.front(c, m.az*fi+mz, &tf.ms)
-			}
-			switch {
-			case ownV && mirV:
-				f.mix(px, x0, y0, x1, y1, w)
-				valid++
-				mirrored += 1 - w
-			case ownV:
-				f.sample(px, x0, y0)
-				valid++
-			case mirV:
-				f.sample(px, x1, y1)
-				valid++
-				mirrored++
-				seeds[i/f.cell] = 1
-			default:
-				holes[i/f.cell]++
-			}
-		}
-	}
-	return valid, mirrored
-}
-
-// mix writes w × the colour at (x0, y0) + (1 − w) × the colour at (x1, y1)
-// into dst with alpha 255.
-func (f *frame) mix(dst []uint8, x0, y0, x1, y1, w float64) {
-	switch {
-	case w >= 1:
-		f.sample(dst, x0, y0)
-		return
-	case w <= 0:
-		f.sample(dst, x1, y1)
-		return
-	}
-	var a, b [4]uint8
-	f.sample(a[:], x0, y0)
-	f.sample(b[:], x1, y1)
-	wi := uint32(w*256 + 0.5)
-	for c := range 3 {
-		dst[c] = uint8((uint32(a[c])*wi + uint32(b[c])*(256-wi) + 128) >> 8)
-	}
-	dst[3] = 255
 }
 
 // sample writes the bilinearly filtered colour at (x, y) (pixel i covers

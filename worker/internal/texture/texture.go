@@ -56,11 +56,19 @@ const (
 	MaxSize     = 4096
 )
 
+// MaxWorkers is the most goroutines one Unwrap may use (Options.Workers).
+const MaxWorkers = 64
+
 // Options control Unwrap.
 type Options struct {
 	// Size is the width and height of the square texture in texels.
 	// Default (0) 1024; allowed 256..4096.
 	Size int
+	// Workers is how many goroutines one Unwrap shades on: its share of
+	// the slot's CPUs. Default (0) DefaultWorkers(Size): GOMAXPROCS, at
+	// most 8, and 1 below 512² (smaller textures cost less than the
+	// hand-off); allowed 0..MaxWorkers. The texture does not depend on it.
+	Workers int
 }
 
 // Stats describe an unwrapped texture.
@@ -90,6 +98,11 @@ var ErrInvalidOptions = errors.New("texture: invalid options")
 // ErrInvalidOptions.
 var ErrInvalidSize = &OptionError{Option: "size", Reason: fmt.Sprintf("must be within %d..%d", MinSize, MaxSize)}
 
+// ErrInvalidWorkers is returned (wrapped, with the offending value) for a
+// worker count outside 0..MaxWorkers. It is an *OptionError and wraps
+// ErrInvalidOptions.
+var ErrInvalidWorkers = &OptionError{Option: "workers", Reason: fmt.Sprintf("must be within 0..%d", MaxWorkers)}
+
 // ErrInvalidInput is returned for landmarks, meshes or images Unwrap cannot
 // use (wrong counts, non-finite coordinates, nil or empty images). It points
 // at a bug upstream rather than at a bad request.
@@ -111,12 +124,17 @@ func (e *OptionError) Unwrap() error { return ErrInvalidOptions }
 // Code is the machine-readable error code stored in job status.
 func (e *OptionError) Code() string { return errcode.InvalidOptions.String() }
 
-// Validate reports whether o is usable (a zero Size means DefaultSize).
+// Validate reports whether o is usable (a zero Size means DefaultSize, zero
+// Workers DefaultWorkers) and returns every problem.
 func (o Options) Validate() error {
+	var errs []error
 	if o.Size != 0 && (o.Size < MinSize || o.Size > MaxSize) {
-		return fmt.Errorf("%w (got %d)", ErrInvalidSize, o.Size)
+		errs = append(errs, fmt.Errorf("%w (got %d)", ErrInvalidSize, o.Size))
 	}
-	return nil
+	if o.Workers < 0 || o.Workers > MaxWorkers {
+		errs = append(errs, fmt.Errorf("%w (got %d)", ErrInvalidWorkers, o.Workers))
+	}
+	return errors.Join(errs...)
 }
 
 func (o Options) size() int {
@@ -126,20 +144,29 @@ func (o Options) size() int {
 	return o.Size
 }
 
+func (o Options) workers() int {
+	if o.Workers == 0 {
+		return DefaultWorkers(o.size())
+	}
+	return o.Workers
+}
+
 // Unwrap samples img into a size×size texture in the canonical UV layout of
 // mesh. landmarks are the mesh's vertices in the photo: x right and y down in
 // pixels (pixel i covers [i, i+1)), z on the scale of x, smaller = nearer.
 func Unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options) (*image.NRGBA, Stats, error) {
-	return unwrap(img, landmarks, mesh, o, workersFor(o.size()))
+	return unwrapSeam(img, landmarks, mesh, o, defaultSeam())
 }
 
 // unwrap is Unwrap shading on the given number of goroutines.
 func unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, workers int) (*image.NRGBA, Stats, error) {
-	return unwrapSeam(img, landmarks, mesh, o, workers, defaultSeam())
+	o.Workers = workers
+	return unwrapSeam(img, landmarks, mesh, o, defaultSeam())
 }
 
-// unwrapSeam is unwrap with the given seam parameters.
-func unwrapSeam(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, workers int, seam seamParams) (*image.NRGBA, Stats, error) {
+// unwrapSeam is Unwrap with the given seam parameters (see scan.go for
+// the passes).
+func unwrapSeam(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, seam seamParams) (*image.NRGBA, Stats, error) {
 	if err := o.Validate(); err != nil {
 		return nil, Stats{}, err
 	}
@@ -156,18 +183,17 @@ func unwrapSeam(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o
 	out := image.NewNRGBA(image.Rect(0, 0, size, size))
 
 	chunks := [][]span{lay.spans}
-	if workers > 1 {
-		chunks = splitSpans(lay.spans, lay.inside, workers, lay.cell)
+	if w := o.workers(); w > 1 {
+		chunks = splitSpans(lay.spans, lay.inside, w, lay.cell)
 	}
 	valid, mirrored := 0, 0.0
 	counts := make([]struct {
 		valid    int
 		mirrored float64
 	}, len(chunks))
-	parallel(len(chunks), func(w int) { counts[w].valid, counts[w].mirrored = f.shade(out, chunks[w]) })
-	if f.featherGrid() {
-		parallel(len(chunks), func(w int) { counts[w].mirrored += f.feather(out, chunks[w]) })
-	}
+	parallel(len(chunks), func(w int) { counts[w].valid, counts[w].mirrored = f.classify(out, chunks[w]) })
+	feather := f.featherGrid()
+	parallel(len(chunks), func(w int) { counts[w].mirrored += f.paint(out, chunks[w], feather) })
 	for _, c := range counts {
 		valid += c.valid
 		mirrored += c.mirrored
@@ -201,15 +227,22 @@ func parallel(n int, fn func(int)) {
 }
 
 // parallelMinSize is the smallest texture size shaded on more than one
-// goroutine; below it the hand-off costs more than it saves (BenchmarkUnwrap).
+// goroutine by default; below it the hand-off costs more than it saves
+// (BenchmarkUnwrap).
 const parallelMinSize = 512
 
-func workersFor(size int) int {
+// defaultMaxWorkers caps DefaultWorkers: past it the passes' serial parts
+// (frame, feather grid, gutter) dominate.
+const defaultMaxWorkers = 8
+
+// DefaultWorkers is the goroutines an Unwrap of a size×size texture uses
+// when Options.Workers is 0: GOMAXPROCS, at most 8, and 1 below 512².
+func DefaultWorkers(size int) int {
 	n := runtime.GOMAXPROCS(0)
 	if size < parallelMinSize || n < 2 {
 		return 1
 	}
-	return min(n, 8)
+	return min(n, defaultMaxWorkers)
 }
 
 func checkInput(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh) error {

@@ -1,0 +1,308 @@
+package texture
+
+import (
+	"image"
+	"math"
+)
+
+// Unwrap shades a texture in two passes over the layout's spans (runs of
+// texels of one triangle in one texel row, cached per size), each split
+// by rows across the workers:
+//
+//   - classify decides for every texel which sides are visible — the own
+//     point, and the mirrored one only where the own side cannot be used
+//     alone — and writes that decision (a texel code) into the texel's
+//     alpha; texels filled from the mirror because their own side cannot
+//     be sampled mark their coarse cell as a feather seed.
+//   - paint, after the feather's distance grid is built from the seeds,
+//     samples each texel once at its final own weight (the smaller of the
+//     geometric and the feather weight) and sets alpha 255.
+//
+// Only the texels that the feather could blend and that classify did not
+// already find both sides of test the mirror's visibility in paint. Along
+// a span the photo positions are affine in the texel column, so paint
+// steps them in 32.32 fixed point (sampleFix) instead of converting per
+// texel.
+
+// Texel codes classify writes into alpha for paint.
+const (
+	texHole   = 0 // neither side visible: stays (0, 0, 0, 0) for the gutter
+	texOwn    = 1 // the own point; the mirror not visible or not needed
+	texMirror = 2 // only the mirrored point (a feather seed)
+	texBoth   = 3 // both, own weight below 1
+)
+
+// classify writes the texel code of every texel of spans into out's alpha,
+// counts the texels per cell it leaves invalid (f.holes), marks seed cells
+// (f.seed) and returns how many texels are valid and how many come from
+// the mirror alone.
+func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored float64) {
+	cellOf := f.cellOf
+	for _, sp := range spans {
+		tf := &f.tris[sp.tri]
+		holes := f.holes[int(sp.y)/f.cell*f.cells:]
+		if !tf.ownOK && !tf.mirOK {
+			for i := int(sp.x0); i < int(sp.x1); {
+				c := int(cellOf[i])
+				e := min(int(sp.x1), (c+1)*f.cell)
+				holes[c] += uint16(e - i)
+				i = e
+			}
+			continue
+		}
+		j := float64(sp.y)
+		o, m := &tf.own, &tf.mir
+		ox, oy, oz, oq := o.bx*j+o.cx, o.by*j+o.cy, o.bz*j+o.cz, o.bq*j+o.cq
+		mx, my, mz, mq := m.bx*j+m.cx, m.by*j+m.cy, m.bz*j+m.cz, m.bq*j+m.cq
+		row := out.Pix[int(sp.y)*out.Stride:]
+		seeds := f.seed[int(sp.y)/f.cell*f.cells:]
+		for i := int(sp.x0); i < int(sp.x1); i++ {
+			fi := float64(i)
+			a := row[i*4+3 : i*4+4 : i*4+4]
+			ownV := false
+			if tf.ownOK {
+				// The grid lies within the image (up to a cell), and
+				// sample clamps at its border.
+				if c := f.vis.cell(o.ax*fi+ox, o.ay*fi+oy); c != nil {
+					ownV = c.tri == tf.os.id || f.vis.front(c, o.az*fi+oz, &tf.os)
+				}
+				if ownV && (!tf.blend || f.seam.weight(o.aq*fi+oq, m.aq*fi+mq) >= 1) {
+					a[0] = texOwn
+					valid++
+					continue
+				}
+			}
+			if !tf.mirOK {
+				if ownV {
+					a[0] = texOwn
+					valid++
+				} else {
+					holes[cellOf[i]]++
+				}
+				continue
+			}
+			mirV := false
+			if c := f.vis.cell(m.ax*fi+mx, m.ay*fi+my); c != nil {
+				mirV = c.tri == tf.ms.id || f.vis.front(c, m.az*fi+mz, &tf.ms)
+			}
+			switch {
+			case ownV && mirV:
+				a[0] = texBoth
+				valid++
+			case ownV:
+				a[0] = texOwn
+				valid++
+			case mirV:
+				a[0] = texMirror
+				valid++
+				mirrored++
+				seeds[cellOf[i]] = 1
+			default:
+				holes[cellOf[i]]++
+			}
+		}
+	}
+	return valid, mirrored
+}
+
+// paint colours the texels classify made valid and returns the mirrored
+// share of the colour of the blended ones (a texel half and half counts
+// ½). With feather (f.featherGrid found seeds) texels of both sides within
+// the feather band are blended towards the mirror: own weight = the
+// smaller of the geometric and the feather weight.
+func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored float64) {
+	// rowd is f.dist interpolated to the current texel row (cell centres
+	// are at (k+0.5)·cell texels), padded by one so k+1 is always in range.
+	var rowd []float32
+	rowj := -1
+	invFeather := 0.0
+	if feather {
+		rowd = make([]float32, f.cells+1)
+		invFeather = 1 / float64(f.seam.feather)
+	}
+	cellOf := f.cellOf
+	for _, sp := range spans {
+		tf := &f.tris[sp.tri]
+		if !tf.ownOK && !tf.mirOK {
+			continue
+		}
+		j := int(sp.y)
+		fj := float64(j)
+		fe := feather && tf.ownOK && tf.mirOK
+		var band []bool
+		if fe {
+			if j != rowj {
+				rowj = j
+				k, t := f.lerpIdx[j], f.lerpT[j]
+				r0, r1 := f.dist[int(k)*f.cells:], f.dist[min(int(k)+1, f.cells-1)*f.cells:]
+				for x := range f.cells {
+					rowd[x] = r0[x] + (r1[x]-r0[x])*t
+				}
+				rowd[f.cells] = rowd[f.cells-1]
+			}
+			band = f.band[j/f.cell*f.cells:]
+		}
+		o, m := &tf.own, &tf.mir
+		i0 := int(sp.x0)
+		ox, oy, odx, ody := fixStart(o.ax, o.bx*fj+o.cx, i0), fixStart(o.ay, o.by*fj+o.cy, i0), fixStep(o.ax), fixStep(o.ay)
+		mx, my, mdx, mdy := fixStart(m.ax, m.bx*fj+m.cx, i0), fixStart(m.ay, m.by*fj+m.cy, i0), fixStep(m.ax), fixStep(m.ay)
+		oq, mq := o.bq*fj+o.cq, m.bq*fj+m.cq
+		fmx, fmy, fmz := m.bx*fj+m.cx, m.by*fj+m.cy, m.bz*fj+m.cz
+		row := out.Pix[j*out.Stride:]
+		// Where the own positions of the whole span stay off the image's
+		// last row and column (the usual case), own samples need no clamp.
+		last := int64(int(sp.x1) - 1 - i0)
+		inner := tf.ownOK && f.interior(ox, oy) && f.interior(ox+last*odx, oy+last*ody)
+		pix, stride := f.pix, f.stride
+		for i := i0; i < int(sp.x1); i++ {
+			px := row[i*4 : i*4+4 : i*4+4]
+			code := px[3]
+			if code == texHole {
+				continue
+			}
+			k := int64(i - i0)
+			if code == texOwn && inner && (!fe || !band[cellOf[i]]) {
+				// sampleFix, inlined, without its clamps.
+				x, y := ox+k*odx, oy+k*ody
+				wx := uint32((uint64(x)&(fixOne-1) + 1<<23) >> 24)
+				wy := uint32((uint64(y)&(fixOne-1) + 1<<23) >> 24)
+				p := int(y>>32)*stride + int(x>>32)*4
+				r0 := pix[p : p+8 : p+8]
+				r1 := pix[p+stride : p+stride+8 : p+stride+8]
+				ix, iy := 256-wx, 256-wy
+				t0 := uint32(r0[0])*ix + uint32(r0[4])*wx
+				t1 := uint32(r0[1])*ix + uint32(r0[5])*wx
+				t2 := uint32(r0[2])*ix + uint32(r0[6])*wx
+				b0 := uint32(r1[0])*ix + uint32(r1[4])*wx
+				b1 := uint32(r1[1])*ix + uint32(r1[5])*wx
+				b2 := uint32(r1[2])*ix + uint32(r1[6])*wx
+				px[0] = uint8((t0*iy + b0*wy + 1<<15) >> 16)
+				px[1] = uint8((t1*iy + b1*wy + 1<<15) >> 16)
+				px[2] = uint8((t2*iy + b2*wy + 1<<15) >> 16)
+				px[3] = 255
+				continue
+			}
+			switch code {
+			case texMirror:
+				f.sampleFix(px, mx+k*mdx, my+k*mdy)
+			case texOwn:
+				if fe && band[cellOf[i]] {
+					if wf := featherWeight(rowd, f.lerpIdx[i], f.lerpT[i], invFeather); wf < 1 {
+						fi := float64(i)
+						if f.vis.visible(m.ax*fi+fmx, m.ay*fi+fmy, m.az*fi+fmz, &tf.ms) {
+							f.mixFix(px, ox+k*odx, oy+k*ody, mx+k*mdx, my+k*mdy, wf)
+							mirrored += 1 - wf
+							continue
+						}
+					}
+				}
+				f.sampleFix(px, ox+k*odx, oy+k*ody)
+			case texBoth:
+				fi := float64(i)
+				w := f.seam.weight(o.aq*fi+oq, m.aq*fi+mq)
+				if fe && band[cellOf[i]] {
+					w = min(w, featherWeight(rowd, f.lerpIdx[i], f.lerpT[i], invFeather))
+				}
+				f.mixFix(px, ox+k*odx, oy+k*ody, mx+k*mdx, my+k*mdy, w)
+				mirrored += 1 - w
+			}
+		}
+	}
+	return mirrored
+}
+
+// featherWeight is the feather's own weight at the texel whose column
+// lies at fraction t between cell centres k and k+1 of the row's
+// distances rowd.
+func featherWeight(rowd []float32, k uint16, t float32, invFeather float64) float64 {
+	return smoothstep(float64(rowd[k]+(rowd[k+1]-rowd[k])*t) * invFeather)
+}
+
+// fixOne is 1 in the 32.32 fixed point of sampleFix.
+const fixOne = 1 << 32
+
+// fixStart is the sample position (sample's px: the photo coordinate less
+// half a pixel) at texel column i of the affine coordinate a·i + c, in
+// 32.32 fixed point.
+func fixStart(a, c float64, i int) int64 {
+	return int64(math.Round((a*float64(i) + c - 0.5) * fixOne))
+}
+
+// fixStep is one texel column's step of the affine coordinate a·i + c in
+// 32.32 fixed point.
+func fixStep(a float64) int64 { return int64(math.Round(a * fixOne)) }
+
+// sampleFix is sample at the 32.32 fixed-point sample position (x, y)
+// (the photo coordinate less half a pixel): the same clamps, taps and
+// 8-bit weights, without a float conversion per texel.
+func (f *frame) sampleFix(dst []uint8, x, y int64) {
+	if x < 0 {
+		x = 0
+	} else if x > f.maxXFix {
+		x = f.maxXFix
+	}
+	if y < 0 {
+		y = 0
+	} else if y > f.maxYFix {
+		y = f.maxYFix
+	}
+	x0, y0 := int(x>>32), int(y>>32)
+	wx := uint32((uint64(x)&(fixOne-1) + 1<<23) >> 24)
+	wy := uint32((uint64(y)&(fixOne-1) + 1<<23) >> 24)
+	dy := f.stride
+	if y0 >= f.h-1 {
+		dy = 0
+	}
+	p := y0*f.stride + x0*4
+	iy := 256 - wy
+	dst = dst[:4:4]
+	if x0 >= f.w-1 { // the last column: both taps on it
+		r0 := f.pix[p : p+4 : p+4]
+		r1 := f.pix[p+dy : p+dy+4 : p+dy+4]
+		for c := range 3 {
+			dst[c] = uint8(((uint32(r0[c])*256)*iy + (uint32(r1[c])*256)*wy + 1<<15) >> 16)
+		}
+		dst[3] = 255
+		return
+	}
+	r0 := f.pix[p : p+8 : p+8]
+	r1 := f.pix[p+dy : p+dy+8 : p+dy+8]
+	ix := 256 - wx
+	t0 := uint32(r0[0])*ix + uint32(r0[4])*wx
+	t1 := uint32(r0[1])*ix + uint32(r0[5])*wx
+	t2 := uint32(r0[2])*ix + uint32(r0[6])*wx
+	b0 := uint32(r1[0])*ix + uint32(r1[4])*wx
+	b1 := uint32(r1[1])*ix + uint32(r1[5])*wx
+	b2 := uint32(r1[2])*ix + uint32(r1[6])*wx
+	dst[0] = uint8((t0*iy + b0*wy + 1<<15) >> 16)
+	dst[1] = uint8((t1*iy + b1*wy + 1<<15) >> 16)
+	dst[2] = uint8((t2*iy + b2*wy + 1<<15) >> 16)
+	dst[3] = 255
+}
+
+// interior reports whether sampleFix at (x, y) needs no clamp: the
+// position is on the image and off its last column and row.
+func (f *frame) interior(x, y int64) bool {
+	return x >= 0 && y >= 0 && x < f.maxXFix && y < f.maxYFix
+}
+
+// mixFix writes w × the colour at fixed-point sample position (x0, y0) +
+// (1 − w) × the colour at (x1, y1) into dst with alpha 255.
+func (f *frame) mixFix(dst []uint8, x0, y0, x1, y1 int64, w float64) {
+	switch {
+	case w >= 1:
+		f.sampleFix(dst, x0, y0)
+		return
+	case w <= 0:
+		f.sampleFix(dst, x1, y1)
+		return
+	}
+	var a, b [4]uint8
+	f.sampleFix(a[:], x0, y0)
+	f.sampleFix(b[:], x1, y1)
+	wi := uint32(w*256 + 0.5)
+	for c := range 3 {
+		dst[c] = uint8((uint32(a[c])*wi + uint32(b[c])*(256-wi) + 128) >> 8)
+	}
+	dst[3] = 255
+}
