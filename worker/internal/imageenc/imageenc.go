@@ -82,10 +82,19 @@ func SupportedFormats() []string {
 	return slices.DeleteFunc(job.UVFormats(), func(f string) bool { return !Supported(f) })
 }
 
-// Encoder writes textures; it recycles pngenc's buffers. The zero value is
-// ready; it is safe for concurrent use.
+// Encoder writes textures. The zero value is ready; it is safe for
+// concurrent use.
 type Encoder struct {
-	PNG pngenc.Encoder
+	// PNG writes the PNGs (the texture, the alpha file); nil uses
+	// pngenc's shared encoder.
+	PNG *pngenc.Encoder
+}
+
+func (e *Encoder) png(w io.Writer, img image.Image) error {
+	if e.PNG == nil {
+		return pngenc.Encode(w, img)
+	}
+	return e.PNG.Encode(w, img)
 }
 
 // Encode writes img in format to tex and, for a format without alpha, its
@@ -96,12 +105,12 @@ func (e *Encoder) Encode(format string, tex, alpha io.Writer, img *image.NRGBA) 
 	}
 	switch format {
 	case job.UVFormatPNG:
-		return e.PNG.Encode(tex, img)
+		return e.png(tex, img)
 	case job.UVFormatJPEG:
 		if err := JPEG(tex, img, JPEGQuality); err != nil {
 			return err
 		}
-		return e.PNG.Encode(alpha, Alpha(img))
+		return e.png(alpha, Alpha(img))
 	case job.UVFormatWebP:
 		return WebP(tex, img, WebPOptions{Quality: WebPQuality, Method: WebPMethod})
 	}

@@ -97,7 +97,7 @@ type Pipeline struct {
 	lim   imagedecode.Limits
 	log   *slog.Logger
 	mesh  *facemesh.Mesh
-	png   *pngenc.Encoder // every PNG: uv_texture, depth, normals
+	png   *pngenc.Encoder // every PNG: uv_texture (uv_alpha), depth, normals
 }
 
 // New returns a Pipeline using model and decode limits lim (zero fields take
@@ -274,7 +274,7 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	encoded := make([]faceFiles, len(work))
 	err = forEach(ctx, len(work), func(i int) error {
 		var err error
-		encoded[i], err = p.encodeFace(i, &work[i])
+		encoded[i], err = p.encodeFace(i, &work[i], o.UVFormat)
 		return err
 	})
 	for _, e := range encoded { // in face order, so the file list is deterministic
@@ -321,9 +321,10 @@ type faceFiles struct {
 	bufs   []*bytes.Buffer
 }
 
-// encodeFace encodes the files of face i and returns them with its result
-// entry. It is safe to run for several faces at once.
-func (p *Pipeline) encodeFace(i int, w *faceWork) (faceFiles, error) {
+// encodeFace encodes the files of face i, its UV texture in uvFormat, and
+// returns them with its result entry. It is safe to run for several faces at
+// once.
+func (p *Pipeline) encodeFace(i int, w *faceWork, uvFormat string) (faceFiles, error) {
 	dir := fmt.Sprintf("face-%d", i)
 	ff := faceFiles{result: FaceResult{
 		Index:       i,
@@ -350,9 +351,9 @@ func (p *Pipeline) encodeFace(i int, w *faceWork) (faceFiles, error) {
 		ff.result.Files[kind] = rel
 		return b.Bytes(), nil
 	}
-	texPNG, err := add(FileUVTexture, func(b *bytes.Buffer) error { return p.png.Encode(b, w.tex) })
+	texPNG, err := p.encodeUV(&ff, dir, uvFormat, w.tex, w.mesh != nil) // uvtexture.go
 	if err != nil {
-		return ff, err
+		return ff, fmt.Errorf("face %d: %w", i, err)
 	}
 	if w.mesh == nil {
 		return ff, nil
@@ -362,7 +363,7 @@ func (p *Pipeline) encodeFace(i int, w *faceWork) (faceFiles, error) {
 		write func(*bytes.Buffer) error
 	}{
 		{FileMeshOBJ, func(b *bytes.Buffer) error { return geometry.WriteOBJ(b, w.mesh, fileNames[FileMeshMTL]) }},
-		{FileMeshMTL, func(b *bytes.Buffer) error { return geometry.WriteMTL(b, fileNames[FileUVTexture]) }},
+		{FileMeshMTL, func(b *bytes.Buffer) error { return geometry.WriteMTL(b, path.Base(ff.result.Files[FileUVTexture])) }},
 		{FileMeshGLB, func(b *bytes.Buffer) error { return geometry.WriteGLB(b, w.mesh, texPNG) }},
 		{FileDepth, func(b *bytes.Buffer) error { return p.png.Encode(b, w.depth) }},
 		{FileNormals, func(b *bytes.Buffer) error { return p.png.Encode(b, w.normals) }},

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/shared/job"
 	"github.com/facefleet/facefleet/shared/testkit"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
@@ -59,6 +60,9 @@ func checkOutput(t *testing.T, out *Output, o Options) map[string]File {
 		require.Len(t, f.Blendshapes, engine.NumBlendshapes-1, "every blendshape but _neutral")
 		require.NotContains(t, f.Blendshapes, "_neutral")
 		wantKinds := []string{FileUVTexture}
+		if r.Options.UVFormat == job.UVFormatJPEG {
+			wantKinds = append(wantKinds, FileUVAlpha)
+		}
 		if o.Geometry {
 			require.NotNil(t, f.Pose)
 			wantKinds = append(wantKinds, FileMeshOBJ, FileMeshMTL, FileMeshGLB, FileDepth, FileNormals)
@@ -72,8 +76,7 @@ func checkOutput(t *testing.T, out *Output, o Options) map[string]File {
 			_, ok := byPath[p]
 			require.True(t, ok, "file %s listed in result.json is in Output.Files", p)
 		}
-		tex, err := png.Decode(bytes.NewReader(byPath[f.Files[FileUVTexture]].Data))
-		require.NoError(t, err)
+		tex := decodeUV(t, r.Options.UVFormat, byPath[f.Files[FileUVTexture]]) // uvtexture_test.go
 		require.Equal(t, r.Options.UVSize, tex.Bounds().Dx())
 		require.Equal(t, r.Options.UVSize, tex.Bounds().Dy())
 	}
@@ -251,7 +254,7 @@ func TestRunErrors(t *testing.T) {
 func TestOptionsValidate(t *testing.T) {
 	t.Parallel()
 	require.NoError(t, Options{}.Validate())
-	require.Equal(t, Options{UVSize: 1024, Detector: "short", MaxFaces: 16}, Options{}.WithDefaults())
+	require.Equal(t, Options{UVSize: 1024, UVFormat: "png", Detector: "short", MaxFaces: 16}, Options{}.WithDefaults())
 	err := Options{UVSize: 5000, Detector: "x", MaxFaces: 33}.Validate()
 	var oe *OptionError
 	require.ErrorAs(t, err, &oe)

@@ -60,8 +60,9 @@ type FaceResult struct {
 	// Blendshapes are the 51 ARKit blendshape scores in [0, 1] by name
 	// (the model's "_neutral" is left out); "Left" is the subject's left.
 	Blendshapes map[string]float32 `json:"blendshapes"`
-	// Files maps a kind (uv_texture, mesh_obj, mesh_mtl, mesh_glb, depth,
-	// normals) to its path relative to the result directory.
+	// Files maps a kind (uv_texture, uv_alpha with uv_format jpeg, mesh_obj,
+	// mesh_mtl, mesh_glb, depth, normals, head_*) to its path relative to the
+	// result directory.
 	Files map[string]string `json:"files"`
 	// Pose is present only with Options.Geometry (and a fittable face).
 	Pose *geometry.Pose `json:"pose,omitempty"`
@@ -81,7 +82,8 @@ type TextureInfo struct {
 	Empty    float64 `json:"empty"`    // share of the layout left transparent: neither side visible in the photo
 }
 
-// File kinds used as keys of FaceResult.Files, and their file names.
+// File kinds used as keys of FaceResult.Files, and their file names (the
+// UV texture's and its alpha file's depend on the format: imageenc.FileOf).
 const (
 	FileUVTexture = "uv_texture"
 	FileMeshOBJ   = "mesh_obj"
@@ -93,21 +95,19 @@ const (
 )
 
 var fileNames = map[string]string{
-	FileUVTexture: "uv_texture.png",
-	FileMeshOBJ:   "mesh.obj",
-	FileMeshMTL:   "mesh.mtl",
-	FileMeshGLB:   "mesh.glb",
-	FileDepth:     "depth.png",
-	FileNormals:   "normals.png",
+	FileMeshOBJ: "mesh.obj",
+	FileMeshMTL: "mesh.mtl",
+	FileMeshGLB: "mesh.glb",
+	FileDepth:   "depth.png",
+	FileNormals: "normals.png",
 }
 
 var contentTypes = map[string]string{
-	FileUVTexture: "image/png",
-	FileMeshOBJ:   "model/obj",
-	FileMeshMTL:   "model/mtl",
-	FileMeshGLB:   "model/gltf-binary",
-	FileDepth:     "image/png",
-	FileNormals:   "image/png",
+	FileMeshOBJ: "model/obj",
+	FileMeshMTL: "model/mtl",
+	FileMeshGLB: "model/gltf-binary",
+	FileDepth:   "image/png",
+	FileNormals: "image/png",
 }
 
 // blendshapeScores names the engine's blendshape scores, without

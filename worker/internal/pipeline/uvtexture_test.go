@@ -1,0 +1,119 @@
+package pipeline
+
+import (
+	"bytes"
+	stdimage "image"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/image/webp"
+
+	"github.com/facefleet/facefleet/shared/job"
+	"github.com/facefleet/facefleet/shared/testkit"
+	"github.com/facefleet/facefleet/worker/internal/imagedecode"
+	"github.com/facefleet/facefleet/worker/internal/imageenc"
+)
+
+// decodeUV decodes a uv_texture file of format, checking its content type.
+func decodeUV(t testing.TB, format string, f File) stdimage.Image {
+	t.Helper()
+	want, ok := imageenc.FileOf(format)
+	require.True(t, ok, format)
+	require.Equal(t, want.ContentType, f.ContentType, f.Path)
+	require.True(t, strings.HasSuffix(f.Path, "/"+want.Name), f.Path)
+	var img stdimage.Image
+	var err error
+	switch format {
+	case job.UVFormatPNG:
+		img, err = png.Decode(bytes.NewReader(f.Data))
+	case job.UVFormatJPEG:
+		img, err = jpeg.Decode(bytes.NewReader(f.Data))
+	case job.UVFormatWebP:
+		img, err = webp.Decode(bytes.NewReader(f.Data))
+	}
+	require.NoError(t, err, f.Path)
+	return img
+}
+
+// Every UV format through the pipeline, geometry on: the texture file has
+// the format's name and content type and decodes to the PNG run's texture
+// (exactly, or within the lossy floor: 30 dB with Go's decoders), JPEG's
+// alpha file is the PNG's alpha, mesh.mtl names the texture file, and
+// mesh.glb embeds the PNG texture whatever the format.
+func TestRunUVFormats(t *testing.T) {
+	t.Parallel()
+	p := New(realEngine(t), imagedecode.DefaultLimits(), testkit.Logger(t))
+	img := photo(t, "ddfa_jianzhuguo.jpg")
+	var ref *stdimage.NRGBA
+	var refPNG []byte
+	for _, format := range imageenc.SupportedFormats() { // png first: the reference
+		o := Options{Geometry: true, UVSize: 512, UVFormat: format}
+		out, err := p.Run(t.Context(), img, o, nil)
+		require.NoError(t, err, format)
+		files := checkOutput(t, out, o)
+		require.Len(t, out.Result.Faces, 1)
+		face := out.Result.Faces[0]
+		require.Equal(t, format, out.Result.Options.UVFormat)
+		texFile := files[face.Files[FileUVTexture]]
+		tex := decodeUV(t, format, texFile)
+		mtl := string(files[face.Files[FileMeshMTL]].Data)
+		require.Contains(t, mtl, "map_Kd "+texFile.Path[strings.LastIndex(texFile.Path, "/")+1:])
+		glb := files[face.Files[FileMeshGLB]].Data
+		if format == job.UVFormatPNG {
+			ref = tex.(*stdimage.NRGBA)
+			refPNG = texFile.Data
+			require.NotContains(t, face.Files, FileUVAlpha)
+			require.True(t, bytes.Contains(glb, refPNG), "mesh.glb embeds uv_texture.png")
+			continue
+		}
+		require.NotNil(t, ref)
+		require.True(t, bytes.Contains(glb, refPNG), "%s: mesh.glb embeds the PNG texture", format)
+		db := psnrOver(ref, tex)
+		t.Logf("%s: %d bytes (png %d), %.1f dB (Go's decoder)", format, len(texFile.Data), len(refPNG), db)
+		require.Greater(t, db, 30.0, format)
+		require.Less(t, len(texFile.Data), len(refPNG)/3, "%s is much smaller than the PNG", format)
+		if format == job.UVFormatJPEG {
+			af := files[face.Files[FileUVAlpha]]
+			require.Equal(t, "face-0/uv_alpha.png", af.Path)
+			require.Equal(t, "image/png", af.ContentType)
+			a, err := png.Decode(bytes.NewReader(af.Data))
+			require.NoError(t, err)
+			require.Equal(t, imageenc.Alpha(ref).Pix, a.(*stdimage.Gray).Pix)
+		} else {
+			require.NotContains(t, face.Files, FileUVAlpha)
+		}
+		out.Release()
+	}
+}
+
+// psnrOver is the PSNR (dB) of got's colour against want's over the texels
+// want has colour for.
+func psnrOver(want *stdimage.NRGBA, got stdimage.Image) float64 {
+	var se float64
+	var n int
+	for y := range want.Rect.Dy() {
+		for x := range want.Rect.Dx() {
+			p := want.Pix[y*want.Stride+4*x:]
+			if p[3] == 0 {
+				continue
+			}
+			r, g, b, a := got.At(x, y).RGBA()
+			if a != 0 && a != 0xffff { // un-premultiply
+				r, g, b = r*0xffff/a, g*0xffff/a, b*0xffff/a
+			}
+			for c, v := range [3]uint32{r >> 8, g >> 8, b >> 8} {
+				d := float64(p[c]) - float64(v)
+				se += d * d
+			}
+			n += 3
+		}
+	}
+	if se == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(255*255*float64(n)/se)
+}
