@@ -109,11 +109,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		asJSON    bool
 		writeMix  string
 		slots     int
+		peerDir   string
 	)
 	ef.register(fs)
 	fs.StringVar(&dir, "images", "mix", "directory of JPEG/PNG/WebP images to run, or \"mix\": the 20-photo mix built from the repository's test photos (package benchmix)")
 	fs.StringVar(&writeMix, "write-mix", "", "write the 20-photo mix into this directory and exit (for the MediaPipe peer run)")
 	fs.IntVar(&slots, "slots", defaultSlots(), "streams of the concurrent pass (a worker's FACEFLEET_SLOTS_PER_DEVICE; 0 skips it)")
+	fs.StringVar(&peerDir, "peer", "", "output directory of the MediaPipe oracle (tools: ../shared/tools/mediapipe-oracle) run on the same images (-write-mix): compare its \"ms\" per image with ours")
 	fs.IntVar(&n, "n", 5, "interleaved passes over the images per precision (after one warm-up pass)")
 	fs.BoolVar(&o.Geometry, "geometry", false, "include the geometry stage")
 	fs.BoolVar(&o.Head, "head", false, "include the head stage (implies -geometry)")
@@ -194,11 +196,67 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	for i, s := range subjects {
 		reports[i] = s.r
 	}
+	var peer *peerTimes
+	if peerDir != "" {
+		if peer, err = readPeer(peerDir, names); err != nil {
+			return err
+		}
+	}
 	if asJSON {
-		return writeBenchJSON(stdout, reports, len(images), n, ef.device, o.WithDefaults())
+		return writeBenchJSON(stdout, reports, len(images), n, ef.device, o.WithDefaults(), peer)
 	}
 	printBench(stdout, reports)
+	if peer != nil {
+		printPeer(stdout, reports, peer)
+	}
 	return nil
+}
+
+// peerTimes are MediaPipe Face Mesh's own times for the bench's images, as
+// its oracle tool records them: the median of warm send() calls per image
+// (landmarks only, the image already decoded by the browser), without and
+// with refineLandmarks (478 points), mean over the images.
+type peerTimes struct {
+	Dir          string  `json:"dir"`
+	Images       int     `json:"images"`
+	BaseMSPerImg float64 `json:"base_ms_per_image"`
+	RefineMSPer  float64 `json:"refine_ms_per_image"`
+}
+
+// readPeer reads <stem>.json and <stem>.refine.json of every image name
+// from dir; every image must be there.
+func readPeer(dir string, names []string) (*peerTimes, error) {
+	p := &peerTimes{Dir: dir}
+	for _, name := range names {
+		stem := strings.TrimSuffix(name, filepath.Ext(name))
+		for suffix, sum := range map[string]*float64{".json": &p.BaseMSPerImg, ".refine.json": &p.RefineMSPer} {
+			b, err := os.ReadFile(filepath.Join(dir, stem+suffix))
+			if err != nil {
+				return nil, fmt.Errorf("peer: %w", err)
+			}
+			var r struct {
+				MS *float64 `json:"ms"`
+			}
+			if err := json.Unmarshal(b, &r); err != nil || r.MS == nil {
+				return nil, fmt.Errorf("peer: %s%s: no \"ms\" (%v)", stem, suffix, err)
+			}
+			*sum += *r.MS
+		}
+		p.Images++
+	}
+	p.BaseMSPerImg /= float64(p.Images)
+	p.RefineMSPer /= float64(p.Images)
+	return p, nil
+}
+
+func printPeer(w io.Writer, reports []benchReport, p *peerTimes) {
+	fmt.Fprintf(w, "MediaPipe JS Face Mesh on the same %d images (%s; measured apart from this run): %.1f ms/image (468 points), %.1f ms/image (refineLandmarks, 478)\n",
+		p.Images, p.Dir, p.BaseMSPerImg, p.RefineMSPer)
+	for _, r := range reports {
+		e2e := r.perImage(r.totalMS)
+		fmt.Fprintf(w, "  %s: our end to end %.1f ms/image = %.2f× its 468-point time, %.2f× its 478-point time\n",
+			r.precision, e2e, e2e/p.BaseMSPerImg, e2e/p.RefineMSPer)
+	}
 }
 
 // benchJSON is the machine-readable form of `worker bench -json`.
@@ -210,6 +268,7 @@ type benchJSON struct {
 	Results []benchPrecisionJSON `json:"results"`
 	PeakRSS float64              `json:"peak_rss_mib"`
 	CPUAuto models.Precision     `json:"cpu_auto_precision"`
+	Peer    *peerTimes           `json:"mediapipe,omitempty"`
 }
 
 type benchPrecisionJSON struct {
@@ -238,8 +297,8 @@ type benchPrecisionJSON struct {
 	SlotsCPUMSPerImage float64 `json:"slots_cpu_ms_per_image"`
 }
 
-func writeBenchJSON(w io.Writer, reports []benchReport, images, passes int, device string, o pipeline.Options) error {
-	out := benchJSON{Images: images, Passes: passes, Device: device, Options: o, PeakRSS: peakRSSMiB(), CPUAuto: engine.CPUAutoPrecision}
+func writeBenchJSON(w io.Writer, reports []benchReport, images, passes int, device string, o pipeline.Options, peer *peerTimes) error {
+	out := benchJSON{Images: images, Passes: passes, Device: device, Options: o, PeakRSS: peakRSSMiB(), CPUAuto: engine.CPUAutoPrecision, Peer: peer}
 	for _, r := range reports {
 		j := benchPrecisionJSON{Precision: r.precision, FacesPerPass: r.faces,
 			BareImagesPerSec: r.bareIPS(), PipelineImagesPerSec: r.pipeIPS(), StageMS: r.stageMS, TotalMS: r.totalMS,
