@@ -28,8 +28,12 @@ const (
 	DetectorFull  Model = "face_detection_back"        // BlazeFace 256×256 "back"/full-range
 	Landmark      Model = "face_landmark"              // FaceMesh 468 points, 192×192
 	LandmarkV2    Model = "face_landmarks_detector"    // Face Landmarker v2: 478 points, 256×256 (blendshape input)
-	Iris          Model = "iris_landmark"              // iris + eye contour, 64×64 eye crop
-	Blendshapes   Model = "face_blendshapes"           // 52 ARKit blendshape scores from 146 landmarks
+	// LandmarkAttention is FaceMesh with attention (MediaPipe's refined
+	// mesh): 468 points plus lips, eyes and irises on the same 192×192 crop
+	// as Landmark; see AttentionRefinement for its 478-point layout.
+	LandmarkAttention Model = "face_landmark_with_attention"
+	Iris              Model = "iris_landmark"    // iris + eye contour, 64×64 eye crop
+	Blendshapes       Model = "face_blendshapes" // 52 ARKit blendshape scores from 146 landmarks
 )
 
 // Precision is the numeric precision of a model file.

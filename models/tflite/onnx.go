@@ -16,9 +16,14 @@ const (
 	onnxInt64 = 7
 )
 
-// onnxOpset is the ONNX opset the graph is written for (Pad with its pads
-// as an input, as the FP16 converter and ONNX Runtime expect).
-const onnxOpset = 13
+// onnxOpset is the ONNX opset a graph is written for (Pad with its pads
+// as an input, as the FP16 converter and ONNX Runtime expect); a graph
+// that needs GridSample (MediaPipe's TransformTensorBilinear) is written
+// for gridSampleOpset.
+const (
+	onnxOpset       = 13
+	gridSampleOpset = 16
+)
 
 // ConvertOptions names the ONNX graph's outputs. Inputs keep their TFLite
 // names; outputs too unless renamed here.
@@ -42,12 +47,13 @@ type converter struct {
 	consts map[int32][]float32 // dequantized float constants by tensor index
 	names  map[int32]string    // ONNX value name per tensor index
 	n      int
+	opset  int64
 }
 
 // ToONNX converts m (a float graph of the supported operators on 4-D NHWC
 // activations) to an ONNX model with NCHW activations.
 func ToONNX(m *Model, o ConvertOptions) (*onnxpb.ModelProto, error) {
-	c := &converter{m: m, g: &onnxpb.GraphProto{}, consts: map[int32][]float32{}, names: map[int32]string{}}
+	c := &converter{m: m, g: &onnxpb.GraphProto{}, consts: map[int32][]float32{}, names: map[int32]string{}, opset: onnxOpset}
 	name := o.GraphName
 	if name == "" {
 		name = m.Description
@@ -88,13 +94,13 @@ func ToONNX(m *Model, o ConvertOptions) (*onnxpb.ModelProto, error) {
 	for _, out := range outputs {
 		t := m.Tensors[out]
 		n, ok := c.names[out]
-		if !ok || len(t.Shape) != 4 {
-			return nil, fmt.Errorf("%w: output %q is not a 4-D activation", ErrUnsupported, t.Name)
+		if !ok {
+			return nil, fmt.Errorf("%w: output %q is not an activation", ErrUnsupported, t.Name)
 		}
 		if n != t.Name {
 			c.node("Identity", []string{n}, t.Name, nil)
 		}
-		c.g.Output = append(c.g.Output, valueInfo(t.Name, nchw(t.Shape)))
+		c.g.Output = append(c.g.Output, valueInfo(t.Name, onnxDims(t.Shape)))
 	}
 	producer := o.Producer
 	if producer == "" {
@@ -103,7 +109,7 @@ func ToONNX(m *Model, o ConvertOptions) (*onnxpb.ModelProto, error) {
 	return &onnxpb.ModelProto{
 		IrVersion:    proto.Int64(7),
 		ProducerName: proto.String(producer),
-		OpsetImport:  []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(onnxOpset)}},
+		OpsetImport:  []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(c.opset)}},
 		Graph:        c.g,
 	}, nil
 }
@@ -139,6 +145,26 @@ func nchw(s []int32) []int64 {
 	return []int64{int64(s[0]), int64(s[3]), int64(s[1]), int64(s[2])}
 }
 
+// onnxDims is the ONNX shape of a TFLite activation: NCHW for 4-D ones,
+// unchanged otherwise (non-4-D values keep the TFLite layout).
+func onnxDims(s []int32) []int64 {
+	if len(s) == 4 {
+		return nchw(s)
+	}
+	out := make([]int64, len(s))
+	for i, d := range s {
+		out[i] = int64(d)
+	}
+	return out
+}
+
+// sameOrderNCHW reports whether a 4-D NHWC tensor of shape s has the same
+// element order as its NCHW form (C = 1 or H·W = 1), so a reshape needs no
+// transpose.
+func sameOrderNCHW(s []int32) bool {
+	return len(s) == 4 && (s[3] == 1 || s[1]*s[2] == 1)
+}
+
 func valueInfo(name string, dims []int64) *onnxpb.ValueInfoProto {
 	shape := &onnxpb.TensorShapeProto{}
 	for _, d := range dims {
@@ -152,6 +178,10 @@ func valueInfo(name string, dims []int64) *onnxpb.ValueInfoProto {
 
 func attrInts(name string, v ...int64) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: proto.String(name), Type: proto.Int32(7), Ints: v}
+}
+
+func attrString(name, v string) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: proto.Int32(3), S: []byte(v)}
 }
 
 func attrInt(name string, v int64) *onnxpb.AttributeProto {
@@ -242,6 +272,9 @@ func (c *converter) result(op Operator, act int64) (pre, out string) {
 }
 
 func (c *converter) op(op Operator) error {
+	if op.Code == OpCustom {
+		return c.custom(op)
+	}
 	if len(op.Outputs) != 1 {
 		return fmt.Errorf("%w: operator %d with %d outputs", ErrUnsupported, op.Code, len(op.Outputs))
 	}
@@ -273,6 +306,12 @@ func (c *converter) op(op Operator) error {
 		_, out := c.result(op, actNone)
 		c.node("PRelu", []string{x, c.initializer(at.Name, []int64{ch, 1, 1}, alpha)}, out, nil)
 		return nil
+	case OpMul:
+		return c.mul(op)
+	case OpReshape:
+		return c.reshape(op)
+	case OpStridedSlice:
+		return c.stridedSlice(op)
 	case OpAdd:
 		a, err := c.activation(op.Inputs[0])
 		if err != nil {

@@ -40,7 +40,11 @@ const (
 	OpDepthwiseConv2D = 4
 	OpDequantize      = 6
 	OpMaxPool2D       = 17
+	OpMul             = 18
+	OpReshape         = 22
+	OpCustom          = 32
 	OpPad             = 34
+	OpStridedSlice    = 45
 	OpPRelu           = 54
 )
 
@@ -60,7 +64,13 @@ type Operator struct {
 	Code    int32
 	Inputs  []int32
 	Outputs []int32
-	opts    table
+	// Custom is the custom_code of a CUSTOM operator ("" for builtins),
+	// Version its operator version and CustomOptions its raw
+	// custom_options bytes (a FlexBuffers map).
+	Custom        string
+	Version       int32
+	CustomOptions []byte
+	opts          table
 }
 
 // Model is the first subgraph of a TFLite model.
@@ -226,7 +236,19 @@ func Parse(b []byte) (*Model, error) {
 		return nil, err
 	}
 	codes := make([]int32, len(codesT))
+	customs := make([]string, len(codesT))
+	versions := make([]int32, len(codesT))
 	for i, c := range codesT {
+		cc, err := c.bytes(1)
+		if err != nil {
+			return nil, err
+		}
+		customs[i] = string(cc)
+		v, err := c.scalar(2, 4, 1)
+		if err != nil {
+			return nil, err
+		}
+		versions[i] = int32(v)
 		dep, err := c.scalar(0, 1, 0)
 		if err != nil {
 			return nil, err
@@ -302,7 +324,10 @@ func Parse(b []byte) (*Model, error) {
 		if ci < 0 || int(ci) >= len(codes) {
 			return nil, fmt.Errorf("%w: opcode index %d", ErrFormat, ci)
 		}
-		op := Operator{Code: codes[ci]}
+		op := Operator{Code: codes[ci], Custom: customs[ci], Version: versions[ci]}
+		if op.CustomOptions, err = ot.bytes(5); err != nil {
+			return nil, err
+		}
 		if op.Inputs, err = ot.ints(1); err != nil {
 			return nil, err
 		}
@@ -452,8 +477,20 @@ func (op Operator) pool() (poolOptions, error) {
 		&o.padding, &o.strideW, &o.strideH, &o.filterW, &o.filterH, &o.activation)
 }
 
-// addActivation is AddOptions.fused_activation_function.
+// addActivation is AddOptions.fused_activation_function (MulOptions has
+// the same first field).
 func (op Operator) addActivation() (int64, error) {
 	var a int64
 	return a, op.read([]field{{0, 1, 0}}, &a)
+}
+
+// sliceOptions are StridedSliceOptions.
+type sliceOptions struct {
+	beginMask, endMask, ellipsisMask, newAxisMask, shrinkAxisMask, offset int64
+}
+
+func (op Operator) stridedSlice() (sliceOptions, error) {
+	var o sliceOptions
+	return o, op.read([]field{{0, 4, 0}, {1, 4, 0}, {2, 4, 0}, {3, 4, 0}, {4, 4, 0}, {5, 1, 0}},
+		&o.beginMask, &o.endMask, &o.ellipsisMask, &o.newAxisMask, &o.shrinkAxisMask, &o.offset)
 }

@@ -68,11 +68,37 @@ func TestFaceLandmarkModelIsDerivedFromMediaPipe(t *testing.T) {
 		"models/face_landmark.onnx is not the conversion of @mediapipe/face_mesh's face_landmark.tflite: run make models")
 }
 
+// The committed FaceMesh-with-attention ONNX (MediaPipe's refineLandmarks
+// model, with its custom operators as ONNX subgraphs) is the conversion of
+// the same package's face_landmark_with_attention.tflite.
+func TestAttentionModelIsDerivedFromMediaPipe(t *testing.T) {
+	src := packedModel(t, "face_landmark_with_attention.tflite")
+	got, err := tflite.ConvertBytes(src)
+	require.NoError(t, err)
+	again, err := tflite.ConvertBytes(src)
+	require.NoError(t, err)
+	require.Equal(t, got, again, "conversion is not deterministic")
+	committed, err := os.ReadFile("../face_landmark_with_attention.onnx")
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(got, committed),
+		"models/face_landmark_with_attention.onnx is not the conversion of @mediapipe/face_mesh's face_landmark_with_attention.tflite: run make models")
+}
+
 // Every weight of the ONNX graph is the TFLite weight (FP16-dequantized)
 // moved to NCHW: checked independently of the converter by matching each
 // initializer to the TFLite tensor of the same name under both layouts.
 func TestConvertedWeightsEqualTFLite(t *testing.T) {
-	src := packedModel(t, "face_landmark.tflite")
+	for name, outputs := range map[string][]string{
+		"face_landmark.tflite": {"conv2d_21", "conv2d_31"},
+		"face_landmark_with_attention.tflite": {"output_mesh_identity", "output_lips", "output_left_eye", "output_right_eye",
+			"output_left_iris", "output_right_iris", "conv_faceflag"},
+	} {
+		t.Run(name, func(t *testing.T) { checkWeightsEqual(t, name, outputs) })
+	}
+}
+
+func checkWeightsEqual(t *testing.T, name string, outputs []string) {
+	src := packedModel(t, name)
 	m, err := tflite.Parse(src)
 	require.NoError(t, err)
 	b, err := tflite.ConvertBytes(src)
@@ -118,7 +144,7 @@ func TestConvertedWeightsEqualTFLite(t *testing.T) {
 	for _, o := range om.GetGraph().GetOutput() {
 		outs = append(outs, o.GetName())
 	}
-	require.Equal(t, []string{"conv2d_21", "conv2d_31"}, outs)
+	require.Equal(t, outputs, outs)
 }
 
 func sum(v []float32) float64 {
