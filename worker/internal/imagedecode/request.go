@@ -84,6 +84,13 @@ func (img *Image) ToFull(x, y float32) (float32, float32) {
 	return float32(img.Origin[0] + float64(x)*k), float32(img.Origin[1] + float64(y)*k)
 }
 
+// FromFull is the inverse of ToFull: a point of the whole upright picture
+// in img's continuous pixel coordinates.
+func (img *Image) FromFull(x, y float32) (float32, float32) {
+	k := img.Scale.Factor()
+	return float32((float64(x) - img.Origin[0]) * k), float32((float64(y) - img.Origin[1]) * k)
+}
+
 // Reduced reports whether img is less than the whole picture at full size.
 func (img *Image) Reduced() bool {
 	return img.Scale.Factor() != 1 || img.Origin != [2]float64{} || img.Rect.Size() != img.Full

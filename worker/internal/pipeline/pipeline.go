@@ -98,6 +98,8 @@ type Pipeline struct {
 	log   *slog.Logger
 	mesh  *facemesh.Mesh
 	png   *pngenc.Encoder // every PNG: uv_texture (uv_alpha), depth, normals
+	// wholeDecode turns the reduced decode of large JPEGs off (decode.go).
+	wholeDecode bool
 }
 
 // New returns a Pipeline using model and decode limits lim (zero fields take
@@ -118,6 +120,7 @@ func New(model Model, lim imagedecode.Limits, log *slog.Logger) *Pipeline {
 // faceWork is the per-face state carried between stages.
 type faceWork struct {
 	face    engine.Face
+	px      [][3]float32 // face.Landmarks in the decoded image's pixels (the same unless it is reduced)
 	tex     *image.NRGBA
 	stats   texture.Stats
 	pose    *geometry.Pose
@@ -157,24 +160,29 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	}
 
 	done := lap(&tm.Decode)
-	img, err := imagedecode.Decode(data, p.lim)
+	dec, err := p.decode(ctx, data, o) // decode.go: whole, or reduced for a large JPEG
 	if err != nil {
 		return nil, err
 	}
+	img := dec.img
 	// Nothing in the Output refers to the decoded pixels (textures and maps
 	// are new images), so its buffer is recycled for the next Run.
 	defer img.Release()
 	done()
+	tm.Decode -= ms(dec.detect)
 	if err := checkpoint(StageDecode, 10); err != nil {
 		return nil, err
 	}
 
 	done = lap(&tm.Detect)
-	dets, err := p.model.Detect(ctx, img.NRGBA, engine.DetectOptions{Detector: o.Detector, MaxFaces: o.MaxFaces})
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: detect: %w", err)
+	dets := dec.dets
+	if dets == nil {
+		if dets, err = p.model.Detect(ctx, img.NRGBA, engine.DetectOptions{Detector: o.Detector, MaxFaces: o.MaxFaces}); err != nil {
+			return nil, fmt.Errorf("pipeline: detect: %w", err)
+		}
 	}
 	done()
+	tm.Detect += ms(dec.detect)
 	if err := checkpoint(StageDetect, 25); err != nil {
 		return nil, err
 	}
@@ -196,7 +204,10 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	})
 	work := make([]faceWork, len(faces))
 	for i := range faces {
-		work[i].face = faces[i]
+		work[i].face, work[i].px = faces[i], faces[i].Landmarks
+		if img.Reduced() { // results are in the whole picture's pixels
+			faceToFull(img, &work[i].face)
+		}
 	}
 	if err := checkpoint(StageLandmarks, 40); err != nil {
 		return nil, err
@@ -205,7 +216,7 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	done = lap(&tm.Texture)
 	for i := range work {
 		w := &work[i]
-		w.tex, w.stats, err = texture.Unwrap(img.NRGBA, w.face.Landmarks[:engine.NumMeshLandmarks], p.mesh, texture.Options{Size: o.UVSize})
+		w.tex, w.stats, err = texture.Unwrap(img.NRGBA, w.px[:engine.NumMeshLandmarks], p.mesh, texture.Options{Size: o.UVSize})
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: texture of face %d: %w", i, err)
 		}
@@ -225,7 +236,7 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	if o.Geometry {
 		tm.Geometry = new(float64)
 		done = lap(tm.Geometry)
-		w, h := img.Rect.Dx(), img.Rect.Dy()
+		w, h := img.Full.X, img.Full.Y
 		// Faces are independent: fit and rasterise them in parallel.
 		err := forEach(ctx, len(work), func(i int) error {
 			f := &work[i]
@@ -266,7 +277,7 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	out := &Output{}
 	res := Result{
 		Version: ResultVersion,
-		Image:   ImageInfo{Width: img.Rect.Dx(), Height: img.Rect.Dy(), Format: img.Format, Orientation: img.Orientation},
+		Image:   ImageInfo{Width: img.Full.X, Height: img.Full.Y, Format: img.Format, Orientation: img.Orientation},
 		Model:   ModelInfo{Pack: models.PackID(), Precision: string(p.model.Precision()), Device: p.model.Device().String()},
 		Options: o,
 		Faces:   make([]FaceResult, 0, len(work)),
