@@ -22,9 +22,10 @@ import (
 )
 
 // realImages are the pipeline's real outputs for one photo (testdata/):
-// the 1024² UV texture, and the full-size depth and normal maps.
+// the 1024² (and 512²) UV texture, and the full-size depth and normal maps.
 type realImages struct {
 	tex     *image.NRGBA
+	tex512  *image.NRGBA // the same at 512²
 	depth   *image.Gray16
 	normals *image.NRGBA
 }
@@ -53,9 +54,14 @@ var real = sync.OnceValues(func() (realImages, error) {
 	if err != nil {
 		return realImages{}, err
 	}
+	tex512, _, err := texture.Unwrap(img.NRGBA, lm.Landmarks, mesh, texture.Options{Size: 512})
+	if err != nil {
+		return realImages{}, err
+	}
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	return realImages{
 		tex:     tex,
+		tex512:  tex512,
 		depth:   geometry.RenderDepth(lm.Landmarks, w, h, mesh.Triangles),
 		normals: geometry.RenderNormals(lm.Landmarks, w, h, mesh.Triangles),
 	}, nil
