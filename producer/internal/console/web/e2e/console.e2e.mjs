@@ -122,6 +122,10 @@ try {
   }
   step(`form defaults match GET /v1/options: ${opts.options.map((o) => o.name).join(', ')}`);
   await page.check('#options [name="geometry"]');
+  // The page's photos ask for a JPEG texture (the form's choices are
+  // GET /v1/options'): the UV image shown is uv_texture.jpg, beside
+  // uv_alpha.png in the downloads.
+  await page.selectOption('#options [name="uv_format"]', 'jpeg');
 
   // Two slow jobs straight through the API first, so that the worker's two
   // slots are busy and the page's jobs wait in the queue while their event
@@ -221,7 +225,8 @@ try {
     let marks = 0;
     for (let i = 3; i < og.length; i += 4) if (og[i] > 0) marks++;
     const gl = v.getContext('webgl2') || v.getContext('webgl');
-    return { faces: document.querySelectorAll('#result .face').length, uv: [uv.naturalWidth, uv.naturalHeight], canvas: [v.width, v.height], drawn, total: px.length / 4,
+    return { faces: document.querySelectorAll('#result .face').length, uv: [uv.naturalWidth, uv.naturalHeight],
+      uvCaption: uv.closest('figure')?.querySelector('figcaption')?.textContent || '', canvas: [v.width, v.height], drawn, total: px.length / 4,
       background: [r0, g0, b0], overlayFaces: Number(ov.dataset.faces), overlayMarks: marks,
       renderer: !gl ? 'none' : gl.getExtension('WEBGL_debug_renderer_info')
         ? gl.getParameter(gl.getExtension('WEBGL_debug_renderer_info').UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER),
@@ -236,7 +241,8 @@ try {
   expect(/yaw/.test(view.numbers) && /pitch/.test(view.numbers), `pose numbers: ${view.numbers}`);
   expect(/decode/.test(view.timings) && /total/.test(view.timings), `timings: ${view.timings}`);
   const names = view.links.map(([n]) => n);
-  for (const n of ['result.json', 'face-0/uv_texture.png', 'face-0/mesh.glb']) expect(names.includes(n), `download link for ${n}: ${names}`);
+  for (const n of ['result.json', 'face-0/uv_texture.jpg', 'face-0/uv_alpha.png', 'face-0/mesh.glb']) expect(names.includes(n), `download link for ${n}: ${names}`);
+  expect(/jpeg/.test(view.uvCaption), `UV caption names the format: ${view.uvCaption}`);
   const glbLink = view.links.find(([n]) => n === 'face-0/mesh.glb')[1];
   const dl = await fetch(glbLink); // presigned: no key needed
   const glb = new Uint8Array(await dl.arrayBuffer());

@@ -51,7 +51,7 @@ export async function showResult(job) {
     const uvURL = names.has(f.uv_texture) ? await blobURL(file(job, f.uv_texture)) : '';
     if (gen !== generation) return;
     if (uvURL) urls.push(uvURL);
-    const parts = [el('figure', {}, el('figcaption', {}, `UV texture ${face.texture?.size ?? ''}px · coverage ${num(100 * (face.texture?.coverage ?? 0), 0)}%`),
+    const parts = [el('figure', {}, el('figcaption', {}, `UV texture ${face.texture?.size ?? ''}px ${result.options?.uv_format ?? ''} · coverage ${num(100 * (face.texture?.coverage ?? 0), 0)}%`),
       uvURL ? el('img', { class: 'uv', src: uvURL, alt: `UV texture of face ${face.index}` }) : el('p', { class: 'muted' }, 'no texture'))];
     // Every glTF model of the face (mesh.glb; a head model when the
     // result has one) gets a 3D view.
