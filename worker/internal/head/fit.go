@@ -135,7 +135,9 @@ func BlendshapeName(ictName string) string {
 	return ictName
 }
 
-// basis is the model restricted to the correspondence points.
+// basis is the model restricted to the points the fit evaluates: the
+// correspondence points of the 468 landmarks and ICT's 68 iBUG vertices.
+// It is built once per process and shared read-only by every fit.
 type basis struct {
 	m    *ict.Model
 	p0   [NumLandmarks][3]float64
@@ -145,7 +147,11 @@ type basis struct {
 	// zz[a][b] (a ≤ b; upper triangles) are Σ_i (B_ia B_ibᵀ + B_ib B_iaᵀ)
 	// (halved on the diagonal a = b): the camera-z rows' Gram matrix for any
 	// rotation is Σ_{a≤b} r_a·r_b·zz[a][b] with r the rotation's third row.
-	zz     [3][3][]float64
+	zz [3][3][]float64
+	// l68p0 and l68b are the neutral position and the 3 × K basis rows of
+	// ICT's 68 iBUG vertices (Result.Landmarks68 without the full mesh).
+	l68p0  [][3]float64
+	l68b   [][3][]float64
 	k, nid int
 }
 
@@ -170,7 +176,21 @@ var loadBasis = sync.OnceValue(func() *basis {
 				}
 			}
 		}
-		_ = i
+	}
+	for _, v := range m.Landmarks68 {
+		n := m.Neutral[v]
+		bs.l68p0 = append(bs.l68p0, [3]float64{float64(n[0]), float64(n[1]), float64(n[2])})
+		var rows [3][]float64
+		for a := range 3 {
+			rows[a] = make([]float64, bs.k)
+		}
+		for j := range shapes {
+			d := shapes[j].DeltaAt(int32(v))
+			for a := range 3 {
+				rows[a][j] = float64(d[a])
+			}
+		}
+		bs.l68b = append(bs.l68b, rows)
 	}
 	k := bs.k
 	bs.gram = make([]float64, k*k)
@@ -277,8 +297,38 @@ func rank1(a, v []float64, c float64, k int) {
 	}
 }
 
+// rank4 adds Σ_j c[j]·v[j]·v[j]ᵀ to the upper triangle of the k×k matrix a
+// in one pass over a (four rank-1 updates; a stays in cache once).
+func rank4(a []float64, v [4][]float64, c [4]float64, k int) {
+	v0, v1, v2, v3 := v[0][:k], v[1][:k], v[2][:k], v[3][:k]
+	for p := range k {
+		c0, c1, c2, c3 := c[0]*v0[p], c[1]*v1[p], c[2]*v2[p], c[3]*v3[p]
+		if c0 == 0 && c1 == 0 && c2 == 0 && c3 == 0 {
+			continue
+		}
+		arow := a[p*k+p : p*k+k]
+		w0, w1, w2, w3 := v0[p:], v1[p:], v2[p:], v3[p:]
+		w0, w1, w2, w3 = w0[:len(arow)], w1[:len(arow)], w2[:len(arow)], w3[:len(arow)]
+		for q := range arow {
+			arow[q] += c0*w0[q] + c1*w1[q] + c2*w2[q] + c3*w3[q]
+		}
+	}
+}
+
+// fitParams are the fit's tunables (the package constants by default;
+// tests vary them to measure their effect).
+type fitParams struct {
+	rounds            int
+	idPrior, exprPull float64
+	zWeight, zScale   float64
+}
+
+var defaultParams = fitParams{rounds: Rounds, idPrior: IdentityPrior, exprPull: ExpressionPull, zWeight: ZWeight, zScale: ZScale}
+
 // Fit fits the head to one face. It is deterministic.
-func Fit(in Input) (*Result, error) {
+func Fit(in Input) (*Result, error) { return fit(in, defaultParams) }
+
+func fit(in Input, fp fitParams) (*Result, error) {
 	if in.Width <= 0 || in.Height <= 0 {
 		return nil, fmt.Errorf("%w: image size %dx%d", ErrInvalidInput, in.Width, in.Height)
 	}
@@ -293,7 +343,7 @@ func Fit(in Input) (*Result, error) {
 				return nil, fmt.Errorf("%w: landmark %d is not finite", ErrInvalidInput, i)
 			}
 			if a == 2 {
-				x *= ZScale
+				x *= fp.zScale
 			}
 			obs[i][a] = x
 		}
@@ -321,11 +371,9 @@ func Fit(in Input) (*Result, error) {
 		for i := range NumLandmarks {
 			for a := range 3 {
 				s := bs.p0[i][a]
-				row := bs.b[i][a]
-				for j, cj := range c {
-					if cj != 0 {
-						s += row[j] * cj
-					}
+				row := bs.b[i][a][:k]
+				for j, cj := range c[:k] {
+					s += row[j] * cj
 				}
 				pts[i][a] = s
 			}
@@ -335,11 +383,9 @@ func Fit(in Input) (*Result, error) {
 	active := make([]int8, k)
 	ata := make([]float64, k*k)
 	atb := make([]float64, k)
-	mrow := make([][]float64, 3)
-	for a := range mrow {
-		mrow[a] = make([]float64, k)
-	}
-	for round := range Rounds {
+	mz := make([]float64, k)
+	zw := fp.zWeight
+	for round := range fp.rounds {
 		eval()
 		sim = ict.FitSimilarity(pts, obs, w)
 		// Visibility: the camera looks along +z; a surface faces it when its
@@ -348,21 +394,21 @@ func Fit(in Input) (*Result, error) {
 			n := rot(sim.Rotation, bs.n0[i])
 			w[i] = smooth(-n[2], 0.05, 0.35)
 		}
-		if round == Rounds-1 {
+		if round == fp.rounds-1 {
 			break
 		}
-		// Linear step: R·B_i·c = (obs − t)/s − R·P0_i, rows weighted w_i (·ZWeight for z).
-		// AᵀWA = Σ_i w_i·B_iᵀ(I − (1−ZWeight)·r_z r_zᵀ)B_i (rotation-invariant
+		// Linear step: R·B_i·c = (obs − t)/s − R·P0_i, rows weighted w_i (·zw for z).
+		// AᵀWA = Σ_i w_i·B_iᵀ(I − (1−zw)·r_z r_zᵀ)B_i (rotation-invariant
 		// except for the z row): start from the precomputed all-ones Gram
 		// matrix, take out what partially visible landmarks lack, then the
 		// z rows' down-weighting.
 		copy(ata, bs.gram)
 		clear(atb)
 		r := sim.Rotation
-		if ZWeight != 1 {
+		if zw != 1 {
 			for a := range 3 {
 				for b := a; b < 3; b++ {
-					c := -(1 - ZWeight) * r[2][a] * r[2][b]
+					c := -(1 - zw) * r[2][a] * r[2][b]
 					if c == 0 {
 						continue
 					}
@@ -373,40 +419,41 @@ func Fit(in Input) (*Result, error) {
 			}
 		}
 		for i := range NumLandmarks {
-			for a := range 3 {
-				row := mrow[a]
-				for j := range k {
-					row[j] = r[a][0]*bs.b[i][0][j] + r[a][1]*bs.b[i][1][j] + r[a][2]*bs.b[i][2][j]
-				}
-			}
+			bi := &bs.b[i]
 			if w[i] < 1 {
 				// Take out the share of this landmark the weight removes
 				// (rotation-invariant x, y, z rows, then the z down-weighting).
-				for a := range 3 {
-					rank1(ata, bs.b[i][a], -(1 - w[i]), k)
+				for j := range k {
+					mz[j] = r[2][0]*bi[0][j] + r[2][1]*bi[1][j] + r[2][2]*bi[2][j]
 				}
-				if ZWeight != 1 {
-					rank1(ata, mrow[2], (1-w[i])*(1-ZWeight), k)
-				}
+				d := 1 - w[i]
+				rank4(ata, [4][]float64{bi[0], bi[1], bi[2], mz}, [4]float64{-d, -d, -d, d * (1 - zw)}, k)
 			}
 			if w[i] == 0 {
 				continue
 			}
+			// AᵀWb: the rotated rows R·B_i weighted by w·rhs are
+			// Σ_b B_ib·(Σ_a w_a·rhs_a·r_ab).
+			var u [3]float64
 			for a := range 3 {
 				rhs := (obs[i][a]-sim.Translation[a])/sim.Scale - (r[a][0]*bs.p0[i][0] + r[a][1]*bs.p0[i][1] + r[a][2]*bs.p0[i][2])
 				wa := w[i]
 				if a == 2 {
-					wa *= ZWeight
+					wa *= zw
 				}
-				for p, v := range mrow[a] {
-					atb[p] += wa * v * rhs
+				for b := range 3 {
+					u[b] += wa * rhs * r[a][b]
 				}
+			}
+			b0, b1, b2 := bi[0][:k], bi[1][:k], bi[2][:k]
+			for p := range atb[:k] {
+				atb[p] += u[0]*b0[p] + u[1]*b1[p] + u[2]*b2[p]
 			}
 		}
 		for p := range k {
-			reg := IdentityPrior
+			reg := fp.idPrior
 			if p >= nid {
-				reg = ExpressionPull
+				reg = fp.exprPull
 				atb[p] += reg * prior[p]
 			}
 			ata[p*k+p] += reg
@@ -451,11 +498,21 @@ func Fit(in Input) (*Result, error) {
 			res.Irises = append(res.Irises, [3]float64{float64(l[c][0]), float64(l[c][1]), r})
 		}
 	}
-	pos := m.Positions(res.Identity, res.Expression)
-	for _, v := range m.Landmarks68 {
-		q := sim.Apply([3]float64{float64(pos[v][0]), float64(pos[v][1]), float64(pos[v][2])})
-		// z back on the landmarks' own scale (the fit works on z·ZScale).
-		res.Landmarks68 = append(res.Landmarks68, [3]float32{float32(q[0]), float32(q[1]), float32(q[2] / ZScale)})
+	// The iBUG points from their own basis rows (float32 positions, as
+	// the full mesh would give them).
+	res.Landmarks68 = make([][3]float32, len(bs.l68b))
+	for v := range bs.l68b {
+		var p [3]float64
+		for a := range 3 {
+			s := bs.l68p0[v][a]
+			for j, cj := range c[:k] {
+				s += bs.l68b[v][a][j] * cj
+			}
+			p[a] = float64(float32(s))
+		}
+		q := sim.Apply(p)
+		// z back on the landmarks' own scale (the fit works on z·zScale).
+		res.Landmarks68[v] = [3]float32{float32(q[0]), float32(q[1]), float32(q[2] / fp.zScale)}
 	}
 	return res, nil
 }
@@ -470,7 +527,13 @@ func rot(r [3][3]float64, v [3]float64) [3]float64 {
 
 // smooth is 0 below lo, 1 above hi, smoothstep between.
 func smooth(x, lo, hi float64) float64 {
-	t := math.Max(0, math.Min(1, (x-lo)/(hi-lo)))
+	t := (x - lo) / (hi - lo)
+	if !(t > 0) {
+		return 0
+	}
+	if t >= 1 {
+		return 1
+	}
 	return t * t * (3 - 2*t)
 }
 

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"sync"
 )
 
 // TextureTile is the side of one UV tile of the head texture; the texture is
@@ -28,6 +29,125 @@ const featherCM = 0.8
 // below which the photo is not sampled (grazing views smear).
 const minFacing = 0.2
 
+// bakeTable is what the bake needs of ICT's UV layout, which does not
+// depend on the fit: every face-tile texel that a face triangle covers, as
+// row spans owned by one triangle (the first in file order that covers the
+// texel centre), and per triangle the affine map from texel coordinates to
+// its barycentrics. Built once per process, shared read-only.
+type bakeTable struct {
+	tris [][3]uint32 // the face group's triangles (output vertex indices)
+	// spans of triangle t are spans[first[t]:first[t+1]].
+	spans []bakeSpan
+	first []int32
+	// bary[t] maps a texel (x, y) (its index, centre at +0.5) to
+	// b1 = bary[0] + bary[1]·x + bary[2]·y and b2 = bary[3] + bary[4]·x + bary[5]·y.
+	bary [][6]float64
+	// covered is the number of face-tile texels the spans hold.
+	covered int
+	// gutter is the dilation of the atlas (see dilatePlan): which texels
+	// outside every triangle copy which neighbour's colour, in order. The
+	// covered texels do not depend on the fit, so neither does this.
+	gutter [][2]int32
+}
+
+type bakeSpan struct {
+	y, x0, n uint16
+}
+
+var loadBakeTable = sync.OnceValue(func() *bakeTable {
+	tp := loadTopology()
+	tw, th := 2*TextureTile, TextureTile
+	bt := &bakeTable{}
+	for g, name := range tp.m.Materials {
+		if name == matFace {
+			bt.tris = tp.groups[g]
+		}
+	}
+	owner := make([]int32, TextureTile*th) // the face tile is the atlas's left half
+	for i := range owner {
+		owner[i] = -1
+	}
+	bt.bary = make([][6]float64, len(bt.tris))
+	for t, tri := range bt.tris {
+		var uv [3][2]float64
+		for k := range 3 {
+			uv[k] = [2]float64{float64(tp.uv[tri[k]][0]) * float64(tw), float64(tp.uv[tri[k]][1]) * float64(th)}
+		}
+		d := (uv[1][0]-uv[0][0])*(uv[2][1]-uv[0][1]) - (uv[2][0]-uv[0][0])*(uv[1][1]-uv[0][1])
+		if math.Abs(d) >= 1e-12 {
+			// rasterUV's barycentrics as affine functions of the texel index.
+			e1x, e1y := (uv[2][1]-uv[0][1])/d, -(uv[2][0]-uv[0][0])/d
+			e2x, e2y := -(uv[1][1]-uv[0][1])/d, (uv[1][0]-uv[0][0])/d
+			c1 := (0.5-uv[0][0])*e1x + (0.5-uv[0][1])*e1y
+			c2 := (0.5-uv[0][0])*e2x + (0.5-uv[0][1])*e2y
+			bt.bary[t] = [6]float64{c1, e1x, e1y, c2, e2x, e2y}
+		}
+		rasterUV(uv, TextureTile, th, func(x, y int, _ [3]float64) {
+			if i := y*TextureTile + x; owner[i] < 0 {
+				owner[i] = int32(t)
+			}
+		})
+	}
+	per := make([][]bakeSpan, len(bt.tris))
+	for y := range th {
+		row := owner[y*TextureTile : (y+1)*TextureTile]
+		for x := 0; x < TextureTile; {
+			o := row[x]
+			x1 := x + 1
+			for x1 < TextureTile && row[x1] == o {
+				x1++
+			}
+			if o >= 0 {
+				per[o] = append(per[o], bakeSpan{y: uint16(y), x0: uint16(x), n: uint16(x1 - x)})
+			}
+			x = x1
+		}
+	}
+	bt.first = make([]int32, len(bt.tris)+1)
+	for t, sp := range per {
+		bt.first[t] = int32(len(bt.spans))
+		bt.spans = append(bt.spans, sp...)
+	}
+	bt.first[len(bt.tris)] = int32(len(bt.spans))
+	// The texels the bake writes: the face triangles' spans and, when the
+	// model has the back-head material, the whole right tile.
+	state := make([]uint8, tw*th)
+	for _, sp := range bt.spans {
+		o := int(sp.y)*tw + int(sp.x0)
+		for i := o; i < o+int(sp.n); i++ {
+			state[i] = texFill
+		}
+		bt.covered += int(sp.n)
+	}
+	for _, name := range tp.m.Materials {
+		if name != matBackHead {
+			continue
+		}
+		for y := range th {
+			for x := TextureTile; x < tw; x++ {
+				state[y*tw+x] = texFill
+			}
+		}
+	}
+	bt.gutter = dilatePlan(state, tw, th, 4)
+	return bt
+})
+
+// vq are the quantities a texel interpolates: photo x, y, z and facing, then
+// the same of its mirror image, then the photo weights of the two (the
+// weights only where a whole triangle is seen: see BakeTexture).
+type vq [10]float64
+
+func (a vq) add(b vq) vq {
+	for c := range a {
+		a[c] += b[c]
+	}
+	return a
+}
+
+// texFill marks a texel the bake writes (dilatePlan's state).
+const texFill = 3
+
 // BakeTexture bakes the photo into ICT's UV layout for the posed head: a
 // face-tile texel the camera sees (depth-tested, facing the camera, inside
 // the convex hull of the face's landmarks, so no background or hair beyond
@@ -36,32 +156,43 @@ const minFacing = 0.2
 // texel whose mirror image across the face's midline is seen takes that
 // colour (alpha 0); everything else, the back of the head and the neck
 // included, is the skin tone (the median seen colour, alpha 0).
+//
+// The per-texel work walks the precomputed spans of bakeTable: every
+// quantity a texel interpolates (its photo position, facing, and those of
+// its mirror image) is affine across a triangle, so a span steps it by a
+// constant per texel.
 func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 	tp := loadTopology()
+	bt := loadBakeTable()
 	m := tp.m
 	W, H := img.Bounds().Dx(), img.Bounds().Dy()
 	tw, th := 2*TextureTile, TextureTile
 	pose := h.Fit.Pose
-	proj := make([][3]float64, len(h.Posed))
+	nv := len(h.Posed)
+	proj := make([][3]float64, nv)
 	for i, v := range h.Posed {
 		proj[i] = pose.Project([3]float64{float64(v[0]), float64(v[1]), float64(v[2])}, W, H)
 	}
 	normals := vertexNormals(h.Posed, m)
+	r := pose.Rotation
+	facing := func(n [3]float64) float64 { return -(r[2][0]*n[0] + r[2][1]*n[1] + r[2][2]*n[2]) }
 	zb := newDepth(proj, W, H)
-	face, back := -1, -1
+	back := -1
 	for g, name := range m.Materials {
-		switch name {
-		case matFace:
-			face = g
-		case matBackHead:
+		if name == matBackHead {
 			back = g
 		}
-	}
-	for g := range tp.groups {
-		if g == face || g == back {
-			for _, t := range tp.groups[g] {
-				zb.triangle(proj[tp.src[t[0]]], proj[tp.src[t[1]]], proj[tp.src[t[2]]])
+		if name != matFace && name != matBackHead {
+			continue
+		}
+		for _, t := range tp.groups[g] {
+			a, b, c := proj[tp.src[t[0]]], proj[tp.src[t[1]]], proj[tp.src[t[2]]]
+			// A triangle turned away from the camera is never the nearest
+			// surface of the closed head: skip it.
+			if n0, n1, n2 := normals[tp.src[t[0]]], normals[tp.src[t[1]]], normals[tp.src[t[2]]]; facing(n0) < 0 && facing(n1) < 0 && facing(n2) < 0 {
+				continue
 			}
+			zb.triangle(a, b, c)
 		}
 	}
 	tol := 0.4 * pose.Scale // 4 mm in pixels
@@ -69,129 +200,195 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 	// vertex and of its mirror image across the midline (x → −x); a texel
 	// interpolates them (the projection is affine, so this is exact for
 	// positions).
-	r := pose.Rotation
-	facing := func(n [3]float64) float64 { return -(r[2][0]*n[0] + r[2][1]*n[1] + r[2][2]*n[2]) }
-	projM := make([][3]float64, len(h.Posed))
-	fac := make([]float64, len(h.Posed))
-	facM := make([]float64, len(h.Posed))
-	for i, v := range h.Posed {
-		projM[i] = pose.Project([3]float64{-float64(v[0]), float64(v[1]), float64(v[2])}, W, H)
-		n := normals[i]
-		fac[i] = facing(n)
-		facM[i] = facing([3]float64{-n[0], n[1], n[2]})
-	}
+	vals := make([]vq, nv)
 	hullPts := convexHull(h.Fit.landmarks2D)
 	hull := newHullRows(hullPts, H)
 	dist := newHullDistance(newHullEdges(hullPts), hullPts)
+	hx0, hy0, hx1, hy1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, p := range hullPts {
+		hx0, hy0, hx1, hy1 = math.Min(hx0, p[0]), math.Min(hy0, p[1]), math.Max(hx1, p[0]), math.Max(hy1, p[1])
+	}
 	// Photo colours fade into the skin tone over featherCM inside the hull's
 	// edge and as the surface turns away, so no hard seam is baked in.
 	feather := featherCM * pose.Scale
-	weight := func(q [3]float64, f float64) float64 {
-		return smooth(f, minFacing, 0.6) * smooth(dist.at(q[0], q[1]), 0, feather)
-	}
-	blend := make([]float32, tw*th)
-	visible := func(q [3]float64, f float64) bool {
-		if f <= minFacing || q[0] < 0 || q[1] < 0 || q[0] >= float64(W) || q[1] >= float64(H) || !hull.inside(q[0], q[1]) {
+	fw, fh := float64(W), float64(H)
+	visible := func(x, y, z, f float64) bool {
+		if f <= minFacing || x < 0 || y < 0 || x >= fw || y >= fh || !hull.inside(x, y) {
 			return false
 		}
-		return q[2] <= zb.at(q[0], q[1])+tol
+		return z <= zb.at(x, y)+tol
 	}
 
-	out := image.NewNRGBA(image.Rect(0, 0, tw, th))
-	const (
-		empty = iota
-		seen
-		mirrored
-		fill
-	)
-	state := make([]uint8, tw*th)
-	var seenN, mirrN, faceN int
-	// The back-head tile is one skin colour: filled whole after the face.
-	for _, g := range []int{face} {
-		if g < 0 {
-			continue
+	weight := func(x, y, f float64) float64 {
+		return smooth(f, minFacing, 0.6) * smooth(dist.at(x, y), 0, feather)
+	}
+	// Per vertex: the interpolated quantities and whether the vertex is
+	// seen directly (bit 0) and as a mirror image (bit 1).
+	vis := make([]uint8, nv)
+	for i, v := range h.Posed {
+		qm := pose.Project([3]float64{-float64(v[0]), float64(v[1]), float64(v[2])}, W, H)
+		n := normals[i]
+		e := vq{proj[i][0], proj[i][1], proj[i][2], facing(n), qm[0], qm[1], qm[2], facing([3]float64{-n[0], n[1], n[2]})}
+		if visible(e[0], e[1], e[2], e[3]) {
+			vis[i] |= 1
+			e[8] = 255 * weight(e[0], e[1], e[3])
 		}
-		for _, t := range tp.groups[g] {
-			var uv [3][2]float64
-			for k := range 3 {
-				uv[k] = [2]float64{float64(tp.uv[t[k]][0]) * float64(tw), float64(tp.uv[t[k]][1]) * float64(th)}
-			}
-			s0, s1, s2 := tp.src[t[0]], tp.src[t[1]], tp.src[t[2]]
-			// A triangle turned away both as itself and as its mirror image
-			// (facing is linear across it) is skin fill: no per-texel tests.
-			away := max(fac[s0], fac[s1], fac[s2]) <= minFacing && max(facM[s0], facM[s1], facM[s2]) <= minFacing
-			rasterUV(uv, tw, th, func(x, y int, b [3]float64) {
-				i := y*tw + x
-				if state[i] != empty {
-					return
-				}
-				state[i] = fill
-				faceN++
-				if away {
-					return
-				}
-				var q [3]float64
-				for a := range 3 {
-					q[a] = b[0]*proj[s0][a] + b[1]*proj[s1][a] + b[2]*proj[s2][a]
-				}
-				if f := b[0]*fac[s0] + b[1]*fac[s1] + b[2]*fac[s2]; visible(q, f) {
-					c := bilinear(img, q[0], q[1])
-					wt := weight(q, f)
-					blend[i] = float32(wt)
-					c.A = max(1, uint8(math.Round(255*wt)))
-					out.SetNRGBA(x, y, c)
-					state[i] = seen
-					seenN++
-					return
-				}
-				for a := range 3 {
-					q[a] = b[0]*projM[s0][a] + b[1]*projM[s1][a] + b[2]*projM[s2][a]
-				}
-				if fm := b[0]*facM[s0] + b[1]*facM[s1] + b[2]*facM[s2]; visible(q, fm) {
-					c := bilinear(img, q[0], q[1])
-					blend[i] = float32(weight(q, fm))
-					c.A = 0
-					out.SetNRGBA(x, y, c)
-					state[i] = mirrored
-					mirrN++
-				}
-			})
+		if visible(e[4], e[5], e[6], e[7]) {
+			vis[i] |= 2
+			e[9] = 255 * weight(e[4], e[5], e[7])
+		}
+		vals[i] = e
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, tw, th))
+	pix := out.Pix
+	// blend is the photo's weight × 255 of each face-tile texel (0: skin).
+	blend := make([]uint8, TextureTile*th)
+	// hist is the histogram of the seen texels (alpha > 128) for the skin tone.
+	var hist [3][256]int
+	var seenN, mirrN int
+	seenPix := func(i int, brow []uint8, x int, c color.NRGBA, wt uint8) {
+		p := pix[4*i : 4*i+4 : 4*i+4]
+		p[0], p[1], p[2], p[3] = c.R, c.G, c.B, max(1, wt)
+		brow[x] = wt
+		if wt > 128 {
+			hist[0][c.R]++
+			hist[1][c.G]++
+			hist[2][c.B]++
 		}
 	}
-	skin := medianColour(out, state, seen)
-	for i, wt := range blend {
-		if s := state[i]; (s == seen || s == mirrored) && wt < 1 {
-			o := 4 * i
-			for k, sk := range [3]uint8{skin.R, skin.G, skin.B} {
-				out.Pix[o+k] = uint8(float32(out.Pix[o+k])*wt + float32(sk)*(1-wt) + 0.5)
+	mirrPix := func(i int, brow []uint8, x int, c color.NRGBA, wt uint8) {
+		p := pix[4*i : 4*i+3 : 4*i+3]
+		p[0], p[1], p[2] = c.R, c.G, c.B
+		brow[x] = wt
+	}
+	for t, tri := range bt.tris {
+		sp := bt.spans[bt.first[t]:bt.first[t+1]]
+		if len(sp) == 0 {
+			continue
+		}
+		s0, s1, s2 := tp.src[tri[0]], tp.src[tri[1]], tp.src[tri[2]]
+		v0, v1, v2 := &vals[s0], &vals[s1], &vals[s2]
+		// A triangle whose three corners are seen is seen whole (facing is
+		// affine across it and the hull and image convex; an occluder would
+		// have to cut between its corners, a few texels apart): its texels
+		// interpolate the corners' weights and skip the per-texel tests.
+		// One whose corners are all unseen directly and all seen mirrored
+		// is mirrored whole; one where neither lookup can succeed anywhere
+		// (its corners bound position and facing) is skin fill. The rest
+		// test every texel.
+		all := vis[s0] & vis[s1] & vis[s2]
+		anyDirect := (vis[s0]|vis[s1]|vis[s2])&1 != 0
+		mode := 0 // per-texel
+		switch {
+		case all&1 != 0:
+			mode = 1
+		case !anyDirect && all&2 != 0:
+			mode = 2
+		}
+		direct := max(v0[3], v1[3], v2[3]) > minFacing && !(max(v0[0], v1[0], v2[0]) < hx0 || min(v0[0], v1[0], v2[0]) > hx1 || max(v0[1], v1[1], v2[1]) < hy0 || min(v0[1], v1[1], v2[1]) > hy1)
+		mirror := max(v0[7], v1[7], v2[7]) > minFacing && !(max(v0[4], v1[4], v2[4]) < hx0 || min(v0[4], v1[4], v2[4]) > hx1 || max(v0[5], v1[5], v2[5]) < hy0 || min(v0[5], v1[5], v2[5]) > hy1)
+		if mode == 0 && !direct && !mirror {
+			continue
+		}
+		// Each interpolated quantity is e = base + ex·x + ey·y.
+		ab := &bt.bary[t]
+		var base, ex, ey vq
+		for c := range len(base) {
+			d1, d2 := v1[c]-v0[c], v2[c]-v0[c]
+			base[c] = v0[c] + d1*ab[0] + d2*ab[3]
+			ex[c] = d1*ab[1] + d2*ab[4]
+			ey[c] = d1*ab[2] + d2*ab[5]
+		}
+		for _, s := range sp {
+			y := float64(s.y)
+			var e vq
+			for c := range len(e) {
+				e[c] = base[c] + ex[c]*float64(s.x0) + ey[c]*y
+			}
+			row := int(s.y) * tw
+			brow := blend[int(s.y)*TextureTile : (int(s.y)+1)*TextureTile]
+			x0, x1 := int(s.x0), int(s.x0)+int(s.n)
+			switch mode {
+			case 1:
+				qx, qy, w := e[0], e[1], e[8]
+				for x := x0; x < x1; x++ {
+					seenPix(row+x, brow, x, bilinear(img, qx, qy), uint8(w+0.5))
+					qx, qy, w = qx+ex[0], qy+ex[1], w+ex[8]
+				}
+				seenN += x1 - x0
+				continue
+			case 2:
+				qx, qy, w := e[4], e[5], e[9]
+				for x := x0; x < x1; x++ {
+					mirrPix(row+x, brow, x, bilinear(img, qx, qy), uint8(w+0.5))
+					qx, qy, w = qx+ex[4], qy+ex[5], w+ex[9]
+				}
+				mirrN += x1 - x0
+				continue
+			}
+			for x := x0; x < x1; x, e = x+1, e.add(ex) {
+				i := row + x
+				if direct && visible(e[0], e[1], e[2], e[3]) {
+					seenPix(i, brow, x, bilinear(img, e[0], e[1]), uint8(math.Round(255*weight(e[0], e[1], e[3]))))
+					seenN++
+					continue
+				}
+				if mirror && visible(e[4], e[5], e[6], e[7]) {
+					mirrPix(i, brow, x, bilinear(img, e[4], e[5]), uint8(math.Round(255*weight(e[4], e[5], e[7]))))
+					mirrN++
+				}
+			}
+		}
+	}
+	skin := medianColour(&hist)
+	// Photo colours fade into the skin tone by their weight; the rest of
+	// the face tile (weight 0) is the skin tone.
+	sk := [3]uint32{uint32(skin.R), uint32(skin.G), uint32(skin.B)}
+	for _, s := range bt.spans {
+		o := int(s.y)*tw + int(s.x0)
+		bw := blend[int(s.y)*TextureTile+int(s.x0):][:s.n]
+		p := pix[4*o : 4*(o+int(s.n))]
+		for x, b := range bw {
+			q := p[4*x : 4*x+3 : 4*x+3]
+			switch b {
+			case 255:
+			case 0:
+				q[0], q[1], q[2] = skin.R, skin.G, skin.B
+			default:
+				wt := uint32(b)
+				for k := range 3 {
+					q[k] = uint8((uint32(q[k])*wt + sk[k]*(255-wt) + 127) / 255)
+				}
 			}
 		}
 	}
 	h.Iris = irisColour(img, h.Fit.Irises)
-	for i, s := range state {
-		if s == fill || (s == empty && i%tw >= TextureTile && back >= 0) {
-			out.Pix[4*i], out.Pix[4*i+1], out.Pix[4*i+2], out.Pix[4*i+3] = skin.R, skin.G, skin.B, 0
-			state[i] = fill
+	if back >= 0 {
+		// The back-head tile is one skin colour (alpha 0).
+		row := pix[4*TextureTile : 4*tw]
+		for x := 0; x < len(row); x += 4 {
+			row[x], row[x+1], row[x+2], row[x+3] = skin.R, skin.G, skin.B, 0
+		}
+		for y := 1; y < th; y++ {
+			copy(pix[4*(y*tw+TextureTile):4*(y+1)*tw], row)
 		}
 	}
-	dilate(out, state, 4)
+	for _, g := range bt.gutter {
+		copy(pix[4*g[0]:4*g[0]+3], pix[4*g[1]:4*g[1]+3])
+	}
 	st := TextureStats{Skin: skin}
-	if faceN > 0 {
-		st.Seen, st.Mirrored = float64(seenN)/float64(faceN), float64(mirrN)/float64(faceN)
+	if bt.covered > 0 {
+		st.Seen, st.Mirrored = float64(seenN)/float64(bt.covered), float64(mirrN)/float64(bt.covered)
 	}
 	return out, st
 }
 
-func medianColour(img *image.NRGBA, state []uint8, want uint8) color.NRGBA {
-	var hist [3][256]int
+// medianColour is the per-channel median of a histogram (a default skin
+// tone when it is empty).
+func medianColour(hist *[3][256]int) color.NRGBA {
 	n := 0
-	for i, s := range state {
-		if s == want && img.Pix[4*i+3] > 128 {
-			for k := range 3 {
-				hist[k][img.Pix[4*i+k]]++
-			}
-			n++
-		}
+	for _, c := range hist[0] {
+		n += c
 	}
 	if n == 0 {
 		return color.NRGBA{200, 160, 140, 255}
@@ -209,11 +406,14 @@ func medianColour(img *image.NRGBA, state []uint8, want uint8) color.NRGBA {
 	return color.NRGBA{c[0], c[1], c[2], 255}
 }
 
-// dilate spreads colours into texels outside every triangle (gutters),
-// passes texels deep, so bilinear filtering at UV seams does not pull in
-// black. Each pass only visits the previous pass's neighbours.
-func dilate(img *image.NRGBA, state []uint8, passes int) {
-	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+// dilatePlan plans the dilation that spreads colours into texels outside
+// every triangle (gutters), passes texels deep, so bilinear filtering at UV
+// seams does not pull in black: state marks the written texels (non-zero);
+// each pass grows onto the previous pass's neighbours, every new texel
+// copying its first written neighbour (left, right, up, down). The plan is
+// the (texel, source) pairs in the order they are to be copied.
+func dilatePlan(state []uint8, w, h, passes int) [][2]int32 {
+	var plan [][2]int32
 	var frontier []int
 	for i, s := range state {
 		if s != 0 {
@@ -232,7 +432,7 @@ func dilate(img *image.NRGBA, state []uint8, passes int) {
 					continue
 				}
 				if state[j] != 0 && state[j] != 254 {
-					copy(img.Pix[4*i:4*i+3], img.Pix[4*j:4*j+3])
+					plan = append(plan, [2]int32{int32(i), int32(j)})
 					break
 				}
 			}
@@ -259,20 +459,34 @@ func dilate(img *image.NRGBA, state []uint8, passes int) {
 		}
 		frontier = next
 	}
+	return plan
 }
 
 func bilinear(img *image.NRGBA, x, y float64) color.NRGBA {
-	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
 	x, y = x-0.5, y-0.5
 	x0, y0 := int(math.Floor(x)), int(math.Floor(y))
 	fx, fy := x-float64(x0), y-float64(y0)
+	if x0 >= 0 && y0 >= 0 && x0+1 < w && y0+1 < h {
+		// Inside: the four texels without clamping.
+		o := img.PixOffset(b.Min.X+x0, b.Min.Y+y0)
+		p0 := img.Pix[o : o+8 : o+8]
+		p1 := img.Pix[o+img.Stride : o+img.Stride+8 : o+img.Stride+8]
+		w00, w10, w01, w11 := (1-fx)*(1-fy), fx*(1-fy), (1-fx)*fy, fx*fy
+		var c [3]uint8
+		for k := range 3 {
+			c[k] = uint8(w00*float64(p0[k]) + w10*float64(p0[4+k]) + w01*float64(p1[k]) + w11*float64(p1[4+k]) + 0.5)
+		}
+		return color.NRGBA{c[0], c[1], c[2], 255}
+	}
 	var acc [3]float64
 	for _, c := range [4]struct {
 		dx, dy int
 		w      float64
 	}{{0, 0, (1 - fx) * (1 - fy)}, {1, 0, fx * (1 - fy)}, {0, 1, (1 - fx) * fy}, {1, 1, fx * fy}} {
 		xx, yy := min(max(x0+c.dx, 0), w-1), min(max(y0+c.dy, 0), h-1)
-		o := img.PixOffset(img.Bounds().Min.X+xx, img.Bounds().Min.Y+yy)
+		o := img.PixOffset(b.Min.X+xx, b.Min.Y+yy)
 		for k := range 3 {
 			acc[k] += c.w * float64(img.Pix[o+k])
 		}
@@ -341,13 +555,35 @@ func (d *depth) at(x, y float64) float64 {
 }
 
 func (d *depth) triangle(a, b, c [3]float64) {
-	uv := [3][2]float64{{(a[0] - d.x0) / d.cell, (a[1] - d.y0) / d.cell}, {(b[0] - d.x0) / d.cell, (b[1] - d.y0) / d.cell}, {(c[0] - d.x0) / d.cell, (c[1] - d.y0) / d.cell}}
-	rasterUV(uv, d.w, d.h, func(x, y int, bc [3]float64) {
-		z := float32(bc[0]*a[2] + bc[1]*b[2] + bc[2]*c[2])
-		if i := y*d.w + x; z < d.z[i] {
-			d.z[i] = z
+	// Cell coordinates; cell centres at +0.5 (rasterUV's convention).
+	ax, ay := (a[0]-d.x0)/d.cell, (a[1]-d.y0)/d.cell
+	bx, by := (b[0]-d.x0)/d.cell, (b[1]-d.y0)/d.cell
+	cx, cy := (c[0]-d.x0)/d.cell, (c[1]-d.y0)/d.cell
+	den := (bx-ax)*(cy-ay) - (cx-ax)*(by-ay)
+	if math.Abs(den) < 1e-12 {
+		return
+	}
+	minX, maxX := max(int(math.Floor(min(ax, bx, cx))), 0), min(int(math.Ceil(max(ax, bx, cx))), d.w-1)
+	minY, maxY := max(int(math.Floor(min(ay, by, cy))), 0), min(int(math.Ceil(max(ay, by, cy))), d.h-1)
+	// Barycentrics b1, b2 and z are affine in the cell centre (px, py).
+	e1x, e1y := (cy-ay)/den, -(cx-ax)/den
+	e2x, e2y := -(by-ay)/den, (bx-ax)/den
+	const eps = -1e-9
+	for y := minY; y <= maxY; y++ {
+		py := float64(y) + 0.5 - ay
+		px := float64(minX) + 0.5 - ax
+		b1 := px*e1x + py*e1y
+		b2 := px*e2x + py*e2y
+		row := d.z[y*d.w : (y+1)*d.w]
+		for x := minX; x <= maxX; x, b1, b2 = x+1, b1+e1x, b2+e2x {
+			if b1 >= eps && b2 >= eps && 1-b1-b2 >= eps {
+				z := float32(a[2] + b1*(b[2]-a[2]) + b2*(c[2]-a[2]))
+				if z < row[x] {
+					row[x] = z
+				}
+			}
 		}
-	})
+	}
 }
 
 // irisColour is the median colour inside the inner half of both irises
