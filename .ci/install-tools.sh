@@ -48,14 +48,16 @@ if [[ ! -f /usr/include/turbojpeg.h ]] || ! command -v djpeg >/dev/null; then
     exit 1
   fi
 fi
-# libwebp: the worker's WebP texture writer (cgo, webp/encode.h; uv_format "webp").
-if [[ ! -f /usr/include/webp/encode.h ]]; then
+# libwebp: the worker's WebP texture writer and WebP decoder (cgo, webp/encode.h,
+# webp/decode.h; uv_format "webp"), and dwebp (Debian webp), the reference the
+# decoder's tests compare against.
+if [[ ! -f /usr/include/webp/encode.h ]] || ! command -v dwebp >/dev/null; then
   if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends libwebp-dev >/dev/null \
-      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libwebp-dev >/dev/null; }
+    apt-get install -y -qq --no-install-recommends libwebp-dev webp >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libwebp-dev webp >/dev/null; }
   else
-    echo "libwebp is missing: install it (Debian: sudo apt-get install libwebp-dev)" >&2
+    echo "libwebp is missing: install it (Debian: sudo apt-get install libwebp-dev webp)" >&2
     exit 1
   fi
 fi

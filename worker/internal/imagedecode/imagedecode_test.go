@@ -252,6 +252,10 @@ func TestDecodeFixtures(t *testing.T) {
 				// by a level here and there: exact against djpeg, close to Go.
 				requireClose(t, djpeg(t, readFile(t, tc.file)), img.NRGBA, 0)
 				requireClose(t, raw, img.NRGBA, 2)
+			} else if tc.format == FormatWebP && WebPDecoder == "libwebp" {
+				// libwebp converts VP8's studio-range YUV (as browsers do);
+				// x/image/webp treats it as full range: exact against dwebp.
+				requireClose(t, dwebp(t, readFile(t, tc.file)), img.NRGBA, 0)
 			} else {
 				requireClose(t, raw, img.NRGBA, 0)
 			}

@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,7 +17,7 @@ import (
 )
 
 // tool runs a libjpeg-turbo-progs command (djpeg, cjpeg, jpegtran) on stdin.
-func tool(t *testing.T, stdin []byte, name string, args ...string) []byte {
+func tool(t testing.TB, stdin []byte, name string, args ...string) []byte {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
@@ -27,6 +30,49 @@ func tool(t *testing.T, stdin []byte, name string, args ...string) []byte {
 	out, err := cmd.Output()
 	require.NoError(t, err, "%s %v: %s", name, args, stderr.String())
 	return out
+}
+
+// dwebp decodes data with libwebp's dwebp (Debian webp) into a PAM (RGBA).
+func dwebp(t *testing.T, data []byte) image.Image {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "in.webp")
+	require.NoError(t, os.WriteFile(f, data, 0o600))
+	out := tool(t, nil, "dwebp", "-quiet", "-pam", "-o", "-", f)
+	img, err := decodePAM(out)
+	require.NoError(t, err)
+	return img
+}
+
+// decodePAM reads an 8-bit RGB_ALPHA PAM (P7), dwebp's -pam output.
+func decodePAM(b []byte) (*image.NRGBA, error) {
+	end := bytes.Index(b, []byte("ENDHDR\n"))
+	if !bytes.HasPrefix(b, []byte("P7\n")) || end < 0 {
+		return nil, fmt.Errorf("not a PAM")
+	}
+	var w, h, depth, maxv int
+	for _, line := range strings.Split(string(b[3:end]), "\n") {
+		var k string
+		var v int
+		if n, _ := fmt.Sscan(line, &k, &v); n == 2 {
+			switch k {
+			case "WIDTH":
+				w = v
+			case "HEIGHT":
+				h = v
+			case "DEPTH":
+				depth = v
+			case "MAXVAL":
+				maxv = v
+			}
+		}
+	}
+	pix := b[end+len("ENDHDR\n"):]
+	if depth != 4 || maxv != 255 || len(pix) < 4*w*h {
+		return nil, fmt.Errorf("PAM %dx%d depth %d maxval %d, %d bytes", w, h, depth, maxv, len(pix))
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	copy(img.Pix, pix)
+	return img, nil
 }
 
 func djpegArgs(t *testing.T, data []byte, args ...string) image.Image {
