@@ -14,6 +14,7 @@ import (
 	"github.com/facefleet/facefleet/config"
 	"github.com/facefleet/facefleet/worker/internal/engine"
 	"github.com/facefleet/facefleet/worker/internal/imagedecode"
+	"github.com/facefleet/facefleet/worker/internal/imageenc"
 	"github.com/facefleet/facefleet/worker/internal/pipeline"
 )
 
@@ -73,6 +74,7 @@ func reconstruct(ctx context.Context, args []string, stdout, stderr io.Writer, l
 	fs.BoolVar(&o.Geometry, "geometry", false, "also write pose, mesh.obj/mtl, mesh.glb, depth.png, normals.png")
 	fs.BoolVar(&o.Head, "head", false, "also fit the ICT-FaceKit head: head.glb, head_texture.png, head.obj/mtl (implies -geometry)")
 	fs.IntVar(&o.UVSize, "uv-size", pipeline.DefaultUVSize, "UV texture size in texels (256..4096)")
+	fs.StringVar(&o.UVFormat, "uv-format", pipeline.DefaultUVFormat, "UV texture file: "+strings.Join(imageenc.SupportedFormats(), " | ")+" (jpeg adds uv_alpha.png)")
 	fs.StringVar(&o.Detector, "detector", pipeline.DefaultDetector, "face detector: short | full")
 	fs.IntVar(&o.MaxFaces, "max-faces", pipeline.DefaultMaxFaces, "most faces per image (1..16)")
 	fs.StringVar(&outDir, "o", "", "output directory (required); results go to OUTDIR/<image-stem>/")
