@@ -67,6 +67,7 @@ type Report struct {
 	ReshapesFixed         int            // Reshape shapes whose leading 1 became -1 or 0
 	ConstantOfShapesFixed int            // ConstantOfShape shapes now taking the batch at run time
 	ValueInfoDropped      int            // intermediate value_info entries removed
+	PReluFused            int            // four-op PReLUs made one PRelu again (FusePRelu)
 	BytesBefore           int            // encoded size before (Convert only)
 	BytesAfter            int            // encoded size after (Convert only)
 }
@@ -80,10 +81,10 @@ func (r Report) String() string {
 	sort.Strings(kept)
 	return fmt.Sprintf("nodes %d: fp16 %d, fp32 %d [%s], other %d; casts +%d; batch nodes +%d; "+
 		"initializers→fp16 %d (%d values, clamped %d, flushed %d, subnormal %d); reshapes fixed %d; constantofshape fixed %d; "+
-		"value_info dropped %d; bytes %d → %d",
+		"value_info dropped %d; prelu fused %d; bytes %d → %d",
 		r.Nodes, r.FP16Nodes, r.FP32Nodes, strings.Join(kept, " "), r.OtherNodes, r.CastsInserted, r.BatchNodesAdded,
 		r.InitializersConverted, r.WeightsConverted, r.Clamped, r.FlushedToZero, r.Subnormal, r.ReshapesFixed, r.ConstantOfShapesFixed,
-		r.ValueInfoDropped, r.BytesBefore, r.BytesAfter)
+		r.ValueInfoDropped, r.PReluFused, r.BytesBefore, r.BytesAfter)
 }
 
 // Convert decodes an FP32 ONNX model, converts it (see ConvertModel) and
@@ -129,6 +130,8 @@ func ConvertModel(m *onnxpb.ModelProto, opts Options) (Report, error) {
 		return rep, err
 	}
 	rep.Nodes = len(g.Node)
+	// The FP16 files are for GPUs, whose providers run PRelu as one kernel.
+	rep.PReluFused = FusePRelu(g)
 	c := &converter{g: g, names: map[string]bool{}, rep: &rep}
 	c.collectNames()
 	types, err := inferTypes(g)
