@@ -226,7 +226,7 @@ try {
     for (let i = 3; i < og.length; i += 4) if (og[i] > 0) marks++;
     const gl = v.getContext('webgl2') || v.getContext('webgl');
     return { faces: document.querySelectorAll('#result .face').length, uv: [uv.naturalWidth, uv.naturalHeight],
-      uvCaption: uv.closest('figure')?.querySelector('figcaption')?.textContent || '', canvas: [v.width, v.height], drawn, total: px.length / 4,
+      uvCaption: uv.closest('figure')?.querySelector('figcaption')?.textContent || '', uvMask: uv.style.maskImage, canvas: [v.width, v.height], drawn, total: px.length / 4,
       background: [r0, g0, b0], overlayFaces: Number(ov.dataset.faces), overlayMarks: marks,
       renderer: !gl ? 'none' : gl.getExtension('WEBGL_debug_renderer_info')
         ? gl.getParameter(gl.getExtension('WEBGL_debug_renderer_info').UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER),
@@ -243,6 +243,7 @@ try {
   const names = view.links.map(([n]) => n);
   for (const n of ['result.json', 'face-0/uv_texture.jpg', 'face-0/uv_alpha.png', 'face-0/mesh.glb']) expect(names.includes(n), `download link for ${n}: ${names}`);
   expect(/jpeg/.test(view.uvCaption), `UV caption names the format: ${view.uvCaption}`);
+  expect(/^url\("blob:/.test(view.uvMask), `the JPEG texture is masked by uv_alpha.png: ${view.uvMask}`);
   const glbLink = view.links.find(([n]) => n === 'face-0/mesh.glb')[1];
   const dl = await fetch(glbLink); // presigned: no key needed
   const glb = new Uint8Array(await dl.arrayBuffer());

@@ -49,10 +49,15 @@ export async function showResult(job) {
   for (const face of result.faces) {
     const f = face.files || {};
     const uvURL = names.has(f.uv_texture) ? await blobURL(file(job, f.uv_texture)) : '';
+    // A JPEG texture's alpha is its own file (uv_alpha.png): a luminance
+    // mask shows the texture as transparent where it is empty.
+    const alphaURL = names.has(f.uv_alpha) ? await blobURL(file(job, f.uv_alpha)) : '';
     if (gen !== generation) return;
     if (uvURL) urls.push(uvURL);
+    if (alphaURL) urls.push(alphaURL);
+    const mask = alphaURL ? { maskImage: `url("${alphaURL}")`, maskMode: 'luminance', maskSize: '100% 100%' } : undefined;
     const parts = [el('figure', {}, el('figcaption', {}, `UV texture ${face.texture?.size ?? ''}px ${result.options?.uv_format ?? ''} · coverage ${num(100 * (face.texture?.coverage ?? 0), 0)}%`),
-      uvURL ? el('img', { class: 'uv', src: uvURL, alt: `UV texture of face ${face.index}` }) : el('p', { class: 'muted' }, 'no texture'))];
+      uvURL ? el('img', { class: 'uv', src: uvURL, alt: `UV texture of face ${face.index}`, style: mask }) : el('p', { class: 'muted' }, 'no texture'))];
     // Every glTF model of the face (mesh.glb; a head model when the
     // result has one) gets a 3D view.
     const models = Object.entries(f).filter(([, p]) => typeof p === 'string' && p.endsWith('.glb') && names.has(p));
