@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/image/draw"
@@ -150,4 +151,54 @@ func textureDiff(t testing.TB, a, b []byte) float64 {
 	}
 	require.Positive(t, n)
 	return sum / float64(n)
+}
+
+// BenchmarkPipeline12MP runs 12 MP phone-shaped JPEGs (see
+// TestPeakMemory12MP) through the real pipeline, decoded whole and reduced,
+// every variant back to back in each iteration so they share the machine's
+// load: <variant>-ms is wall time per run, <variant>-cpu-ms the process's
+// CPU time, <variant>-decode-ms the decode stage (its pre-pass detection
+// counted under detect).
+func BenchmarkPipeline12MP(b *testing.B) {
+	eng := realEngine(b)
+	reduced := New(eng, imagedecode.DefaultLimits(), nil)
+	whole := New(eng, imagedecode.DefaultLimits(), nil)
+	whole.wholeDecode = true
+	photos := []struct {
+		name string
+		data []byte
+	}{
+		{"selfie", bigPhoto(b, "kj_test1.jpg", 3, image.Pt(4032, 3024), image.Pt(480, -24))},
+		{"framed", bigPhoto(b, "kj_test1.jpg", 1, image.Pt(4032, 3024), image.Pt(2400, 1300))},
+	}
+	type variant struct {
+		name string
+		p    *Pipeline
+		data []byte
+	}
+	var vs []variant
+	for _, ph := range photos {
+		vs = append(vs, variant{ph.name + "-whole", whole, ph.data}, variant{ph.name + "-reduced", reduced, ph.data})
+	}
+	wall := make([]time.Duration, len(vs))
+	cpu := make([]time.Duration, len(vs))
+	dec := make([]float64, len(vs))
+	for b.Loop() {
+		for i, v := range vs {
+			c0, t0 := cpuTime(b), time.Now()
+			out, err := v.p.Run(b.Context(), v.data, Options{}, nil)
+			require.NoError(b, err)
+			wall[i] += time.Since(t0)
+			cpu[i] += cpuTime(b) - c0
+			dec[i] += out.Result.TimingsMS.Decode
+			out.Release()
+		}
+	}
+	n := float64(b.N)
+	for i, v := range vs {
+		b.ReportMetric(float64(wall[i].Microseconds())/1000/n, v.name+"-ms")
+		b.ReportMetric(float64(cpu[i].Microseconds())/1000/n, v.name+"-cpu-ms")
+		b.ReportMetric(dec[i]/n, v.name+"-decode-ms")
+	}
+	b.ReportMetric(0, "ns/op")
 }

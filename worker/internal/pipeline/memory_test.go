@@ -1,0 +1,169 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"image"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/facefleet/facefleet/worker/internal/imagedecode"
+)
+
+// peakMem is what one child process measured over two runs of one photo.
+type peakMem struct {
+	HeapMB  float64 `json:"heap_mb"`  // largest live heap seen (sampled every 1 ms)
+	RSSMB   float64 `json:"rss_mb"`   // VmHWM after clearing it before the runs
+	AllocMB float64 `json:"alloc_mb"` // allocated per run
+	BaseMB  float64 `json:"base_mb"`  // RSS before the runs (engine loaded, photo read)
+	RunMS   float64 `json:"run_ms"`   // wall time per run
+	Timings Timings `json:"timings"`  // of the second run
+}
+
+const (
+	envPeakChild = "FACEFLEET_PEAKMEM_CHILD" // "whole" or "reduced"
+	envPeakPhoto = "FACEFLEET_PEAKMEM_PHOTO"
+	envPeakGeom  = "FACEFLEET_PEAKMEM_GEOMETRY"
+)
+
+// TestPeakMemory12MP runs 12 MP phone-shaped JPEGs through the real
+// pipeline in child processes (so each measures its own RSS), decoding
+// whole and reduced, and logs peak heap, peak RSS, bytes allocated and time
+// per run. It requires the reduced decode's peak heap to be below the whole
+// decode's. Photos: "selfie" (the test face 3× in a 4032×3024 frame: a
+// smaller DCT scale) and "framed" (the face at 1× in a corner: only its
+// region is decoded), with default options, and "framed" with geometry
+// (whose depth and normal maps are full-size images either way).
+func TestPeakMemory12MP(t *testing.T) {
+	if os.Getenv(envPeakChild) != "" {
+		t.Skip("child")
+	}
+	realEngine(t) // skips without ONNX Runtime
+	dir := t.TempDir()
+	photos := map[string][]byte{
+		"selfie": bigPhoto(t, "kj_test1.jpg", 3, image.Pt(4032, 3024), image.Pt(480, -24)),
+		"framed": bigPhoto(t, "kj_test1.jpg", 1, image.Pt(4032, 3024), image.Pt(2400, 1300)),
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-17s %-8s %8s %8s %9s %8s %7s  %s\n", "photo", "decode", "heap MB", "RSS MB", "alloc MB", "base MB", "run ms", "stages ms (2nd run)")
+	for _, c := range []struct {
+		photo string
+		geom  bool
+	}{{"selfie", false}, {"framed", false}, {"framed", true}} {
+		path := filepath.Join(dir, c.photo+".jpg")
+		require.NoError(t, os.WriteFile(path, photos[c.photo], 0o600))
+		got := map[string]peakMem{}
+		for _, mode := range []string{"whole", "reduced"} {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestPeakMemoryChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), envPeakChild+"="+mode, envPeakPhoto+"="+path, envPeakGeom+"="+strconv.FormatBool(c.geom))
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			i := strings.Index(string(out), "PEAKMEM ")
+			require.GreaterOrEqual(t, i, 0, "%s", out)
+			line, _, _ := strings.Cut(string(out[i+len("PEAKMEM "):]), "\n")
+			var m peakMem
+			require.NoError(t, json.Unmarshal([]byte(line), &m))
+			got[mode] = m
+			name := c.photo
+			if c.geom {
+				name += "+geometry"
+			}
+			tm := m.Timings
+			fmt.Fprintf(&table, "%-17s %-8s %8.1f %8.1f %9.1f %8.1f %7.0f  decode %.0f detect %.0f landmarks %.0f texture %.0f encode %.0f\n",
+				name, mode, m.HeapMB, m.RSSMB, m.AllocMB, m.BaseMB, m.RunMS, tm.Decode, tm.Detect, tm.Landmarks, tm.Texture, tm.Encode)
+		}
+		require.Less(t, got["reduced"].HeapMB, got["whole"].HeapMB, "%s: reduced decode's peak heap", c.photo)
+	}
+	t.Logf("12 MP through the pipeline, two runs per child process:\n%s", table.String())
+}
+
+// TestPeakMemoryChild is TestPeakMemory12MP's child: it runs one photo
+// twice and prints what it measured.
+func TestPeakMemoryChild(t *testing.T) {
+	mode := os.Getenv(envPeakChild)
+	if mode == "" {
+		t.Skip("run by TestPeakMemory12MP")
+	}
+	p := New(realEngine(t), imagedecode.DefaultLimits(), nil)
+	p.wholeDecode = mode == "whole"
+	data, err := os.ReadFile(os.Getenv(envPeakPhoto))
+	require.NoError(t, err)
+	o := Options{Geometry: os.Getenv(envPeakGeom) == "true"}
+	runtime.GC()
+	base := procStatusMB(t, "VmRSS")
+	// Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0).
+	require.NoError(t, os.WriteFile("/proc/self/clear_refs", []byte("5"), 0))
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		tk := time.NewTicker(time.Millisecond)
+		defer tk.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+		}
+	}()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	start := time.Now()
+	const runs = 2
+	var tm Timings
+	for range runs {
+		out, err := p.Run(t.Context(), data, o, nil)
+		require.NoError(t, err)
+		require.NotEmpty(t, out.Result.Faces)
+		tm = out.Result.TimingsMS
+		out.Release()
+	}
+	took := time.Since(start)
+	runtime.ReadMemStats(&ms1)
+	close(stop)
+	<-done
+	m := peakMem{
+		HeapMB:  float64(peak.Load()) / (1 << 20),
+		RSSMB:   procStatusMB(t, "VmHWM"),
+		AllocMB: float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20) / runs,
+		BaseMB:  base,
+		RunMS:   float64(took.Microseconds()) / 1000 / runs,
+		Timings: tm,
+	}
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	fmt.Printf("PEAKMEM %s\n", b)
+}
+
+// procStatusMB reads a kB field of /proc/self/status in MiB.
+func procStatusMB(t testing.TB, field string) float64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			require.NoError(t, err)
+			return kb / 1024
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
