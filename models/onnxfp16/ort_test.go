@@ -70,9 +70,6 @@ func specs() []spec {
 		// Face Landmarker v2 points in pixels of the 256×256 crop: 0.25 px; presence 0.01.
 		{model: models.LandmarkV2, input: "input_12", outputs: []string{"Identity", "Identity_1"}, size: 256, nchw: true, lo: 0, hi: 1,
 			logit: []bool{false, true}, tol: []float32{0.25, 0.01}},
-		// Iris and eye contour in pixels of the 64×64 eye crop: 0.1 px.
-		{model: models.Iris, input: "input_1", outputs: []string{"output_eyes_contours_and_brows", "output_iris"}, size: 64, nchw: true, lo: 0, hi: 1,
-			logit: []bool{false, false}, tol: []float32{0.1, 0.1}},
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // by face_landmark_with_attention.tflite, written as ONNX subgraphs of
 // standard operators. Their semantics, restated:
 //
-// Landmarks2TransformMatrix (version 2) takes landmarks L [1, N, 3] and
+// Landmarks2TransformMatrix (version 2) takes landmarks L [B, N, 3] and
 // returns the 4×4 matrix T that maps output-grid pixels (x, y) of an
 // output_width × output_height crop to L's pixel space: with θ the angle of
 // L[right_rotation_idx] − L[left_rotation_idx] and r = target − θ, the
@@ -26,7 +26,7 @@ import (
 // T · (x + ½, y + ½) − ½ for every output pixel (x, y), bilinearly, with a
 // zero result where that point lies outside [0, W−1] × [0, H−1].
 //
-// TransformLandmarks (version 2) maps each (x, y) of [1, N, 2] through T's
+// TransformLandmarks (version 2) maps each (x, y) of [B, N, 2] through T's
 // first two rows.
 
 func (c *converter) custom(op Operator) error {
@@ -66,14 +66,16 @@ func (c *converter) inputs(op Operator, n int) ([]string, error) {
 // tmp names an intermediate value of the subgraph computing out.
 func tmp(out, what string) string { return out + "/" + what }
 
-// affineColumns turns a [1, 4, 4] transform T into the [3, 2] matrix A with
-// (x', y') = (x, y, 1) · A: rows (T00, T10), (T01, T11), (T03, T13).
+// affineColumns turns a [B, 4, 4] transform T into the [B, 3, 2] matrix A
+// with (x', y') = (x, y, 1) · A: rows (T00, T10), (T01, T11), (T03, T13).
 func (c *converter) affineColumns(t, out string) string {
-	c.node("Reshape", []string{t, c.int64Initializer(tmp(out, "t16_shape"), []int64{16})}, tmp(out, "t16"), nil)
-	c.node("Gather", []string{tmp(out, "t16"), c.int64Initializer(tmp(out, "affine_idx"), []int64{0, 4, 1, 5, 3, 7})}, tmp(out, "affine6"), []*onnxpb.AttributeProto{attrInt("axis", 0)})
-	c.node("Reshape", []string{tmp(out, "affine6"), c.int64Initializer(tmp(out, "affine_shape"), []int64{3, 2})}, tmp(out, "affine"), nil)
+	c.node("Reshape", []string{t, c.int64Initializer(tmp(out, "t16_shape"), []int64{-1, 16})}, tmp(out, "t16"), nil)
+	c.node("Gather", []string{tmp(out, "t16"), c.int64Initializer(tmp(out, "affine_idx"), []int64{0, 4, 1, 5, 3, 7})}, tmp(out, "affine6"), []*onnxpb.AttributeProto{attrInt("axis", 1)})
+	c.node("Reshape", []string{tmp(out, "affine6"), c.int64Initializer(tmp(out, "affine_shape"), []int64{-1, 3, 2})}, tmp(out, "affine"), nil)
 	return tmp(out, "affine")
 }
+
+// The subgraphs keep the batch dimension B (any size) in front.
 
 func (c *converter) landmarksToTransformMatrix(op Operator) error {
 	in, err := c.inputs(op, 1)
@@ -81,8 +83,8 @@ func (c *converter) landmarksToTransformMatrix(op Operator) error {
 		return err
 	}
 	shape := c.m.Tensors[op.Inputs[0]].Shape
-	if len(shape) != 3 || shape[0] != 1 || shape[2] < 2 {
-		return fmt.Errorf("%w: Landmarks2TransformMatrix input shape %v (want [1, N, ≥2])", ErrUnsupported, shape)
+	if len(shape) != 3 || shape[2] < 2 {
+		return fmt.Errorf("%w: Landmarks2TransformMatrix input shape %v (want [B, N, ≥2])", ErrUnsupported, shape)
 	}
 	a, err := flexMap(op.CustomOptions)
 	if err != nil {
@@ -118,16 +120,17 @@ func (c *converter) landmarksToTransformMatrix(op Operator) error {
 	c.names[op.Outputs[0]] = out
 	f := func(name string, dims []int64, v ...float32) string { return c.initializer(tmp(out, name), dims, v) }
 	axis := func(v int64) []*onnxpb.AttributeProto { return []*onnxpb.AttributeProto{attrInt("axis", v)} }
-	reduce := []*onnxpb.AttributeProto{attrInts("axes", 0), attrInt("keepdims", 1)}
+	reduce := []*onnxpb.AttributeProto{attrInts("axes", 1), attrInt("keepdims", 1)}
+	transpose := []*onnxpb.AttributeProto{attrInts("perm", 0, 2, 1)}
 
-	// xy [N, 2]: the landmarks' x and y.
-	c.node("Reshape", []string{in[0], c.int64Initializer(tmp(out, "points_shape"), []int64{n, int64(shape[2])})}, tmp(out, "points"), nil)
-	c.node("Gather", []string{tmp(out, "points"), c.int64Initializer(tmp(out, "xy_idx"), []int64{0, 1})}, tmp(out, "xy"), axis(1))
-	// (cos θ, sin θ) of right − left, then (cos r, sin r) for r = target − θ.
-	c.node("Gather", []string{tmp(out, "xy"), c.int64Initializer(tmp(out, "rot_idx"), []int64{int64(left), int64(right)})}, tmp(out, "rot_pts"), axis(0))
+	// xy [B, N, 2]: the landmarks' x and y.
+	c.node("Gather", []string{in[0], c.int64Initializer(tmp(out, "xy_idx"), []int64{0, 1})}, tmp(out, "xy"), axis(2))
+	// (cos θ, sin θ) of right − left, then (cos r, sin r) for r = target − θ;
+	// rows [B, 1, 2].
+	c.node("Gather", []string{tmp(out, "xy"), c.int64Initializer(tmp(out, "rot_idx"), []int64{int64(left), int64(right)})}, tmp(out, "rot_pts"), axis(1))
 	c.node("MatMul", []string{f("diff", []int64{1, 2}, -1, 1), tmp(out, "rot_pts")}, tmp(out, "d"), nil)
 	c.node("Mul", []string{tmp(out, "d"), tmp(out, "d")}, tmp(out, "d_sq"), nil)
-	c.node("ReduceSum", []string{tmp(out, "d_sq"), c.int64Initializer(tmp(out, "d_axes"), []int64{1})}, tmp(out, "d_sq_sum"), nil)
+	c.node("ReduceSum", []string{tmp(out, "d_sq"), c.int64Initializer(tmp(out, "d_axes"), []int64{2})}, tmp(out, "d_sq_sum"), nil)
 	c.node("Sqrt", []string{tmp(out, "d_sq_sum")}, tmp(out, "d_norm"), nil)
 	c.node("Div", []string{tmp(out, "d"), tmp(out, "d_norm")}, tmp(out, "u"), nil)
 	ct, st := float32(math.Cos(target)), float32(math.Sin(target))
@@ -135,9 +138,9 @@ func (c *converter) landmarksToTransformMatrix(op Operator) error {
 	// rt = [[cos r, sin r], [−sin r, cos r]]: row vectors times rt rotate by
 	// r; rt is also rot(−r) as a column-vector matrix.
 	c.node("MatMul", []string{tmp(out, "cs"), f("rt_basis", []int64{2, 4}, 1, 0, 0, 1, 0, 1, -1, 0)}, tmp(out, "rt4"), nil)
-	c.node("Reshape", []string{tmp(out, "rt4"), c.int64Initializer(tmp(out, "rt_shape"), []int64{2, 2})}, tmp(out, "rt"), nil)
+	c.node("Reshape", []string{tmp(out, "rt4"), c.int64Initializer(tmp(out, "rt_shape"), []int64{-1, 2, 2})}, tmp(out, "rt"), nil)
 	// The subset rotated by r: its box size and centre.
-	c.node("Gather", []string{tmp(out, "xy"), c.int64Initializer(tmp(out, "subset_idx"), idx)}, tmp(out, "subset"), axis(0))
+	c.node("Gather", []string{tmp(out, "xy"), c.int64Initializer(tmp(out, "subset_idx"), idx)}, tmp(out, "subset"), axis(1))
 	c.node("MatMul", []string{tmp(out, "subset"), tmp(out, "rt")}, tmp(out, "rotated"), nil)
 	c.node("ReduceMax", []string{tmp(out, "rotated")}, tmp(out, "hi"), reduce)
 	c.node("ReduceMin", []string{tmp(out, "rotated")}, tmp(out, "lo"), reduce)
@@ -145,18 +148,23 @@ func (c *converter) landmarksToTransformMatrix(op Operator) error {
 	c.node("Add", []string{tmp(out, "hi"), tmp(out, "lo")}, tmp(out, "sum"), nil)
 	c.node("Mul", []string{tmp(out, "sum"), f("half", nil, 0.5)}, tmp(out, "mid_rotated"), nil)
 	// Back by −r: row vector times rt's transpose.
-	c.node("Transpose", []string{tmp(out, "rt")}, tmp(out, "r"), []*onnxpb.AttributeProto{attrInts("perm", 1, 0)})
+	c.node("Transpose", []string{tmp(out, "rt")}, tmp(out, "r"), transpose)
 	c.node("MatMul", []string{tmp(out, "mid_rotated"), tmp(out, "r")}, tmp(out, "centre"), nil)
 	// Linear part rot(−r) · diag(sx, sy) and translation
 	// centre − linear · (ow/2, oh/2).
 	c.node("Mul", []string{tmp(out, "size"), f("scale", []int64{1, 2}, float32(sx/ow), float32(sy/oh))}, tmp(out, "s"), nil)
 	c.node("Mul", []string{tmp(out, "rt"), tmp(out, "s")}, tmp(out, "linear"), nil)
 	c.node("MatMul", []string{tmp(out, "linear"), f("half_out", []int64{2, 1}, float32(ow/2), float32(oh/2))}, tmp(out, "offset"), nil)
-	c.node("Transpose", []string{tmp(out, "centre")}, tmp(out, "centre_col"), []*onnxpb.AttributeProto{attrInts("perm", 1, 0)})
+	c.node("Transpose", []string{tmp(out, "centre")}, tmp(out, "centre_col"), transpose)
 	c.node("Sub", []string{tmp(out, "centre_col"), tmp(out, "offset")}, tmp(out, "shift"), nil)
-	c.node("Concat", []string{tmp(out, "linear"), f("zero_col", []int64{2, 1}, 0, 0), tmp(out, "shift")}, tmp(out, "rows01"), axis(1))
-	c.node("Concat", []string{tmp(out, "rows01"), f("rows23", []int64{2, 4}, 0, 0, 1, 0, 0, 0, 0, 1)}, tmp(out, "t"), axis(0))
-	c.node("Reshape", []string{tmp(out, "t"), c.int64Initializer(tmp(out, "t_shape"), []int64{1, 4, 4})}, out, nil)
+	// Rows 0–1 [linear | 0 | shift], rows 2–3 (0, 0, 1, 0), (0, 0, 0, 1);
+	// the zeros are made from the batch's values so they carry B.
+	zero := f("zero", nil, 0)
+	c.node("Mul", []string{tmp(out, "shift"), zero}, tmp(out, "zero_col"), nil)
+	c.node("Concat", []string{tmp(out, "linear"), tmp(out, "zero_col"), tmp(out, "shift")}, tmp(out, "rows01"), axis(2))
+	c.node("Mul", []string{tmp(out, "rows01"), zero}, tmp(out, "zero_rows"), nil)
+	c.node("Add", []string{tmp(out, "zero_rows"), f("rows23", []int64{2, 4}, 0, 0, 1, 0, 0, 0, 0, 1)}, tmp(out, "rows23b"), nil)
+	c.node("Concat", []string{tmp(out, "rows01"), tmp(out, "rows23b")}, out, axis(1))
 	return nil
 }
 
@@ -167,7 +175,7 @@ func (c *converter) transformTensorBilinear(op Operator) error {
 	}
 	xs, ts := c.m.Tensors[op.Inputs[0]].Shape, c.m.Tensors[op.Inputs[1]].Shape
 	ys := c.m.Tensors[op.Outputs[0]].Shape
-	if len(xs) != 4 || xs[0] != 1 || len(ts) != 3 || ts[1] != 4 || ts[2] != 4 || len(ys) != 4 || ys[3] != xs[3] {
+	if len(xs) != 4 || len(ts) != 3 || ts[1] != 4 || ts[2] != 4 || len(ys) != 4 || ys[3] != xs[3] {
 		return fmt.Errorf("%w: TransformTensorBilinear shapes %v, %v → %v", ErrUnsupported, xs, ts, ys)
 	}
 	a, err := flexMap(op.CustomOptions)
@@ -209,13 +217,13 @@ func (c *converter) transformTensorBilinear(op Operator) error {
 	c.node("LessOrEqual", []string{tmp(out, "src"), f("hi", []int64{2}, float32(w-1), float32(h-1))}, tmp(out, "le"), nil)
 	c.node("And", []string{tmp(out, "ge"), tmp(out, "le")}, tmp(out, "inside2"), nil)
 	c.node("Cast", []string{tmp(out, "inside2")}, tmp(out, "inside2f"), []*onnxpb.AttributeProto{attrInt("to", onnxFloat)})
-	c.node("ReduceMin", []string{tmp(out, "inside2f")}, tmp(out, "inside"), []*onnxpb.AttributeProto{attrInts("axes", 1), attrInt("keepdims", 1)})
-	c.node("Reshape", []string{tmp(out, "inside"), c.int64Initializer(tmp(out, "mask_shape"), []int64{1, 1, ohi, owi})}, tmp(out, "mask"), nil)
+	c.node("ReduceMin", []string{tmp(out, "inside2f")}, tmp(out, "inside"), []*onnxpb.AttributeProto{attrInts("axes", 2), attrInt("keepdims", 1)})
+	c.node("Reshape", []string{tmp(out, "inside"), c.int64Initializer(tmp(out, "mask_shape"), []int64{-1, 1, ohi, owi})}, tmp(out, "mask"), nil)
 	// GridSample with align_corners: −1 and 1 are the centres of the first
 	// and last pixels, so x ↦ 2x/(W−1) − 1.
 	c.node("Mul", []string{tmp(out, "src"), f("norm", []int64{2}, float32(2/float64(w-1)), float32(2/float64(h-1)))}, tmp(out, "src2"), nil)
 	c.node("Sub", []string{tmp(out, "src2"), f("one", nil, 1)}, tmp(out, "gridn"), nil)
-	c.node("Reshape", []string{tmp(out, "gridn"), c.int64Initializer(tmp(out, "grid_shape"), []int64{1, ohi, owi, 2})}, tmp(out, "grid"), nil)
+	c.node("Reshape", []string{tmp(out, "gridn"), c.int64Initializer(tmp(out, "grid_shape"), []int64{-1, ohi, owi, 2})}, tmp(out, "grid"), nil)
 	c.n++
 	c.g.Node = append(c.g.Node, &onnxpb.NodeProto{
 		Name: proto.String(fmt.Sprintf("GridSample_%d", c.n)), OpType: proto.String("GridSample"),
@@ -234,18 +242,17 @@ func (c *converter) transformLandmarks(op Operator) error {
 		return err
 	}
 	ls, ts := c.m.Tensors[op.Inputs[0]].Shape, c.m.Tensors[op.Inputs[1]].Shape
-	if len(ls) != 3 || ls[0] != 1 || ls[2] != 2 || len(ts) != 3 || ts[1] != 4 || ts[2] != 4 {
-		return fmt.Errorf("%w: TransformLandmarks shapes %v, %v (want [1, N, 2] and [1, 4, 4])", ErrUnsupported, ls, ts)
+	if len(ls) != 3 || ls[2] != 2 || len(ts) != 3 || ts[1] != 4 || ts[2] != 4 {
+		return fmt.Errorf("%w: TransformLandmarks shapes %v, %v (want [B, N, 2] and [B, 4, 4])", ErrUnsupported, ls, ts)
 	}
 	out := c.m.Tensors[op.Outputs[0]].Name
 	c.names[op.Outputs[0]] = out
-	n := int64(ls[1])
-	ones := make([]float32, n)
-	for i := range ones {
-		ones[i] = 1
-	}
 	affine := c.affineColumns(in[1], out)
-	c.node("Concat", []string{in[0], c.initializer(tmp(out, "ones"), []int64{1, n, 1}, ones)}, tmp(out, "xy1"), []*onnxpb.AttributeProto{attrInt("axis", 2)})
+	// (x, y, 1) per landmark; the ones are made from x so they carry B.
+	c.node("Gather", []string{in[0], c.int64Initializer(tmp(out, "x_idx"), []int64{0})}, tmp(out, "x"), []*onnxpb.AttributeProto{attrInt("axis", 2)})
+	c.node("Mul", []string{tmp(out, "x"), c.initializer(tmp(out, "zero"), nil, []float32{0})}, tmp(out, "zeros"), nil)
+	c.node("Add", []string{tmp(out, "zeros"), c.initializer(tmp(out, "one"), nil, []float32{1})}, tmp(out, "ones"), nil)
+	c.node("Concat", []string{in[0], tmp(out, "ones")}, tmp(out, "xy1"), []*onnxpb.AttributeProto{attrInt("axis", 2)})
 	c.node("MatMul", []string{tmp(out, "xy1"), affine}, out, nil)
 	return nil
 }

@@ -110,7 +110,8 @@ func (c *converter) reshape(op Operator) error {
 var nchwAxis = [4]int64{0, 2, 3, 1}
 
 // stridedSlice supports constant begin/end/strides with begin and end
-// masks (no ellipsis, new or shrunk axes).
+// masks (no ellipsis, new or shrunk axes); a slice of whole axes is an
+// Identity.
 func (c *converter) stridedSlice(op Operator) error {
 	if len(op.Inputs) != 4 {
 		return fmt.Errorf("%w: STRIDED_SLICE with %d inputs", ErrFormat, len(op.Inputs))
@@ -142,6 +143,12 @@ func (c *converter) stridedSlice(op Operator) error {
 		if st == 0 {
 			return fmt.Errorf("%w: STRIDED_SLICE stride 0", ErrFormat)
 		}
+		// An axis taken whole is left out, so the graph does not pin its
+		// size (a batch of 1 stays any batch).
+		whole := st == 1 && (b == 0 || o.beginMask&(1<<i) != 0) && (e == int64(shape[i]) || o.endMask&(1<<i) != 0)
+		if whole {
+			continue
+		}
 		if o.beginMask&(1<<i) != 0 {
 			b = 0
 			if st < 0 {
@@ -162,6 +169,10 @@ func (c *converter) stridedSlice(op Operator) error {
 	}
 	name := c.m.Tensors[op.Outputs[0]].Name
 	_, out := c.result(op, actNone)
+	if len(axes) == 0 {
+		c.node("Identity", []string{x}, out, nil)
+		return nil
+	}
 	c.node("Slice", []string{x, c.int64Initializer(name+"/starts", starts), c.int64Initializer(name+"/ends", ends),
 		c.int64Initializer(name+"/axes", axes), c.int64Initializer(name+"/steps", steps)}, out, nil)
 	return nil

@@ -200,16 +200,17 @@ func flexMap(attrs map[string]any) []byte {
 
 // TransformLandmarks maps (x, y) through the matrix's first two rows.
 func TestTransformLandmarksOp(t *testing.T) {
+	// A batch of 2: x' = 2x − y + 10, y' = 3y − 5 (the third column
+	// multiplies z = 0), then the quarter turn (x, y) → (−y, x).
 	g := newGraph()
-	pts := g.input("pts", 1, 1, 1, 6)
-	mat := g.input("mat", 1, 1, 1, 16)
-	p3 := g.op(tflite.OpReshape, "", nil, "p3", []int32{1, 3, 2}, pts)
-	m3 := g.op(tflite.OpReshape, "", nil, "m3", []int32{1, 4, 4}, mat)
-	g.op(tflite.OpCustom, "TransformLandmarks", nil, "out", []int32{1, 3, 2}, p3, m3)
-	// x' = 2x − y + 10, y' = 3y − 5 (the third column multiplies z = 0).
-	m := []float32{2, -1, 7, 10, 0, 3, 7, -5, 0, 0, 1, 0, 0, 0, 0, 1}
-	got := g.run(t, "out", []float32{1, 2, 3, 4, -1, 0}, m)
-	requireClose(t, []float32{10, 1, 12, 7, 8, -5}, got, 1e-6)
+	pts := g.input("pts", 2, 1, 1, 6)
+	mat := g.input("mat", 2, 1, 1, 16)
+	p3 := g.op(tflite.OpReshape, "", nil, "p3", []int32{2, 3, 2}, pts)
+	m3 := g.op(tflite.OpReshape, "", nil, "m3", []int32{2, 4, 4}, mat)
+	g.op(tflite.OpCustom, "TransformLandmarks", nil, "out", []int32{2, 3, 2}, p3, m3)
+	m := []float32{2, -1, 7, 10, 0, 3, 7, -5, 0, 0, 1, 0, 0, 0, 0, 1, 0, -1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}
+	got := g.run(t, "out", []float32{1, 2, 3, 4, -1, 0, 1, 2, 3, 4, -1, 0}, m)
+	requireClose(t, []float32{10, 1, 12, 7, 8, -5, -2, 1, -4, 3, 0, -1}, got, 1e-6)
 }
 
 // Landmarks2TransformMatrix: an axis-aligned 4×2 box, then the same box
@@ -220,20 +221,25 @@ func TestLandmarksToTransformMatrixOp(t *testing.T) {
 		"scale_x": 1.5, "scale_y": 1.5, "target_rotation_radians": 0.0, "subset_idxs": []int32{0, 1, 2, 3},
 	})
 	matrix := func(pts []float32) []float32 {
+		b := int32(len(pts) / 12)
 		g := newGraph()
-		in := g.input("pts", 1, 1, 1, 12)
-		l := g.op(tflite.OpReshape, "", nil, "l", []int32{1, 4, 3}, in)
-		g.op(tflite.OpCustom, "Landmarks2TransformMatrix", opts, "t", []int32{1, 4, 4}, l)
+		in := g.input("pts", b, 1, 1, 12)
+		l := g.op(tflite.OpReshape, "", nil, "l", []int32{b, 4, 3}, in)
+		g.op(tflite.OpCustom, "Landmarks2TransformMatrix", opts, "t", []int32{b, 4, 4}, l)
 		return g.run(t, "t", pts)
 	}
 	// Box (0,0)–(4,2): θ = 0, centre (2, 1), scale 1.5·4/8 and 1.5·2/8,
 	// translation centre − scale · (4, 4).
-	got := matrix([]float32{0, 0, 9, 4, 0, 9, 4, 2, 9, 0, 2, 9})
-	requireClose(t, []float32{0.75, 0, 0, -1, 0, 0.375, 0, -0.5, 0, 0, 1, 0, 0, 0, 0, 1}, got, 1e-5)
+	box := []float32{0, 0, 9, 4, 0, 9, 4, 2, 9, 0, 2, 9}
+	boxT := []float32{0.75, 0, 0, -1, 0, 0.375, 0, -0.5, 0, 0, 1, 0, 0, 0, 0, 1}
+	requireClose(t, boxT, matrix(box), 1e-5)
 	// The box turned +90° ((x, y) → (−y, x)): r = −90°, centre (−1, 2),
 	// linear part rot(90°) · diag(0.75, 0.375) = [[0, −0.375], [0.75, 0]].
-	got = matrix([]float32{0, 0, 9, 0, 4, 9, -2, 4, 9, -2, 0, 9})
-	requireClose(t, []float32{0, -0.375, 0, 0.5, 0.75, 0, 0, -1, 0, 0, 1, 0, 0, 0, 0, 1}, got, 1e-5)
+	turned := []float32{0, 0, 9, 0, 4, 9, -2, 4, 9, -2, 0, 9}
+	turnedT := []float32{0, -0.375, 0, 0.5, 0.75, 0, 0, -1, 0, 0, 1, 0, 0, 0, 0, 1}
+	requireClose(t, turnedT, matrix(turned), 1e-5)
+	// Both in one batch of 2.
+	requireClose(t, append(slices.Clone(boxT), turnedT...), matrix(append(slices.Clone(box), turned...)), 1e-5)
 }
 
 // TransformTensorBilinear samples at T·(x+½, y+½) − ½, bilinearly, zero
@@ -252,13 +258,15 @@ func TestTransformTensorBilinearOp(t *testing.T) {
 		}
 	}
 	sample := func(m []float32, oh, ow int32) []float32 {
+		b := int32(len(m) / 16)
+		imgs := slices.Repeat(img, int(b))
 		g := newGraph()
-		x := g.input("x", 1, h, w, ch)
-		mat := g.input("mat", 1, 1, 1, 16)
-		m3 := g.op(tflite.OpReshape, "", nil, "m3", []int32{1, 4, 4}, mat)
+		x := g.input("x", b, h, w, ch)
+		mat := g.input("mat", b, 1, 1, 16)
+		m3 := g.op(tflite.OpReshape, "", nil, "m3", []int32{b, 4, 4}, mat)
 		g.op(tflite.OpCustom, "TransformTensorBilinear", flexMap(map[string]any{"output_width": int(ow), "output_height": int(oh)}),
-			"out", []int32{1, oh, ow, ch}, x, m3)
-		return g.run(t, "out", img, m)
+			"out", []int32{b, oh, ow, ch}, x, m3)
+		return g.run(t, "out", imgs, m)
 	}
 	expect := func(oh, ow int, src func(ox, oy float64) (float64, float64)) []float32 {
 		var out []float32
@@ -283,8 +291,13 @@ func TestTransformTensorBilinearOp(t *testing.T) {
 	require.Equal(t, float32(0), got[4])
 	// Half scale with a shift: src = (0.5(x+½) + 1 − ½, 0.5(y+½) + 0.25 − ½);
 	// column 0 of a −0.5 x shift falls at −0.5 → 0.
-	got = sample([]float32{0.5, 0, 0, 1, 0, 0.5, 0, 0.25, 0, 0, 1, 0, 0, 0, 0, 1}, 4, 4)
-	requireClose(t, expect(4, 4, func(x, y float64) (float64, float64) { return 0.5*(x+0.5) + 0.5, 0.5*(y+0.5) - 0.25 }), got, 1e-5)
+	half := []float32{0.5, 0, 0, 1, 0, 0.5, 0, 0.25, 0, 0, 1, 0, 0, 0, 0, 1}
+	halfSrc := func(x, y float64) (float64, float64) { return 0.5*(x+0.5) + 0.5, 0.5*(y+0.5) - 0.25 }
+	got = sample(half, 4, 4)
+	requireClose(t, expect(4, 4, halfSrc), got, 1e-5)
+	// Both matrices in one batch of 2.
+	got = sample(append(slices.Clone(id), half...), 4, 4)
+	requireClose(t, append(expect(4, 4, func(x, y float64) (float64, float64) { return x, y }), expect(4, 4, halfSrc)...), got, 1e-5)
 	got = sample([]float32{1, 0, 0, -0.5, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}, 2, 3)
 	requireClose(t, expect(2, 3, func(x, y float64) (float64, float64) { return x - 0.5, y }), got, 1e-5)
 	require.Equal(t, float32(0), got[0])
@@ -343,4 +356,12 @@ func TestBuiltinReshapeMulSliceOps(t *testing.T) {
 	// channel 0.
 	g.op(tflite.OpStridedSlice, "", nil, "s", []int32{1, 1, 2, 1}, x, begin, end, strides)
 	requireClose(t, []float32{6, 9}, g.run(t, "s", in), 0)
+
+	// A slice of whole axes (as the attention model's output_mesh_identity)
+	// is the input.
+	g = newGraph()
+	x = g.input("x", 1, 2, 2, 3)
+	begin, end, strides = g.ints("begin", 0, 0, 0, 0), g.ints("end", 1, 2, 2, 3), g.ints("strides", 1, 1, 1, 1)
+	g.op(tflite.OpStridedSlice, "", nil, "s", []int32{1, 2, 2, 3}, x, begin, end, strides)
+	requireClose(t, in, g.run(t, "s", in), 0)
 }

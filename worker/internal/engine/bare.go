@@ -18,12 +18,12 @@ type FaceNetwork struct {
 }
 
 // PerFaceNetworks are the networks Landmarks runs for each face: FaceMesh,
-// the iris model on both eyes, the Face Landmarker v2 points and the
-// blendshape MLP (always FP32).
+// FaceMesh with attention (the irises), the Face Landmarker v2 points and
+// the blendshape MLP (always FP32).
 func (e *Engine) PerFaceNetworks() []FaceNetwork {
 	p := e.cfg.Precision
 	return []FaceNetwork{
-		{models.Landmark, p, 1}, {models.Iris, p, 2}, {models.LandmarkV2, p, 1}, {models.Blendshapes, models.FP32, 1},
+		{models.Landmark, p, 1}, {models.LandmarkAttention, p, 1}, {models.LandmarkV2, p, 1}, {models.Blendshapes, models.FP32, 1},
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package engine runs facefleet's neural networks on ONNX Runtime: BlazeFace
 // face detection (short-range 128×128 and full-range 256×256), FaceMesh
-// landmarks (468 points from a 192×192 crop), the iris model (478 points)
-// and the Face Landmarker v2 + blendshape models, with MediaPipe's pre- and
+// landmarks (468 points from a 192×192 crop), FaceMesh with attention on the
+// same crop (MediaPipe's refined-mesh irises: 478 points) and the Face
+// Landmarker v2 + blendshape models, with MediaPipe's pre- and
 // post-processing (letterboxing, SSD anchors, weighted NMS, rotated ROI crop,
 // landmark projection) implemented in Go. It is the one package that talks
 // to ONNX Runtime (sessions, their options, the execution providers).
@@ -154,10 +155,11 @@ type Engine struct {
 	short    *detector
 	full     *detector
 	landmark *session
-	iris     *session
-	v2       *session
-	blend    *session
-	lmBuf    landmarkScratch
+	// attention is FaceMesh with attention (refined lips, eyes, irises).
+	attention *session
+	v2        *session
+	blend     *session
+	lmBuf     landmarkScratch
 }
 
 // New creates the short- and full-range detector sessions and the landmark
@@ -194,10 +196,10 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.landmark.expectInput(3, landmarkSize, landmarkSize); err != nil {
 		return nil, err
 	}
-	if e.iris, err = newSession(models.Iris, so, cfg.Precision, irisInput, irisOutputs); err != nil {
+	if e.attention, err = newSession(models.LandmarkAttention, so, cfg.Precision, attentionInput, attentionOutputs); err != nil {
 		return nil, err
 	}
-	if err := e.iris.expectInput(3, irisSize, irisSize); err != nil {
+	if err := e.attention.expectInput(3, landmarkSize, landmarkSize); err != nil {
 		return nil, err
 	}
 	if e.v2, err = newSession(models.LandmarkV2, so, cfg.Precision, v2Input, []string{v2Coords, v2Presence}); err != nil {
@@ -264,7 +266,7 @@ func (e *Engine) sessions() []*session {
 			ss = append(ss, d.sess)
 		}
 	}
-	for _, s := range []*session{e.landmark, e.iris, e.v2, e.blend} {
+	for _, s := range []*session{e.landmark, e.attention, e.v2, e.blend} {
 		if s != nil {
 			ss = append(ss, s)
 		}

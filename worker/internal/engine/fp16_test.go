@@ -42,12 +42,17 @@ func TestFP16MatchesFP32(t *testing.T) {
 	if !e.BatchesLandmarks() {
 		return
 	}
-	// The three faces went through one batch-3 Run; one face at a time
-	// gives the same landmarks.
+	// The three faces went through one batch-3 Run of FaceMesh and of the
+	// attention model; one face at a time gives the same landmarks (irises
+	// included).
 	e.mu.Lock()
 	_, batched := e.landmark.sets[3]
 	e.mu.Unlock()
 	require.True(t, batched, "no batch-3 tensors: faces were not batched")
+	e.mu.Lock()
+	_, batched = e.attention.sets[3]
+	e.mu.Unlock()
+	require.True(t, batched, "no batch-3 attention tensors: the irises were not batched")
 	for _, f := range got {
 		one, err := e.Landmarks(testkit.Context(t, time.Minute), img, []Detection{f.Detection})
 		require.NoError(t, err)

@@ -98,11 +98,22 @@ func (r ROI) projectN(x, y, z float32, size int) [3]float32 {
 
 // landmarkScratch holds per-call scratch reused across Landmarks calls.
 type landmarkScratch struct {
-	rois []ROI
+	rois  []ROI
+	kept  []int     // batch items above the presence threshold
+	crops []float32 // their crops, for the attention model
+}
+
+func roisOf(faces []Face) []ROI {
+	out := make([]ROI, len(faces))
+	for i, f := range faces {
+		out[i] = f.ROI
+	}
+	return out
 }
 
 // Landmarks computes the 468 FaceMesh landmarks of each detection in img,
-// then both irises (478 points in all) and the 52 blendshape scores.
+// then both irises (478 points in all: MediaPipe's refined-mesh irises from
+// the attention model on the same crop) and the 52 blendshape scores.
 // Faces whose presence score is below Config.MinPresence are dropped, so the
 // result may be shorter than dets; order is kept. When the landmark model has
 // a dynamic batch dimension the crops go through in batches of up to
@@ -148,6 +159,7 @@ func (e *Engine) Landmarks(ctx context.Context, img *image.NRGBA, dets []Detecti
 			return nil, err
 		}
 		coords, presence := outs[0], outs[1]
+		kept := e.lmBuf.kept[:0]
 		if len(coords) != n*NumMeshLandmarks*3 || len(presence) != n {
 			return nil, fmt.Errorf("%w: landmark outputs %d and %d values for batch %d", ErrModel, len(coords), len(presence), n)
 		}
@@ -163,13 +175,28 @@ func (e *Engine) Landmarks(ctx context.Context, img *image.NRGBA, dets []Detecti
 				f.Landmarks[i] = r.project(c[3*i], c[3*i+1], c[3*i+2])
 			}
 			faces = append(faces, f)
+			kept = append(kept, j)
+		}
+		e.lmBuf.kept = kept
+		// The irises are the refined mesh's, from the same crops.
+		crops := buf.in[:n*plane]
+		if len(kept) < n {
+			crops = e.lmBuf.crops[:0]
+			for _, j := range kept {
+				crops = append(crops, buf.in[j*plane:(j+1)*plane]...)
+			}
+			e.lmBuf.crops = crops
+		}
+		refined, err := e.refined(crops, roisOf(faces[len(faces)-len(kept):]))
+		if err != nil {
+			return nil, err
+		}
+		for i, lm := range refined {
+			copy(faces[len(faces)-len(kept)+i].Landmarks[NumMeshLandmarks:], lm[NumMeshLandmarks:])
 		}
 	}
 	if len(faces) == 0 {
 		return faces, nil
-	}
-	if err := e.irisInto(img, faces); err != nil {
-		return nil, err
 	}
 	if err := e.blendshapesInto(img, faces); err != nil {
 		return nil, err

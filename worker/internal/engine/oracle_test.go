@@ -158,24 +158,20 @@ func meanX(l [][3]float32) float64 {
 	return s / float64(len(l))
 }
 
-// Iris budget against MediaPipe's refined mesh (face_landmark_with_attention,
-// a different model than the iris one MediaPipe's iris graphs and we run):
-// the median centre within 2 % of the IOD, every centre within 12 %. The
-// issue asks 2 % for every centre; measured here the iris model misses by
-// 7–10 % on three turned or side-gazing eyes (bf_Test1, pexels-sam-lion,
-// ddfa_emma face 2: it puts the iris near the eye's middle where the
-// attention model follows the gaze), so that part is not met yet.
-const (
-	irisMedianBudget = 0.02
-	irisMaxBudget    = 0.12
-)
+// irisBudget: every iris centre within 2 % of the IOD of MediaPipe's
+// refined mesh (issue 8). The irises come from the same model MediaPipe's
+// refineLandmarks runs (face_landmark_with_attention): measured 0.007–0.34 %
+// on the 13 faces (worst ddfa_emma face 2, turned); the standalone iris model
+// this replaced was 7–10 % off on three turned or side-gazing eyes.
+const irisBudget = 0.02
 
 // TestIrisMatchesMediaPipe compares the two iris centres (468, 473) of every
-// face with testdata/oracle/<stem>.refine.json.
+// face with testdata/oracle/<stem>.refine.json: x and y within irisBudget of
+// the IOD, and z (MediaPipe's normalised z × image width) too.
 func TestIrisMatchesMediaPipe(t *testing.T) {
 	e := setup(t)
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-34s %4s %8s %9s %9s %9s\n", "photo", "face", "IOD px", "iris0 %", "iris1 %", "ring %")
+	fmt.Fprintf(&table, "%-34s %4s %8s %9s %9s %9s %9s\n", "photo", "face", "IOD px", "iris0 %", "iris1 %", "ring %", "z %")
 	failed := false
 	var centres []float64
 	for _, c := range oracleCases(t, e, ".refine.json") {
@@ -187,29 +183,28 @@ func TestIrisMatchesMediaPipe(t *testing.T) {
 			require.Len(t, got, NumLandmarks)
 			iod := math.Hypot(o[33][0]-o[263][0], o[33][1]-o[263][1])
 			var errs [2]float64
-			var ring float64
+			var ring, zErr float64
 			for eye := range 2 {
 				c := NumMeshLandmarks + eye*NumIrisLandmarks
 				errs[eye] = math.Hypot(float64(got[c][0])-o[c][0], float64(got[c][1])-o[c][1]) / iod
+				zErr = max(zErr, math.Abs(float64(got[c][2])-o[c][2]*float64(want.Width))/iod)
 				for k := 1; k < NumIrisLandmarks; k++ {
 					ring += math.Hypot(float64(got[c+k][0])-o[c+k][0], float64(got[c+k][1])-o[c+k][1]) / iod / 8
 				}
 			}
 			mark := ""
 			centres = append(centres, errs[0], errs[1])
-			if max(errs[0], errs[1]) > irisMaxBudget {
+			if max(errs[0], errs[1], zErr) > irisBudget {
 				mark, failed = "  ✗", true
-			} else if max(errs[0], errs[1]) > irisMedianBudget {
-				mark = "  (> 2 %)"
 			}
-			fmt.Fprintf(&table, "%-34s %4d %8.1f %9.3f %9.3f %9.3f%s\n", stem, i, iod, 100*errs[0], 100*errs[1], 100*ring, mark)
+			fmt.Fprintf(&table, "%-34s %4d %8.1f %9.3f %9.3f %9.3f %9.3f%s\n", stem, i, iod, 100*errs[0], 100*errs[1], 100*ring, 100*zErr, mark)
 		}
 	}
+	require.Len(t, centres, 2*13, "the 13 faces of the oracle photos")
 	slices.Sort(centres)
-	median := centres[len(centres)/2]
-	t.Logf("iris vs MediaPipe's refined mesh (median centre %.2f %% IOD):\n%s", 100*median, table.String())
-	if failed || median > irisMedianBudget {
-		t.Fatalf("iris centres beyond budget (median %.2f %% > %.0f %% or one > %.0f %% IOD):\n%s",
-			100*median, 100*irisMedianBudget, 100*irisMaxBudget, table.String())
+	t.Logf("iris vs MediaPipe's refined mesh (median centre %.3f %%, worst %.3f %% IOD):\n%s",
+		100*centres[len(centres)/2], 100*centres[len(centres)-1], table.String())
+	if failed {
+		t.Fatalf("iris centres beyond %.0f %% of the IOD:\n%s", 100*irisBudget, table.String())
 	}
 }

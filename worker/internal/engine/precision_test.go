@@ -39,7 +39,7 @@ func TestBare(t *testing.T) {
 	require.Len(t, nets, 4)
 	require.Equal(t, models.Blendshapes, nets[3].Model)
 	require.Equal(t, models.FP32, nets[3].Precision, "the blendshape MLP always runs FP32")
-	require.Equal(t, 2, nets[1].Runs, "the iris model runs on both eyes")
+	require.Equal(t, FaceNetwork{models.LandmarkAttention, e.Precision(), 1}, nets[1], "the irises: FaceMesh with attention, once per face")
 	require.Equal(t, models.DetectorFull, DetectorModel(DetectorFull))
 	require.Equal(t, models.DetectorShort, DetectorModel(DetectorShort))
 	for _, n := range append(nets, FaceNetwork{Model: DetectorModel(DetectorShort), Precision: e.Precision(), Runs: 1}) {
