@@ -56,7 +56,7 @@ func variants() []variant {
 // 1024² and 512² in every variant. Each iteration runs every variant back
 // to back on the same texture, so the figures compare runs under the same
 // machine load: <variant>-ms (wall time per texture), <variant>-bytes
-// (texture + alpha file), <variant>-dB (PSNR of the colour over the texels
+// (texture + alpha file; -alpha-bytes the alpha file), <variant>-dB (PSNR of the colour over the texels
 // that have colour, against the texture itself: PNG is lossless, +Inf is
 // reported as 999).
 func BenchmarkUVFormats(b *testing.B) {
@@ -69,6 +69,7 @@ func BenchmarkUVFormats(b *testing.B) {
 			vs := variants()
 			spent := make([]time.Duration, len(vs))
 			bytesOut := make([]int, len(vs))
+			alphaOut := make([]int, len(vs))
 			db := make([]float64, len(vs))
 			var tb, ab bytes.Buffer
 			for i, v := range vs { // sizes and PSNR: once, outside the timing
@@ -79,6 +80,7 @@ func BenchmarkUVFormats(b *testing.B) {
 						b.Fatal(err)
 					}
 					bytesOut[i] += tb.Len() + ab.Len()
+					alphaOut[i] += ab.Len()
 					got, err := v.decode(&tb)
 					if err != nil {
 						b.Fatal(err)
@@ -105,6 +107,9 @@ func BenchmarkUVFormats(b *testing.B) {
 				b.ReportMetric(float64(spent[i].Microseconds())/1000/n, v.name+"-ms")
 				b.ReportMetric(float64(bytesOut[i])/float64(len(texs)), v.name+"-bytes")
 				b.ReportMetric(db[i], v.name+"-dB")
+				if alphaOut[i] > 0 {
+					b.ReportMetric(float64(alphaOut[i])/float64(len(texs)), v.name+"-alpha-bytes")
+				}
 			}
 		})
 	}

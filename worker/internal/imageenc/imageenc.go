@@ -12,7 +12,7 @@
 // build (CGO_ENABLED=0 or -tags purejpeg, as imagedecode); WebP is libwebp
 // (cgo), absent from a build without cgo (Supported says so, and the
 // pipeline refuses the option there as invalid). The defaults were chosen by
-// BenchmarkUVFormats on real textures (docs/PERFORMANCE.md has the table).
+// BenchmarkUVFormats on real textures (MEASURED.md has the table).
 package imageenc
 
 import (
