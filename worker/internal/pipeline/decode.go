@@ -85,38 +85,46 @@ type decoded struct {
 // decode gives it (it sees 128 or 256 pixels of the whole frame either
 // way), not the cut-out region, where a face is larger and is boxed
 // differently — on the framed test photo that moved the landmarks 1.6 %
-// of the inter-ocular distance, the pre-pass's boxes 0.x %. A whole frame
+// of the inter-ocular distance, the pre-pass's boxes 0.36 %. A whole frame
 // at a smaller scale is detected again, at its finer resolution.
 func (p *Pipeline) decode(ctx context.Context, data []byte, o Options) (decoded, error) {
-	req, pre, took, err := p.plan(ctx, data, o)
-	if err != nil {
-		return decoded{detect: took}, err
+	pl, err := p.plan(ctx, data, o)
+	if err != nil || pl.img != nil {
+		return decoded{img: pl.img, detect: pl.detect}, err
 	}
-	img, err := imagedecode.DecodeRequest(data, p.lim, req)
-	d := decoded{img: img, detect: took}
-	if err == nil && !req.Region.Empty() {
-		d.dets = make([]engine.Detection, len(pre))
-		for i, f := range pre {
+	img, err := imagedecode.DecodeRequest(data, p.lim, pl.req)
+	d := decoded{img: img, detect: pl.detect}
+	if err == nil && !pl.req.Region.Empty() {
+		d.dets = make([]engine.Detection, len(pl.dets))
+		for i, f := range pl.dets {
 			d.dets[i] = detectionFromFull(img, f)
 		}
 	}
 	return d, err
 }
 
-// plan returns the Request for data: the zero Request (whole) unless a
-// reduced decode applies, then also the pre-pass's detections in the whole
-// picture's pixels.
-func (p *Pipeline) plan(ctx context.Context, data []byte, o Options) (imagedecode.Request, []engine.Detection, time.Duration, error) {
-	var whole imagedecode.Request
+// decodePlan is what plan decided.
+type decodePlan struct {
+	req    imagedecode.Request // the zero Request: whole
+	dets   []engine.Detection  // the pre-pass's, in the whole picture's pixels
+	detect time.Duration       // the pre-pass's detection time
+	// img, when not nil, is the decoded picture already: the pre-pass
+	// came back whole (a CMYK JPEG: image/jpeg, full size).
+	img *imagedecode.Image
+}
+
+// plan decides what to decode: whole unless a reduced decode applies.
+func (p *Pipeline) plan(ctx context.Context, data []byte, o Options) (decodePlan, error) {
+	var whole decodePlan
 	if p.wholeDecode || o.Head || imagedecode.Sniff(data) != imagedecode.FormatJPEG {
-		return whole, nil, 0, nil
+		return whole, nil
 	}
 	hdr, err := imagedecode.DecodeHeader(data, p.lim)
 	if err != nil {
-		return whole, nil, 0, err
+		return whole, err
 	}
 	if int64(hdr.Width)*int64(hdr.Height) <= reduceMinPixels {
-		return whole, nil, 0, nil
+		return whole, nil
 	}
 	scales := imagedecode.JPEGScales() // smallest first
 	long := float64(max(hdr.Width, hdr.Height))
@@ -128,21 +136,24 @@ func (p *Pipeline) plan(ctx context.Context, data []byte, o Options) (imagedecod
 		}
 	}
 	if preScale.Factor() == 1 {
-		return whole, nil, 0, nil
+		return whole, nil
 	}
 	pre, err := imagedecode.DecodeRequest(data, p.lim, imagedecode.Request{Scale: preScale})
 	if err != nil {
-		return whole, nil, 0, err
+		return whole, err
+	}
+	if !pre.Reduced() {
+		return decodePlan{img: pre}, nil
 	}
 	defer pre.Release()
 	t := time.Now()
 	dets, err := p.model.Detect(ctx, pre.NRGBA, engine.DetectOptions{Detector: o.Detector, MaxFaces: o.MaxFaces})
-	took := time.Since(t)
+	whole.detect = time.Since(t)
 	if err != nil {
-		return whole, nil, took, fmt.Errorf("pipeline: detect (pre-pass at %d/%d): %w", preScale.Num, preScale.Denom, err)
+		return whole, fmt.Errorf("pipeline: detect (pre-pass at %d/%d): %w", preScale.Num, preScale.Denom, err)
 	}
 	if len(dets) == 0 {
-		return whole, nil, took, nil
+		return whole, nil
 	}
 	need := max(engine.FaceCropPixels, uvSpan()*float64(o.UVSize))
 	full := image.Rect(0, 0, pre.Full.X, pre.Full.Y)
@@ -172,7 +183,7 @@ func (p *Pipeline) plan(ctx context.Context, data []byte, o Options) (imagedecod
 	}
 	p.log.Debug("reduced decode", "width", hdr.Width, "height", hdr.Height, "faces", len(dets),
 		"scale", fmt.Sprintf("%d/%d", req.Scale.Num, req.Scale.Denom), "region", req.Region)
-	return req, dets, took, nil
+	return decodePlan{req: req, dets: dets, detect: whole.detect}, nil
 }
 
 // detectionToFull maps d, found in img, to the whole upright picture's pixels.

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,31 @@ func bigPhoto(t testing.TB, name string, k int, canvas, at image.Point) []byte {
 	return buf.Bytes()
 }
 
+// rotated6 is bigPhoto as a phone held upright writes it: the pixels stored
+// turned 90° counter-clockwise, with EXIF orientation 6 (rotate 90°
+// clockwise to display).
+func rotated6(t testing.TB, data []byte) []byte {
+	t.Helper()
+	up, err := jpeg.Decode(bytes.NewReader(data))
+	require.NoError(t, err)
+	b := up.Bounds()
+	stored := image.NewRGBA(image.Rect(0, 0, b.Dy(), b.Dx()))
+	for sy := range b.Dx() {
+		for sx := range b.Dy() {
+			stored.Set(sx, sy, up.At(b.Dx()-1-sy, sx))
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, stored, &jpeg.Options{Quality: 90}))
+	// APP1 "Exif": a big-endian TIFF header and one IFD entry,
+	// Orientation (0x0112) SHORT 6.
+	tiff := []byte{'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0}
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	j := buf.Bytes()
+	out := append([]byte{0xFF, 0xD8, 0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
+	return append(out, j[2:]...)
+}
+
 // TestReducedDecodeLargePhoto runs large JPEGs through the pipeline twice,
 // reduced (the default) and whole, and bounds how far the reduced run's
 // results are from the whole run's: it must find the same faces, and their
@@ -42,7 +68,7 @@ func bigPhoto(t testing.TB, name string, k int, canvas, at image.Point) []byte {
 // (measured: 0.04 % / 0.10 % scaled, 0.36 % / 0.87 % for the region).
 // The cases: a photo upscaled 4× (big faces: a smaller DCT scale), the
 // same photo in a corner of a 12 MP frame (scale 1, only the face region
-// decoded), and three faces upscaled 4× (faces no larger than the texture
+// decoded), that frame stored sideways with EXIF orientation 6, and three faces upscaled 4× (faces no larger than the texture
 // needs, spread over the picture: decoded whole, results identical). With FACEFLEET_TEST_OUT set, the
 // reduced and whole uv_texture.png of each face are written there.
 func TestReducedDecodeLargePhoto(t *testing.T) {
@@ -60,12 +86,17 @@ func TestReducedDecodeLargePhoto(t *testing.T) {
 	}{
 		{"upscaled", "kj_test1.jpg", 4, image.Pt(4096, 4096), image.Point{}, true, false},
 		{"framed", "kj_test1.jpg", 1, image.Pt(4032, 3024), image.Pt(2400, 1300), false, true},
+		{"framed-exif6", "kj_test1.jpg", 1, image.Pt(4032, 3024), image.Pt(2400, 1300), false, true},
 		{"three-faces", "bf_Test3.jpg", 4, image.Pt(4096, 4096), image.Point{}, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := bigPhoto(t, tc.photo, tc.k, tc.canvas, tc.at)
-			req, _, _, err := reduced.plan(t.Context(), data, o)
+			if strings.HasSuffix(tc.name, "-exif6") {
+				data = rotated6(t, data)
+			}
+			pl, err := reduced.plan(t.Context(), data, o)
 			require.NoError(t, err)
+			req := pl.req
 			t.Logf("%s: %dx%d, plan: scale %d/%d, region %v", tc.name, tc.canvas.X, tc.canvas.Y, req.Scale.Num, req.Scale.Denom, req.Region)
 			require.Equal(t, tc.scaled, req.Scale.Factor() < 1, "scale")
 			require.Equal(t, tc.cropped, !req.Region.Empty(), "region")
