@@ -8,11 +8,16 @@ import (
 
 // toNRGBA converts any decoded image to an 8-bit non-premultiplied NRGBA with
 // its origin at (0,0). The common decoder outputs have fast paths; an NRGBA
-// that is already origin-based is returned as is.
+// that is already origin-based, or an opaque RGBA, shares its pixels.
 func toNRGBA(src image.Image) *image.NRGBA {
 	b := src.Bounds()
 	if n, ok := src.(*image.NRGBA); ok && b.Min == (image.Point{}) {
 		return n
+	}
+	if r, ok := src.(*image.RGBA); ok && b.Min == (image.Point{}) && r.Opaque() {
+		// Opaque premultiplied RGBA is NRGBA byte for byte (image/png's
+		// RGB output): share the pixels instead of copying 4 bytes/pixel.
+		return &image.NRGBA{Pix: r.Pix, Stride: r.Stride, Rect: r.Rect}
 	}
 	w, h := b.Dx(), b.Dy()
 	dst := newNRGBA(w, h)
