@@ -91,3 +91,18 @@ func BenchmarkBuild(b *testing.B) {
 		Build(f.head.Fit)
 	}
 }
+
+// BenchmarkStage is the pipeline's head stage for one face: the fit, the
+// meshes and the texture bake (the encode stage writes the files).
+func BenchmarkStage(b *testing.B) {
+	f := fitPhoto(b, "ddfa_jianzhuguo")
+	in := Input{Landmarks: f.face.Landmarks, Width: f.face.W, Height: f.face.H}
+	f.head.BakeTexture(f.photo) // per-process tables outside the timing
+	for b.Loop() {
+		r, err := Fit(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		Build(r).BakeTexture(f.photo)
+	}
+}

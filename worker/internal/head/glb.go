@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/facefleet/facefleet/worker/internal/geometry"
 )
@@ -153,6 +154,114 @@ type GLBStats struct {
 	Bytes, Vertices, Triangles, Targets, MorphVertices int
 }
 
+// glbStatic are the parts of head.glb that do not depend on the fit,
+// encoded once per process and shared read-only: the UVs, the 53 sparse
+// morph targets (ICT's expressions move the same vertices by the same
+// offsets on every head) and the index buffers of the material groups.
+type glbStatic struct {
+	uv      []byte
+	idxType int
+	targets []glbTarget
+	groups  []glbGroup // per material; n == 0 for an empty group
+	names   []string
+	morphN  int // Σ sparse counts
+	size    int // Σ bytes of the above, each padded to 4
+}
+
+type glbTarget struct {
+	idx, vals []byte
+	lo, hi    []float64
+	count     int
+}
+
+type glbGroup struct {
+	ib     []byte
+	lo, hi uint32
+	n      int // triangles
+}
+
+func pad4(n int) int { return (n + 3) &^ 3 }
+
+var loadGLBStatic = sync.OnceValue(func() *glbStatic {
+	tp := loadTopology()
+	m := tp.m
+	n := len(tp.src)
+	st := &glbStatic{idxType: gltfUShort}
+	if n > math.MaxUint16 {
+		st.idxType = gltfUInt
+	}
+	st.uv = make([]byte, 0, 8*n)
+	for _, t := range tp.uv {
+		st.uv = binary.LittleEndian.AppendUint32(st.uv, math.Float32bits(t[0]))
+		st.uv = binary.LittleEndian.AppendUint32(st.uv, math.Float32bits(t[1]))
+	}
+	st.size += pad4(len(st.uv))
+	// Sparse morph targets: indices (strictly increasing) of the output
+	// vertices whose ICT vertex the expression moves, and their offsets.
+	dense := make([][3]float32, len(m.Neutral))
+	moved := make([]bool, len(m.Neutral))
+	for j := range m.Expressions {
+		s := &m.Expressions[j]
+		st.names = append(st.names, s.Name)
+		clear(moved)
+		for k, v := range s.Index {
+			d := s.Delta[k]
+			if math.Sqrt(float64(d[0]*d[0]+d[1]*d[1]+d[2]*d[2])) >= MorphEpsilonCM {
+				dense[v], moved[v] = d, true
+			}
+		}
+		tg := glbTarget{lo: []float64{0, 0, 0}, hi: []float64{0, 0, 0}}
+		for i, v := range tp.src {
+			if !moved[v] {
+				continue
+			}
+			if st.idxType == gltfUShort {
+				tg.idx = binary.LittleEndian.AppendUint16(tg.idx, uint16(i))
+			} else {
+				tg.idx = binary.LittleEndian.AppendUint32(tg.idx, uint32(i))
+			}
+			for k := range 3 {
+				f := dense[v][k] * metresPerCM
+				tg.vals = binary.LittleEndian.AppendUint32(tg.vals, math.Float32bits(f))
+				tg.lo[k], tg.hi[k] = math.Min(tg.lo[k], float64(f)), math.Max(tg.hi[k], float64(f))
+			}
+			tg.count++
+		}
+		if tg.count == 0 { // a target must not be empty: store one zero offset
+			tg.idx = make([]byte, 2)
+			if st.idxType == gltfUInt {
+				tg.idx = make([]byte, 4)
+			}
+			tg.vals = make([]byte, 12)
+			tg.count = 1
+		}
+		st.morphN += tg.count
+		st.size += pad4(len(tg.idx)) + pad4(len(tg.vals))
+		st.targets = append(st.targets, tg)
+	}
+	st.groups = make([]glbGroup, len(m.Materials))
+	for g := range m.Materials {
+		tris := tp.groups[g]
+		if len(tris) == 0 {
+			continue
+		}
+		gr := glbGroup{lo: math.MaxUint32, n: len(tris)}
+		for _, t := range tris {
+			for _, k := range t {
+				if st.idxType == gltfUShort {
+					gr.ib = binary.LittleEndian.AppendUint16(gr.ib, uint16(k))
+				} else {
+					gr.ib = binary.LittleEndian.AppendUint32(gr.ib, k)
+				}
+				gr.lo, gr.hi = min(gr.lo, k), max(gr.hi, k)
+			}
+		}
+		st.size += pad4(len(gr.ib))
+		st.groups[g] = gr
+	}
+	return st
+})
+
 // WriteGLB writes the head as binary glTF 2.0: one mesh whose 12 primitives
 // (ICT's material groups) share the vertices; the base is neutral + identity
 // in metres, the 53 expressions are sparse POSITION morph targets named as
@@ -161,12 +270,14 @@ type GLBStats struct {
 // skin materials' base colour; nil leaves them untextured.
 func (h *Head) WriteGLB(w io.Writer, texturePNG []byte) (GLBStats, error) {
 	tp := loadTopology()
+	st := loadGLBStatic()
 	m := tp.m
 	n := len(tp.src)
 	if n == 0 || len(h.Base) != len(m.Neutral) {
 		return GLBStats{}, errors.New("head: no mesh to write")
 	}
 	var bin bytes.Buffer
+	bin.Grow(st.size + pad4(12*n)*2 + pad4(4*n) + pad4(len(texturePNG)))
 	doc := gDoc{
 		Asset:   map[string]string{"version": "2.0", "generator": "facefleet head (ICT-FaceKit, MIT)"},
 		Scenes:  []gScene{{Nodes: []int{0}}},
@@ -183,90 +294,42 @@ func (h *Head) WriteGLB(w io.Writer, texturePNG []byte) (GLBStats, error) {
 		doc.Accessors = append(doc.Accessors, a)
 		return len(doc.Accessors) - 1
 	}
-	vec := func(dim int, count int, get func(i, k int) float32) ([]byte, []float64, []float64) {
-		data := make([]byte, 0, count*dim*4)
-		lo, hi := make([]float64, dim), make([]float64, dim)
-		for k := range dim {
-			lo[k], hi[k] = math.Inf(1), math.Inf(-1)
-		}
-		for i := range count {
-			for k := range dim {
-				f := get(i, k)
-				data = binary.LittleEndian.AppendUint32(data, math.Float32bits(f))
-				lo[k], hi[k] = math.Min(lo[k], float64(f)), math.Max(hi[k], float64(f))
-			}
-		}
-		return data, lo, hi
-	}
 	ptr := func(i int) *int { return &i }
 
-	pd, plo, phi := vec(3, n, func(i, k int) float32 { return h.Base[tp.src[i]][k] * metresPerCM })
-	pos := accessor(gAccessor{BufferView: ptr(view(pd, gltfArray)), ComponentType: gltfFloat, Count: n, Type: "VEC3", Min: plo, Max: phi})
+	// The per-head parts: positions, normals, vertex colours.
+	data := make([]byte, 0, 12*n)
+	plo, phi := []float64{math.Inf(1), math.Inf(1), math.Inf(1)}, []float64{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+	for _, v := range tp.src {
+		for k := range 3 {
+			f := h.Base[v][k] * metresPerCM
+			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(f))
+			plo[k], phi[k] = math.Min(plo[k], float64(f)), math.Max(phi[k], float64(f))
+		}
+	}
+	pos := accessor(gAccessor{BufferView: ptr(view(data, gltfArray)), ComponentType: gltfFloat, Count: n, Type: "VEC3", Min: plo, Max: phi})
 	normals := vertexNormals(h.Base, m)
-	nd, _, _ := vec(3, n, func(i, k int) float32 { return float32(normals[tp.src[i]][k]) })
-	nrm := accessor(gAccessor{BufferView: ptr(view(nd, gltfArray)), ComponentType: gltfFloat, Count: n, Type: "VEC3"})
-	ud, _, _ := vec(2, n, func(i, k int) float32 { return tp.uv[i][k] })
-	uv := accessor(gAccessor{BufferView: ptr(view(ud, gltfArray)), ComponentType: gltfFloat, Count: n, Type: "VEC2"})
-	cd := make([]byte, 0, 4*n)
+	data = data[:0]
+	for _, v := range tp.src {
+		for k := range 3 {
+			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(float32(normals[v][k])))
+		}
+	}
+	nrm := accessor(gAccessor{BufferView: ptr(view(data, gltfArray)), ComponentType: gltfFloat, Count: n, Type: "VEC3"})
+	uv := accessor(gAccessor{BufferView: ptr(view(st.uv, gltfArray)), ComponentType: gltfFloat, Count: n, Type: "VEC2"})
+	data = data[:0]
 	for i := range n {
 		c := h.eyeColour(tp.eye[i])
-		cd = append(cd, c[0], c[1], c[2], 255)
+		data = append(data, c[0], c[1], c[2], 255)
 	}
-	col := accessor(gAccessor{BufferView: ptr(view(cd, gltfArray)), ComponentType: gltfUByte, Normalized: true, Count: n, Type: "VEC4"})
+	col := accessor(gAccessor{BufferView: ptr(view(data, gltfArray)), ComponentType: gltfUByte, Normalized: true, Count: n, Type: "VEC4"})
 
-	// Sparse morph targets: indices (strictly increasing) of the output
-	// vertices whose ICT vertex the expression moves, and their offsets.
-	stats := GLBStats{Vertices: n, Targets: len(m.Expressions)}
-	idxType := gltfUShort
-	if n > math.MaxUint16 {
-		idxType = gltfUInt
-	}
-	dense := make([][3]float32, len(m.Neutral))
-	moved := make([]bool, len(m.Neutral))
-	targets := make([]map[string]int, len(m.Expressions))
-	names := make([]string, len(m.Expressions))
-	for j := range m.Expressions {
-		s := &m.Expressions[j]
-		names[j] = s.Name
-		clear(moved)
-		for k, v := range s.Index {
-			d := s.Delta[k]
-			if math.Sqrt(float64(d[0]*d[0]+d[1]*d[1]+d[2]*d[2])) >= MorphEpsilonCM {
-				dense[v], moved[v] = d, true
-			}
-		}
-		var idx, vals []byte
-		lo, hi := []float64{0, 0, 0}, []float64{0, 0, 0}
-		cnt := 0
-		for i, v := range tp.src {
-			if !moved[v] {
-				continue
-			}
-			if idxType == gltfUShort {
-				idx = binary.LittleEndian.AppendUint16(idx, uint16(i))
-			} else {
-				idx = binary.LittleEndian.AppendUint32(idx, uint32(i))
-			}
-			for k := range 3 {
-				f := dense[v][k] * metresPerCM
-				vals = binary.LittleEndian.AppendUint32(vals, math.Float32bits(f))
-				lo[k], hi[k] = math.Min(lo[k], float64(f)), math.Max(hi[k], float64(f))
-			}
-			cnt++
-		}
-		if cnt == 0 { // a target must not be empty: store one zero offset
-			idx = binary.LittleEndian.AppendUint16(idx, 0)
-			if idxType == gltfUInt {
-				idx = append(idx, 0, 0)
-			}
-			vals = make([]byte, 12)
-			cnt = 1
-		}
-		stats.MorphVertices += cnt
-		a := accessor(gAccessor{ComponentType: gltfFloat, Count: n, Type: "VEC3", Min: lo, Max: hi, Sparse: &gSparse{
-			Count:   cnt,
-			Indices: gSparseIndex{BufferView: view(idx, 0), ComponentType: idxType},
-			Values:  gSparseVals{BufferView: view(vals, 0)},
+	stats := GLBStats{Vertices: n, Targets: len(st.targets), MorphVertices: st.morphN}
+	targets := make([]map[string]int, len(st.targets))
+	for j, tg := range st.targets {
+		a := accessor(gAccessor{ComponentType: gltfFloat, Count: n, Type: "VEC3", Min: tg.lo, Max: tg.hi, Sparse: &gSparse{
+			Count:   tg.count,
+			Indices: gSparseIndex{BufferView: view(tg.idx, 0), ComponentType: st.idxType},
+			Values:  gSparseVals{BufferView: view(tg.vals, 0)},
 		}})
 		targets[j] = map[string]int{"POSITION": a}
 	}
@@ -278,10 +341,10 @@ func (h *Head) WriteGLB(w io.Writer, texturePNG []byte) (GLBStats, error) {
 		doc.Textures = []gIndexRef2{{Sampler: 0, Source: 0}}
 		textured = 0
 	}
-	mesh := gMesh{Name: "head", Weights: h.Fit.Expression, Extras: gMeshExtras{TargetNames: names}}
+	mesh := gMesh{Name: "head", Weights: h.Fit.Expression, Extras: gMeshExtras{TargetNames: st.names}}
 	for g, name := range m.Materials {
-		tris := tp.groups[g]
-		if len(tris) == 0 {
+		gr := st.groups[g]
+		if gr.n == 0 {
 			continue
 		}
 		mat := gMaterial{Name: name, PBR: gPBR{RoughnessFactor: 0.7}}
@@ -301,20 +364,8 @@ func (h *Head) WriteGLB(w io.Writer, texturePNG []byte) (GLBStats, error) {
 			}
 		}
 		doc.Materials = append(doc.Materials, mat)
-		var ib []byte
-		lo, hi := uint32(math.MaxUint32), uint32(0)
-		for _, t := range tris {
-			for _, k := range t {
-				if idxType == gltfUShort {
-					ib = binary.LittleEndian.AppendUint16(ib, uint16(k))
-				} else {
-					ib = binary.LittleEndian.AppendUint32(ib, k)
-				}
-				lo, hi = min(lo, k), max(hi, k)
-			}
-		}
-		stats.Triangles += len(tris)
-		ia := accessor(gAccessor{BufferView: ptr(view(ib, gltfElements)), ComponentType: idxType, Count: 3 * len(tris), Type: "SCALAR", Min: []float64{float64(lo)}, Max: []float64{float64(hi)}})
+		stats.Triangles += gr.n
+		ia := accessor(gAccessor{BufferView: ptr(view(gr.ib, gltfElements)), ComponentType: st.idxType, Count: 3 * gr.n, Type: "SCALAR", Min: []float64{float64(gr.lo)}, Max: []float64{float64(gr.hi)}})
 		attrs := map[string]int{"POSITION": pos, "NORMAL": nrm, "TEXCOORD_0": uv, "COLOR_0": col}
 		mesh.Primitives = append(mesh.Primitives, gPrimitive{Attributes: attrs, Indices: ia, Material: len(doc.Materials) - 1, Mode: 4, Targets: targets})
 	}

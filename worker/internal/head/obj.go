@@ -4,27 +4,30 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
+	"sync"
 )
 
-// WriteOBJ writes the posed head (identity and fitted expression applied) as
-// Wavefront OBJ in centimetres, ICT's frame, one usemtl group per ICT
-// material, UVs in the head texture's atlas (OBJ convention, v up). mtlName
-// is the MTL file the OBJ references.
-func (h *Head) WriteOBJ(w io.Writer, mtlName string) error {
+// objTail is what follows the vertices in head.obj, which does not depend
+// on the fit: the UVs and the faces by material group (built once per
+// process, shared read-only).
+var objTail = sync.OnceValue(func() []byte {
 	tp := loadTopology()
-	bw := bufio.NewWriterSize(w, 1<<20)
-	fmt.Fprintf(bw, "# facefleet head: ICT-FaceKit (MIT) fitted to a photo\nmtllib %s\n", mtlName)
-	for _, v := range h.Posed {
-		fmt.Fprintf(bw, "v %.4f %.4f %.4f\n", v[0], v[1], v[2])
-	}
+	var b []byte
 	for _, t := range tp.uv {
-		fmt.Fprintf(bw, "vt %.6f %.6f\n", t[0], 1-t[1])
+		b = append(b, "vt "...)
+		b = strconv.AppendFloat(b, float64(t[0]), 'f', 6, 32)
+		b = append(b, ' ')
+		b = strconv.AppendFloat(b, float64(1-t[1]), 'f', 6, 32)
+		b = append(b, '\n')
 	}
 	for g, name := range tp.m.Materials {
 		if len(tp.groups[g]) == 0 {
 			continue
 		}
-		fmt.Fprintf(bw, "g %s\n", name)
+		b = append(b, "g "...)
+		b = append(b, name...)
+		b = append(b, '\n')
 		// The eyeballs' iris and pupil (vertex colours in the glTF) are
 		// sub-materials here: OBJ has no vertex colours.
 		for _, class := range []uint8{eyeNone, eyeIris, eyePupil} {
@@ -34,14 +37,47 @@ func (h *Head) WriteOBJ(w io.Writer, mtlName string) error {
 					continue
 				}
 				if first {
-					fmt.Fprintf(bw, "usemtl %s\n", objMaterial(name, class))
+					b = append(b, "usemtl "...)
+					b = append(b, objMaterial(name, class)...)
+					b = append(b, '\n')
 					first = false
 				}
-				fmt.Fprintf(bw, "f %d/%d %d/%d %d/%d\n", tp.src[t[0]]+1, t[0]+1, tp.src[t[1]]+1, t[1]+1, tp.src[t[2]]+1, t[2]+1)
+				b = append(b, 'f')
+				for _, k := range t {
+					b = append(b, ' ')
+					b = strconv.AppendInt(b, int64(tp.src[k])+1, 10)
+					b = append(b, '/')
+					b = strconv.AppendInt(b, int64(k)+1, 10)
+				}
+				b = append(b, '\n')
 			}
 		}
 	}
-	return bw.Flush()
+	return b
+})
+
+// WriteOBJ writes the posed head (identity and fitted expression applied) as
+// Wavefront OBJ in centimetres, ICT's frame, one usemtl group per ICT
+// material, UVs in the head texture's atlas (OBJ convention, v up). mtlName
+// is the MTL file the OBJ references.
+func (h *Head) WriteOBJ(w io.Writer, mtlName string) error {
+	b := make([]byte, 0, 32*len(h.Posed)+128)
+	b = append(b, "# facefleet head: ICT-FaceKit (MIT) fitted to a photo\nmtllib "...)
+	b = append(b, mtlName...)
+	b = append(b, '\n')
+	for _, v := range h.Posed {
+		b = append(b, 'v')
+		for k := range 3 {
+			b = append(b, ' ')
+			b = strconv.AppendFloat(b, float64(v[k]), 'f', 4, 32)
+		}
+		b = append(b, '\n')
+	}
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	_, err := w.Write(objTail())
+	return err
 }
 
 // WriteMTL writes the materials of WriteOBJ: the skin groups map texture
