@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/facefleet/facefleet/shared/job"
+	"github.com/facefleet/facefleet/worker/internal/imagedecode"
 	"github.com/facefleet/facefleet/worker/internal/imageenc"
 	"github.com/facefleet/facefleet/worker/internal/pngenc"
 )
@@ -120,5 +121,16 @@ func decodeWebP(r io.Reader) (image.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return imageenc.DecodeWebP(data)
+	return decodeWebPBytes(data)
+}
+
+// decodeWebPBytes decodes with imagedecode: libwebp in the builds that
+// write WebP, as browsers show the file (Go's x/image/webp decodes the
+// colour differently and would put every file 8–13 dB lower).
+func decodeWebPBytes(data []byte) (image.Image, error) {
+	img, err := imagedecode.Decode(data, imagedecode.DefaultLimits())
+	if err != nil {
+		return nil, err
+	}
+	return img.NRGBA, nil
 }

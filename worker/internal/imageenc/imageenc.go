@@ -10,8 +10,8 @@
 //
 // JPEG is libjpeg-turbo's TurboJPEG (cgo), or image/jpeg in the pure-Go
 // build (CGO_ENABLED=0 or -tags purejpeg, as imagedecode); WebP is libwebp
-// (cgo), absent from a build without cgo (Supported says so, and the
-// pipeline refuses the option there as invalid). The defaults were chosen by
+// (cgo), absent from a build without cgo or with -tags purewebp (Supported
+// says so, and the pipeline refuses the option there as invalid). The defaults were chosen by
 // BenchmarkUVFormats on real textures (MEASURED.md has the table).
 package imageenc
 

@@ -138,7 +138,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 				case job.UVFormatJPEG:
 					got, err = jpeg.Decode(&texBuf)
 				case job.UVFormatWebP:
-					got, err = imageenc.DecodeWebP(texBuf.Bytes())
+					got, err = decodeWebPBytes(texBuf.Bytes())
 				}
 				require.NoError(t, err, "%s %s %d", p.name, f, size)
 				q := psnr(t, tex, got)

@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && !purewebp
 
 package imageenc
 
@@ -6,7 +6,6 @@ package imageenc
 #cgo LDFLAGS: -lwebp
 #include <stdlib.h>
 #include <webp/encode.h>
-#include <webp/decode.h>
 
 // ff_webp_encode encodes RGBA lossy with lossless alpha; on success *out
 // (freed with WebPFree) holds *size bytes. It returns 0 or the
@@ -46,7 +45,6 @@ static int ff_webp_encode(const uint8_t* rgba, int w, int h, int stride, float q
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -72,24 +70,4 @@ func WebP(w io.Writer, img *image.NRGBA, o WebPOptions) error {
 	defer C.WebPFree(unsafe.Pointer(out))
 	_, err := w.Write(unsafe.Slice((*byte)(unsafe.Pointer(out)), int(size)))
 	return err
-}
-
-// decodeWebP decodes with libwebp (its "fancy" chroma upsampling and
-// BT.601 studio-range colour, as browsers show the file): the tests' and
-// the benchmark's reference decoder.
-func decodeWebP(data []byte) (*image.NRGBA, error) {
-	if len(data) == 0 {
-		return nil, errors.New("libwebp: no data")
-	}
-	var w, h C.int
-	src := (*C.uint8_t)(unsafe.Pointer(&data[0]))
-	if C.WebPGetInfo(src, C.size_t(len(data)), &w, &h) == 0 {
-		return nil, errors.New("libwebp: not a WebP file")
-	}
-	img := image.NewNRGBA(image.Rect(0, 0, int(w), int(h)))
-	if C.WebPDecodeRGBAInto(src, C.size_t(len(data)), (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])),
-		C.size_t(len(img.Pix)), C.int(img.Stride)) == nil {
-		return nil, errors.New("libwebp: decode failed")
-	}
-	return img, nil
 }

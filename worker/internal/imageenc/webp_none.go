@@ -1,4 +1,4 @@
-//go:build !cgo
+//go:build !cgo || purewebp
 
 package imageenc
 
@@ -8,16 +8,12 @@ import (
 	"io"
 )
 
-// decodeWebP: no libwebp in this build (the tests skip what needs it).
-func decodeWebP([]byte) (*image.NRGBA, error) {
-	return nil, fmt.Errorf("%w: webp needs libwebp (a cgo build)", ErrUnsupported)
-}
-
-// webpAvailable: a build without cgo has no WebP encoder (Go's x/image
-// only decodes WebP).
+// webpAvailable: a build without cgo, or with -tags purewebp (as
+// imagedecode's decoder), has no WebP encoder (Go's x/image only decodes
+// WebP).
 const webpAvailable = false
 
 // WebP returns ErrUnsupported: this build has no libwebp.
 func WebP(io.Writer, *image.NRGBA, WebPOptions) error {
-	return fmt.Errorf("%w: webp needs libwebp (a cgo build)", ErrUnsupported)
+	return fmt.Errorf("%w: webp needs libwebp (a cgo build without -tags purewebp)", ErrUnsupported)
 }
