@@ -45,7 +45,7 @@ console: setup ## Rebuild the web console bundle (producer/internal/console/dist
 models: ## Regenerate derived model files (FaceMesh ONNX from MediaPipe's tflite, canonical mesh JSON, FP16 graphs, model card hashes)
 	@bash .ci/install-mediapipe.sh
 	$(GO) run ./models/cmd/tflite2onnx -npm .cache/mediapipe-npm/node_modules/@mediapipe/face_mesh -model face_landmark.tflite -o models/face_landmark.onnx
-	$(GO) run ./models/cmd/tflite2onnx -npm .cache/mediapipe-npm/node_modules/@mediapipe/face_mesh -model face_landmark_with_attention.tflite -o models/face_landmark_with_attention.onnx
+	$(GO) run ./models/cmd/tflite2onnx -npm .cache/mediapipe-npm/node_modules/@mediapipe/face_mesh -model face_landmark_with_attention.tflite -outputs output_mesh_identity,output_left_iris,output_right_iris -o models/face_landmark_with_attention.onnx
 	$(GO) run ./models/cmd/tflite2onnx -task models/mediapipe-task/face_landmarker_v2_with_blendshapes.task -model face_landmarks_detector.tflite -outputs Identity,Identity_1 -o models/face_landmarks_detector.onnx
 	$(GO) run ./models/cmd/meshpack
 	$(GO) run ./models/cmd/onnxfp16 -dir models
