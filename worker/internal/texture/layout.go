@@ -42,8 +42,9 @@ type triUV struct {
 type layout struct {
 	mesh   *meshData
 	size   int
-	spans  []span // sorted by row, then x
-	inside int    // texels covered by a triangle
+	spans  []span  // sorted by row, then x
+	inside int     // texels covered by a triangle
+	texels []int32 // texels per triangle
 	// cell is the side in texels of the coarse grid the seam feather is
 	// computed on; cells is its side in cells.
 	cell, cells int
@@ -90,7 +91,7 @@ func layoutFor(m *facemesh.Mesh, size int) (*layout, error) {
 
 func newMeshData(m *facemesh.Mesh) (*meshData, error) {
 	n := len(m.UV)
-	if len(m.Triangles) > math.MaxUint16 {
+	if len(m.Triangles) >= cellHidden { // triangle ids stay below cellHidden and noTri
 		return nil, fmt.Errorf("%w: %d triangles", ErrInvalidInput, len(m.Triangles))
 	}
 	md := &meshData{
@@ -187,7 +188,7 @@ func newLayout(m *facemesh.Mesh, md *meshData, size int) *layout {
 			}
 		}
 	}
-	lay := &layout{mesh: md, size: size, cell: cellSize(size)}
+	lay := &layout{mesh: md, size: size, cell: cellSize(size), texels: make([]int32, len(m.Triangles))}
 	lay.cells = (size + lay.cell - 1) / lay.cell
 	lay.edge = layoutEdge(owner, size)
 	lay.lerpIdx, lay.lerpT = make([]uint16, size), make([]float32, size)
@@ -215,6 +216,7 @@ func newLayout(m *facemesh.Mesh, md *meshData, size int) *layout {
 			if t >= 0 {
 				lay.spans = append(lay.spans, span{y: uint16(j), x0: uint16(i), x1: uint16(k), tri: uint16(t)})
 				lay.inside += k - i
+				lay.texels[t] += int32(k - i)
 			}
 			i = k
 		}

@@ -30,6 +30,9 @@ const (
 	texOwn    = 1 // the own point; the mirror not visible or not needed
 	texMirror = 2 // only the mirrored point (a feather seed)
 	texBoth   = 3 // both, own weight below 1
+	// texPending: classifyOwn found the own side hidden; classify's
+	// general loop decides.
+	texPending = 4
 )
 
 // classify writes the texel code of every texel of spans into out's alpha,
@@ -56,15 +59,37 @@ func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored fl
 		mx, my, mz, mq := m.bx*j+m.cx, m.by*j+m.cy, m.bz*j+m.cz, m.bq*j+m.cq
 		row := out.Pix[int(sp.y)*out.Stride:]
 		seeds := f.seed[int(sp.y)/f.cell*f.cells:]
+		// Without a geometric blend the own side decides alone where it
+		// is visible: a tight loop first, then the rest for what it left.
+		if tf.seen {
+			for i := int(sp.x0); i < int(sp.x1); i++ {
+				row[i*4+3] = texOwn
+			}
+			valid += int(sp.x1 - sp.x0)
+			continue
+		}
+		ownDone := tf.ownOK && !tf.blend
+		if ownDone {
+			left := f.classifyOwn(row, int(sp.x0), int(sp.x1), o.ax, ox, o.ay, oy, o.az, oz, &tf.os)
+			valid += int(sp.x1-sp.x0) - left
+			if left == 0 {
+				continue
+			}
+		}
 		for i := int(sp.x0); i < int(sp.x1); i++ {
 			fi := float64(i)
 			a := row[i*4+3 : i*4+4 : i*4+4]
 			ownV := false
-			if tf.ownOK {
+			if ownDone {
+				if a[0] != texPending {
+					continue
+				}
+				a[0] = texHole
+			} else if tf.ownOK {
 				// The grid lies within the image (up to a cell), and
 				// sample clamps at its border.
-				if c := f.vis.cell(o.ax*fi+ox, o.ay*fi+oy); c != nil {
-					ownV = c.tri == tf.os.id || f.vis.front(c, o.az*fi+oz, &tf.os)
+				if k := f.vis.cell(o.ax*fi+ox, o.ay*fi+oy); k >= 0 {
+					ownV = f.vis.sees(k, o.az*fi+oz, &tf.os)
 				}
 				if ownV && (!tf.blend || f.seam.weight(o.aq*fi+oq, m.aq*fi+mq) >= 1) {
 					a[0] = texOwn
@@ -82,8 +107,8 @@ func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored fl
 				continue
 			}
 			mirV := false
-			if c := f.vis.cell(m.ax*fi+mx, m.ay*fi+my); c != nil {
-				mirV = c.tri == tf.ms.id || f.vis.front(c, m.az*fi+mz, &tf.ms)
+			if k := f.vis.cell(m.ax*fi+mx, m.ay*fi+my); k >= 0 {
+				mirV = f.vis.sees(k, m.az*fi+mz, &tf.ms)
 			}
 			switch {
 			case ownV && mirV:
@@ -103,6 +128,24 @@ func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored fl
 		}
 	}
 	return valid, mirrored
+}
+
+// classifyOwn codes the texels of row[lo:hi] texOwn where the own point
+// (image-local x = ax·i + cx, likewise y and z, on side s) is visible and
+// texPending where it is not, and returns how many are pending.
+func (f *frame) classifyOwn(row []uint8, lo, hi int, ax, cx, ay, cy, az, cz float64, s *side) (pending int) {
+	v := &f.vis
+	for i := lo; i < hi; i++ {
+		fi := float64(i)
+		code := uint8(texPending)
+		if k := v.cell(ax*fi+cx, ay*fi+cy); k >= 0 && v.sees(k, az*fi+cz, s) {
+			code = texOwn
+		} else {
+			pending++
+		}
+		row[i*4+3] = code
+	}
+	return pending
 }
 
 // paint colours the texels classify made valid and returns the mirrored
@@ -150,38 +193,23 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 		fmx, fmy, fmz := m.bx*fj+m.cx, m.by*fj+m.cy, m.bz*fj+m.cz
 		row := out.Pix[j*out.Stride:]
 		// Where the own positions of the whole span stay off the image's
-		// last row and column (the usual case), own samples need no clamp.
+		// last row and column (the usual case), the texels of the own side
+		// alone outside the feather band go first, in a tight loop.
 		last := int64(int(sp.x1) - 1 - i0)
-		inner := tf.ownOK && f.interior(ox, oy) && f.interior(ox+last*odx, oy+last*ody)
-		pix, stride := f.pix, f.stride
+		if tf.ownOK && f.interior(ox, oy) && f.interior(ox+last*odx, oy+last*ody) {
+			var b []bool
+			if fe {
+				b = band
+			}
+			f.paintOwn(row, i0, int(sp.x1), ox, oy, odx, ody, b, rowd)
+		}
 		for i := i0; i < int(sp.x1); i++ {
 			px := row[i*4 : i*4+4 : i*4+4]
 			code := px[3]
-			if code == texHole {
+			if code == texHole || code == 255 {
 				continue
 			}
 			k := int64(i - i0)
-			if code == texOwn && inner && (!fe || !band[cellOf[i]]) {
-				// sampleFix, inlined, without its clamps.
-				x, y := ox+k*odx, oy+k*ody
-				wx := uint32((uint64(x)&(fixOne-1) + 1<<23) >> 24)
-				wy := uint32((uint64(y)&(fixOne-1) + 1<<23) >> 24)
-				p := int(y>>32)*stride + int(x>>32)*4
-				r0 := pix[p : p+8 : p+8]
-				r1 := pix[p+stride : p+stride+8 : p+stride+8]
-				ix, iy := 256-wx, 256-wy
-				t0 := uint32(r0[0])*ix + uint32(r0[4])*wx
-				t1 := uint32(r0[1])*ix + uint32(r0[5])*wx
-				t2 := uint32(r0[2])*ix + uint32(r0[6])*wx
-				b0 := uint32(r1[0])*ix + uint32(r1[4])*wx
-				b1 := uint32(r1[1])*ix + uint32(r1[5])*wx
-				b2 := uint32(r1[2])*ix + uint32(r1[6])*wx
-				px[0] = uint8((t0*iy + b0*wy + 1<<15) >> 16)
-				px[1] = uint8((t1*iy + b1*wy + 1<<15) >> 16)
-				px[2] = uint8((t2*iy + b2*wy + 1<<15) >> 16)
-				px[3] = 255
-				continue
-			}
 			switch code {
 			case texMirror:
 				f.sampleFix(px, mx+k*mdx, my+k*mdy)
@@ -209,6 +237,43 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 		}
 	}
 	return mirrored
+}
+
+// paintOwn samples the own side, at fixed-point sample positions (x, y)
+// at texel lo stepping (dx, dy) per texel, all off the image's last row
+// and column, into the texels of row[lo:hi] coded texOwn whose feather
+// weight is 1: outside band (nil: no band), or within it where the row's
+// interpolated seed distance rowd is at least the feather's width.
+func (f *frame) paintOwn(row []uint8, lo, hi int, x, y, dx, dy int64, band []bool, rowd []float32) {
+	pix, stride, cellOf := f.pix, f.stride, f.cellOf
+	lerpIdx, lerpT, width := f.lerpIdx, f.lerpT, float32(f.seam.feather)
+	for i := lo; i < hi; i, x, y = i+1, x+dx, y+dy {
+		px := row[i*4 : i*4+4 : i*4+4]
+		if px[3] != texOwn {
+			continue
+		}
+		if band != nil && band[cellOf[i]] {
+			if k, t := lerpIdx[i], lerpT[i]; rowd[k]+(rowd[k+1]-rowd[k])*t < width {
+				continue
+			}
+		}
+		p := int(y>>32)*stride + int(x>>32)*4
+		wx := uint32((uint64(x)&(fixOne-1) + 1<<23) >> 24)
+		wy := uint32((uint64(y)&(fixOne-1) + 1<<23) >> 24)
+		r0 := pix[p : p+8 : p+8]
+		r1 := pix[p+stride : p+stride+8 : p+stride+8]
+		ix, iy := 256-wx, 256-wy
+		t0 := uint32(r0[0])*ix + uint32(r0[4])*wx
+		t1 := uint32(r0[1])*ix + uint32(r0[5])*wx
+		t2 := uint32(r0[2])*ix + uint32(r0[6])*wx
+		b0 := uint32(r1[0])*ix + uint32(r1[4])*wx
+		b1 := uint32(r1[1])*ix + uint32(r1[5])*wx
+		b2 := uint32(r1[2])*ix + uint32(r1[6])*wx
+		px[0] = uint8((t0*iy + b0*wy + 1<<15) >> 16)
+		px[1] = uint8((t1*iy + b1*wy + 1<<15) >> 16)
+		px[2] = uint8((t2*iy + b2*wy + 1<<15) >> 16)
+		px[3] = 255
+	}
 }
 
 // featherWeight is the feather's own weight at the texel whose column

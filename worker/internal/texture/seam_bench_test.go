@@ -30,53 +30,56 @@ func BenchmarkStages(b *testing.B) {
 		require.NoError(b, err)
 		b.Run(name+"/frame", func(b *testing.B) {
 			b.ReportAllocs()
-			for b.Loop() {
-				newFrame(img, lm, lay, defaultSeam())
-			}
+			cpuLoop(b, func() { newFrame(img, lm, lay, defaultSeam()) })
 		})
 		f := newFrame(img, lm, lay, defaultSeam())
 		tex := image.NewNRGBA(out.Rect)
-		b.Run(name+"/classify", func(b *testing.B) {
-			for b.Loop() {
-				clear(tex.Pix)
-				f.classify(tex, lay.spans)
-			}
-		})
+		f.classify(tex, lay.spans)
 		codes := append([]uint8(nil), tex.Pix...)
-		var holes []uint16
-		if st.Coverage < 1 {
-			holes = f.holes
-		}
-		b.Run(name+"/feather-grid", func(b *testing.B) {
-			for b.Loop() {
-				f.featherGrid()
-			}
-		})
 		feather := f.featherGrid()
+		holes := append([]uint16(nil), f.holes...)
+		if st.Coverage == 1 {
+			holes = nil
+		}
+		b.Run(name+"/classify", func(b *testing.B) {
+			f := newFrame(img, lm, lay, defaultSeam())
+			cpuLoop(b, func() {
+				clear(tex.Pix)
+				clear(f.holes)
+				f.classify(tex, lay.spans)
+			})
+		})
+		b.Run(name+"/feather-grid", func(b *testing.B) {
+			cpuLoop(b, func() {
+				f.featherGrid()
+			})
+		})
 		b.Run(name+"/paint", func(b *testing.B) {
-			for b.Loop() {
+			cpuLoop(b, func() {
 				copy(tex.Pix, codes)
 				f.paint(tex, lay.spans, feather)
-			}
+			})
 		})
 		b.Run(name+"/gutter", func(b *testing.B) {
-			for b.Loop() {
+			cpuLoop(b, func() {
 				gutter(out, lay, holes)
-			}
+			})
 		})
 		b.Run(name+"/ref-shade", func(b *testing.B) {
-			for b.Loop() {
+			cpuLoop(b, func() {
 				clear(tex.Pix)
 				f.shadeRef(tex, lay.spans)
-			}
+			})
 		})
 		b.Run(name+"/ref-feather", func(b *testing.B) {
 			if !feather {
 				b.Skip("no mirror fill")
 			}
-			for b.Loop() {
+			clear(tex.Pix)
+			f.shadeRef(tex, lay.spans)
+			cpuLoop(b, func() {
 				f.featherRef(tex, lay.spans)
-			}
+			})
 		})
 	}
 }
@@ -144,6 +147,19 @@ func BenchmarkUnwrapAlternate(b *testing.B) {
 			b.ReportMetric(float64(ref)/float64(fast), "ref/fast")
 		})
 	}
+}
+
+// cpuLoop runs fn b.N times on one goroutine locked to its thread and
+// reports the thread's CPU milliseconds per run beside the wall time (the
+// CPU figure is far steadier on a shared machine).
+func cpuLoop(b *testing.B, fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c0 := threadCPU(b)
+	for b.Loop() {
+		fn()
+	}
+	b.ReportMetric(float64(threadCPU(b)-c0)/1e6/float64(b.N), "cpu-ms/op")
 }
 
 // threadCPU is the calling thread's user + system CPU time.

@@ -29,6 +29,10 @@ type triFrame struct {
 	// own side is seen at a grazing angle while the mirror is not, so the
 	// geometric own weight may be below 1.
 	blend bool
+	// seen: the own side is sampled and visible at every point of the
+	// triangle, and nothing is blended (visibility.seesAll): classify
+	// needs no per-texel test.
+	seen bool
 }
 
 // side is the triangle a sample lies on, for the visibility test.
@@ -255,6 +259,15 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 			tf.blend = tf.ownOK && seam.mayBlend(min(q[ov[0]], q[ov[1]], q[ov[2]]), max(q[mv[0]], q[mv[1]], q[mv[2]]), dMax)
 		}
 	}
+	for t := range f.tris {
+		if tf := &f.tris[t]; tf.ownOK && !tf.blend && lay.texels[t] > 0 {
+			var p [3][2]float64
+			for c, k := range mesh[t] {
+				p[c] = [2]float64{float64(lm[k][0]) - f.minX, float64(lm[k][1]) - f.minY}
+			}
+			tf.seen = f.vis.seesAll(p, &tf.os, int(lay.texels[t]))
+		}
+	}
 	return f
 }
 
@@ -373,20 +386,19 @@ type visibility struct {
 	// (x·sc − x0, y·sc − y0) in [i, i+1)×[j, j+1).
 	x0, y0, sc float64
 	w, h       int
-	cells      []visCell
-	verts      [][3]uint16 // the mesh's triangles
-	margin     uint8
-	eps        float32
+	// tri is each cell's nearest triangle, or cellHidden for the cells
+	// outside the silhouette or within its margin; z is the nearest depth
+	// (the z-buffer's own).
+	tri    []uint16
+	z      []float32
+	verts  [][3]uint16 // the mesh's triangles
+	margin uint8
+	eps    float32
 }
 
-// visCell is one grid cell: the nearest depth and its triangle, and the
-// chamfer distance to the nearest cell outside the silhouette in cells
-// (0 outside it, 1 on the outline, capped at margin + 1).
-type visCell struct {
-	z      float32
-	tri    uint16
-	inside uint8
-}
+// cellHidden marks a visibility cell no sample may come from. Meshes have
+// fewer triangles (newMeshData), so it is no triangle's index, nor noTri.
+const cellHidden = math.MaxUint16 - 1
 
 // visRes is the longest side of the visibility grid in cells: faces up to
 // visRes pixels get one cell per pixel (BenchmarkUnwrap1024: 512 cost more
@@ -452,23 +464,26 @@ func newVisibility(lm [][3]float32, tris [][3]uint16, use []bool, w, h int, minX
 	v.margin = uint8(min(max(1, math.Round((silhouetteMargin+turnMargin*turn)*ext*sc)), 60))
 	// One cell at a slope of 1 (z on x's scale): the grid's own slack.
 	v.eps = float32(1 / sc)
-	v.cells = make([]visCell, v.w*v.h)
+	v.z = zb.Z
+	v.tri = make([]uint16, v.w*v.h)
 	for k, t := range zb.Tri {
 		if t >= 0 {
-			v.cells[k] = visCell{z: zb.Z[k], tri: ids[t]}
+			v.tri[k] = ids[t]
 		}
 	}
-	insideDistance(v.cells, zb.Tri, v.w, v.h, v.margin+1)
+	insideDistance(v.tri, zb.Tri, v.w, v.h, v.margin)
 	return v
 }
 
-// insideDistance sets cells[k].inside to a two-pass 3-4 chamfer distance
-// from covered cell k (tri[k] ≥ 0) to the nearest uncovered cell or the
-// grid's border, in whole cells capped at limit (≤ 60).
-func insideDistance(cells []visCell, tri []int32, w, h int, limit uint8) {
+// insideDistance sets cells[k] to cellHidden where the two-pass 3-4
+// chamfer distance from cell k to the nearest uncovered cell (tri < 0) or
+// the grid's border is at most margin (≤ 60) whole cells: uncovered cells,
+// the outline (distance 1) and the margin's band inside it.
+func insideDistance(cells []uint16, tri []int32, w, h int, margin uint8) {
 	if w == 0 || h == 0 {
 		return
 	}
+	limit := margin + 1
 	// d is the grid with a border of zeros (outside), in thirds of a cell.
 	pw := w + 2
 	d := make([]uint8, pw*(h+2))
@@ -501,7 +516,9 @@ func insideDistance(cells []visCell, tri []int32, w, h int, limit uint8) {
 		row := d[(y+1)*pw+1 : (y+1)*pw+1+w]
 		out := cells[y*w : (y+1)*w]
 		for x, v := range row {
-			out[x].inside = v / 3
+			if v/3 <= margin {
+				out[x] = cellHidden
+			}
 		}
 	}
 }
@@ -510,34 +527,109 @@ func insideDistance(cells []visCell, tri []int32, w, h int, limit uint8) {
 // triangle s is what the photo shows there; a fold is only tested against
 // the silhouette.
 func (v *visibility) visible(x, y, z float64, s *side) bool {
-	c := v.cell(x, y)
-	return c != nil && (c.tri == s.id || v.front(c, z, s))
+	k := v.cell(x, y)
+	return k >= 0 && v.sees(k, z, s)
 }
 
-// cell returns the grid cell of image-local (x, y) when it lies inside the
-// silhouette beyond its margin, else nil. A point less than a cell left of
-// or above the grid truncates into its first column or row, whose cells
-// are on the outline anyway. (Small enough to inline: visible's hot path.)
-func (v *visibility) cell(x, y float64) *visCell {
+// cell returns the index of the grid cell of image-local (x, y) when it
+// lies inside the silhouette beyond its margin, else −1. A point less
+// than a cell left of or above the grid truncates into its first column
+// or row, whose cells are on the outline anyway. (Small enough to inline:
+// visible's hot path.)
+func (v *visibility) cell(x, y float64) int {
 	i, j := int(x*v.sc-v.x0), int(y*v.sc-v.y0)
 	if uint(i) >= uint(v.w) || uint(j) >= uint(v.h) {
-		return nil
+		return -1
 	}
-	if c := &v.cells[j*v.w+i]; c.inside > v.margin {
-		return c
+	if k := j*v.w + i; v.tri[k] != cellHidden {
+		return k
 	}
-	return nil
+	return -1
+}
+
+// seesAll reports whether every point of the triangle p (image-local
+// vertices) on side s is visible without a depth test: every grid cell the
+// triangle overlaps lies inside the silhouette beyond its margin and shows
+// s or a triangle sharing a vertex with it (or s is a fold). It is
+// conservative: a triangle partly off the grid, or degenerate, is not.
+// Testing its cells pays only where they are fewer than its texels (the
+// per-texel test in classify costs about what a cell's here does): with
+// fewer than seesAllTexels texels per cell of its box it reports false.
+func (v *visibility) seesAll(p [3][2]float64, s *side, texels int) bool {
+	var g [3][2]float64
+	for c := range p {
+		g[c] = [2]float64{p[c][0]*v.sc - v.x0, p[c][1]*v.sc - v.y0}
+	}
+	// A margin of 1e-4 cells over the floating-point error of the texel
+	// positions.
+	const tol = 1e-4
+	minX, maxX := min(g[0][0], g[1][0], g[2][0])-tol, max(g[0][0], g[1][0], g[2][0])+tol
+	minY, maxY := min(g[0][1], g[1][1], g[2][1])-tol, max(g[0][1], g[1][1], g[2][1])+tol
+	if !(minX >= 0 && minY >= 0 && maxX < float64(v.w) && maxY < float64(v.h)) {
+		return false
+	}
+	if (maxX-minX+1)*(maxY-minY+1)*seesAllTexels > float64(texels) {
+		return false
+	}
+	area := (g[1][0]-g[0][0])*(g[2][1]-g[0][1]) - (g[1][1]-g[0][1])*(g[2][0]-g[0][0])
+	if area == 0 {
+		return false
+	}
+	sign := math.Copysign(1, area)
+	// Edge functions e(x, y) = a·x + b·y + c, ≥ 0 inside; over a cell
+	// square their largest value is at its centre plus (|a| + |b|)/2, so
+	// a cell overlaps when a·cx + b·cy ≥ lim for all three edges.
+	var a, b, lim [3]float64
+	for c := range 3 {
+		p0, p1 := g[c], g[(c+1)%3]
+		a[c], b[c] = -(p1[1]-p0[1])*sign, (p1[0]-p0[0])*sign
+		lim[c] = a[c]*p0[0] + b[c]*p0[1] - (math.Abs(a[c])+math.Abs(b[c]))/2 - tol*math.Hypot(a[c], b[c])
+	}
+	i0, i1 := int(minX), int(maxX)
+	for j := int(minY); j <= int(maxY); j++ {
+		cy := float64(j) + 0.5
+		// Along the row each edge function is affine in cx: start at the
+		// first cell and step.
+		cx0 := float64(i0) + 0.5
+		e0, e1, e2 := a[0]*cx0+b[0]*cy-lim[0], a[1]*cx0+b[1]*cy-lim[1], a[2]*cx0+b[2]*cy-lim[2]
+		row := v.tri[j*v.w : (j+1)*v.w]
+		for i := i0; i <= i1; i, e0, e1, e2 = i+1, e0+a[0], e1+a[1], e2+a[2] {
+			if e0 < 0 || e1 < 0 || e2 < 0 {
+				continue
+			}
+			if t := row[i]; t == cellHidden || !s.fold && t != s.id && !v.touches(j*v.w+i, s) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// seesAllTexels is the fewest texels per cell of a triangle's box for
+// which seesAll tests the cells (BenchmarkStages: at 1024² the frame's
+// cost grows by what classify saves at about 2).
+const seesAllTexels = 2
+
+// touches reports whether cell k shows s or a triangle sharing a vertex
+// with it.
+func (v *visibility) touches(k int, s *side) bool {
+	if v.tri[k] == s.id {
+		return true
+	}
+	u, tv := &v.verts[v.tri[k]], &s.v
+	return u[0] == tv[0] || u[0] == tv[1] || u[0] == tv[2] ||
+		u[1] == tv[0] || u[1] == tv[1] || u[1] == tv[2] ||
+		u[2] == tv[0] || u[2] == tv[1] || u[2] == tv[2]
+}
+
+// sees reports whether a point at depth z on triangle s is the surface
+// cell k (from cell) shows.
+func (v *visibility) sees(k int, z float64, s *side) bool {
+	return v.tri[k] == s.id || v.front(k, z, s)
 }
 
 // front reports whether a point at depth z on triangle s is the surface
-// cell c shows, c's nearest triangle being another one.
-func (v *visibility) front(c *visCell, z float64, s *side) bool {
-	if s.fold {
-		return true
-	}
-	u, tv := &v.verts[c.tri], &s.v
-	return u[0] == tv[0] || u[0] == tv[1] || u[0] == tv[2] ||
-		u[1] == tv[0] || u[1] == tv[1] || u[1] == tv[2] ||
-		u[2] == tv[0] || u[2] == tv[1] || u[2] == tv[2] ||
-		float32(z) <= c.z+v.eps
+// cell k shows, k's nearest triangle being another one.
+func (v *visibility) front(k int, z float64, s *side) bool {
+	return s.fold || v.touches(k, s) || float32(z) <= v.z[k]+v.eps
 }
