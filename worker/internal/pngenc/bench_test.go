@@ -118,6 +118,29 @@ func cpuTime(tb testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// interleaved runs every encoder back to back on img in each iteration of
+// b's loop, so their figures compare runs under the same machine load, and
+// returns each one's total wall and CPU time and its last output's size.
+func interleaved(b *testing.B, img image.Image, encs []encoder) (spent, cpu []time.Duration, size []int) {
+	spent = make([]time.Duration, len(encs))
+	cpu = make([]time.Duration, len(encs))
+	size = make([]int, len(encs))
+	var buf bytes.Buffer
+	for b.Loop() {
+		for i, e := range encs {
+			buf.Reset()
+			t0, c0 := time.Now(), cpuTime(b)
+			if err := e.enc(&buf, img); err != nil {
+				b.Fatal(err)
+			}
+			spent[i] += time.Since(t0)
+			cpu[i] += cpuTime(b) - c0
+			size[i] = buf.Len()
+		}
+	}
+	return spent, cpu, size
+}
+
 // BenchmarkEncode encodes each real output with every encoder. Each
 // iteration runs all four encoders back to back on the same image, so the
 // ratios it reports compare runs made under the same machine load:
@@ -133,24 +156,9 @@ func BenchmarkEncode(b *testing.B) {
 	}{{"uv_texture_1024", r.tex}, {"depth_1024", r.depth}, {"normals_1024", r.normals}} {
 		b.Run(c.name, func(b *testing.B) {
 			encs := encoders()
-			spent := make([]time.Duration, len(encs))
-			cpu := make([]time.Duration, len(encs))
-			size := make([]int, len(encs))
-			var buf bytes.Buffer
 			b.SetBytes(pixBytes(c.img))
 			b.ReportAllocs()
-			for b.Loop() {
-				for i, e := range encs {
-					buf.Reset()
-					t0, c0 := time.Now(), cpuTime(b)
-					if err := e.enc(&buf, c.img); err != nil {
-						b.Fatal(err)
-					}
-					spent[i] += time.Since(t0)
-					cpu[i] += cpuTime(b) - c0
-					size[i] = buf.Len()
-				}
-			}
+			spent, cpu, size := interleaved(b, c.img, encs)
 			n := float64(b.N)
 			for i, e := range encs {
 				b.ReportMetric(float64(spent[i].Microseconds())/1000/n, e.name+"-ms")

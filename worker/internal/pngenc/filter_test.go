@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/png"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -67,40 +66,22 @@ func originCopy(s *image.NRGBA) *image.NRGBA {
 // and <setting>-bytes.
 func BenchmarkFilters(b *testing.B) {
 	r := realImagesFor(b)
-	type setting struct {
-		name string
-		e    *pngenc.Encoder
-	}
-	var settings []setting
+	var settings []encoder
+	add := func(name string, e *pngenc.Encoder) { settings = append(settings, encoder{name, e.Encode}) }
 	for _, f := range allFilters[1:] {
-		settings = append(settings, setting{f.String() + "-l1", &pngenc.Encoder{Filter: f}})
+		add(f.String()+"-l1", &pngenc.Encoder{Filter: f})
 	}
 	for _, l := range []int{-2, 2, 3, 4, 6} {
-		settings = append(settings, setting{fmt.Sprintf("up-l%d", l), &pngenc.Encoder{Level: l}})
+		add(fmt.Sprintf("up-l%d", l), &pngenc.Encoder{Level: l})
 	}
-	settings = append(settings, setting{"paeth-l3", &pngenc.Encoder{Filter: pngenc.FilterPaeth, Level: 3}},
-		setting{"adaptive-l3", &pngenc.Encoder{Filter: pngenc.FilterAdaptive, Level: 3}})
+	add("paeth-l3", &pngenc.Encoder{Filter: pngenc.FilterPaeth, Level: 3})
+	add("adaptive-l3", &pngenc.Encoder{Filter: pngenc.FilterAdaptive, Level: 3})
 	for _, c := range []struct {
 		name string
 		img  image.Image
 	}{{"uv_texture_1024", r.tex}, {"uv_texture_512", r.tex512}, {"depth", r.depth}, {"normals", r.normals}} {
 		b.Run(c.name, func(b *testing.B) {
-			spent := make([]time.Duration, len(settings))
-			cpu := make([]time.Duration, len(settings))
-			size := make([]int, len(settings))
-			var buf bytes.Buffer
-			for b.Loop() {
-				for i, s := range settings {
-					buf.Reset()
-					t0, c0 := time.Now(), cpuTime(b)
-					if err := s.e.Encode(&buf, c.img); err != nil {
-						b.Fatal(err)
-					}
-					spent[i] += time.Since(t0)
-					cpu[i] += cpuTime(b) - c0
-					size[i] = buf.Len()
-				}
-			}
+			spent, cpu, size := interleaved(b, c.img, settings)
 			n := float64(b.N)
 			for i, s := range settings {
 				b.ReportMetric(float64(spent[i].Microseconds())/1000/n, s.name+"-ms")
