@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/models/internal/orttest"
 	"github.com/facefleet/facefleet/models/onnxfp16"
 	"github.com/facefleet/facefleet/models/onnxfp16/onnxpb"
 )
@@ -190,7 +191,7 @@ func TestConvertAttributesAndFP32Inputs(t *testing.T) {
 	require.Equal(t, 0, rep.ReshapesFixed)
 
 	// And ONNX Runtime agrees with the FP32 graph.
-	requireORT(t)
+	orttest.Require(t)
 	x := []float32{0.5, -1, 2, 4}
 	i := []int64{1, 2, 3, -4}
 	want := runGeneric(t, encode(t, m), x, i)
@@ -219,7 +220,7 @@ func TestConvertConstantOfShapeBatch(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, initializer(got.Graph, "pshape"), "the unused batch-1 shape is dropped")
 
-	requireORT(t)
+	orttest.Require(t)
 	x := ramp(3*2*4*4, 0.5)
 	y, shape := runBatch(t, out, []int64{3, 2, 4, 4}, x)
 	require.Equal(t, []int64{3, 4, 4, 4}, shape)

@@ -9,6 +9,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/models/internal/orttest"
 	"github.com/facefleet/facefleet/models/onnxfp16"
 	"github.com/facefleet/facefleet/models/onnxfp16/onnxpb"
 )
@@ -58,7 +59,7 @@ func (k kernelProbe) model() []byte {
 // for, which shows in the optimized model it writes.
 func hasFP16Kernel(t *testing.T, k kernelProbe) bool {
 	t.Helper()
-	requireORT(t)
+	orttest.Require(t)
 	opts, err := ort.NewSessionOptions()
 	require.NoError(t, err)
 	defer opts.Destroy()

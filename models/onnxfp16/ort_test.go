@@ -7,42 +7,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/facefleet/facefleet/models"
+	"github.com/facefleet/facefleet/models/internal/orttest"
 	"github.com/facefleet/facefleet/models/onnxfp16"
 )
-
-// ortLib is where .ci/install-ort.sh puts ONNX Runtime, relative to this
-// package; FACEFLEET_ORT_LIB overrides it.
-const ortLib = "../../.cache/ort/libonnxruntime.so.1"
-
-// ONNX Runtime's environment is process-global: initialise it once.
-var ortInit = sync.OnceValue(func() error {
-	lib := os.Getenv("FACEFLEET_ORT_LIB")
-	if lib == "" {
-		lib = ortLib
-	}
-	if _, err := os.Stat(lib); err != nil {
-		return err
-	}
-	ort.SetSharedLibraryPath(lib)
-	return ort.InitializeEnvironment()
-})
-
-func requireORT(tb testing.TB) {
-	tb.Helper()
-	if err := ortInit(); err != nil {
-		if os.IsNotExist(err) {
-			tb.Skipf("ONNX Runtime library not installed (run .ci/install-ort.sh): %v", err)
-		}
-		require.NoError(tb, err)
-	}
-}
 
 // spec describes how to feed one model of the pack.
 type spec struct {
@@ -125,7 +98,7 @@ type session struct {
 
 func newSession(tb testing.TB, onnx []byte, sp spec, optimized string) *session {
 	tb.Helper()
-	requireORT(tb)
+	orttest.Require(tb)
 	opts, err := ort.NewSessionOptions()
 	require.NoError(tb, err)
 	defer opts.Destroy()

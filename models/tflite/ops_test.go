@@ -3,38 +3,20 @@ package tflite_test
 import (
 	"encoding/binary"
 	"math"
-	"os"
 	"slices"
 	"sort"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	ort "github.com/yalue/onnxruntime_go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/facefleet/facefleet/models/internal/orttest"
 	"github.com/facefleet/facefleet/models/tflite"
-	"github.com/facefleet/facefleet/shared/toolcheck"
 )
 
 // Each converted operator runs in ONNX Runtime on inputs whose result is
 // worked out by hand from the TFLite (or MediaPipe custom-op) semantics.
-
-// ortLib is where .ci/install-ort.sh puts ONNX Runtime, relative to this
-// package; FACEFLEET_ORT_LIB overrides it.
-const ortLib = "../../.cache/ort/libonnxruntime.so.1"
-
-var ortInit = sync.OnceValue(func() error {
-	lib := os.Getenv("FACEFLEET_ORT_LIB")
-	if lib == "" {
-		lib = ortLib
-	}
-	if _, err := os.Stat(lib); err != nil {
-		return err
-	}
-	ort.SetSharedLibraryPath(lib)
-	return ort.InitializeEnvironment()
-})
 
 // graph builds a one-subgraph model: tensors by name with shapes (and
 // constant data), the graph inputs and outputs, and the operators.
@@ -86,12 +68,7 @@ func (g *graph) op(code int32, custom string, opts []byte, out string, shape []i
 // layout.
 func (g *graph) run(t *testing.T, output string, inputs ...[]float32) []float32 {
 	t.Helper()
-	if err := ortInit(); err != nil {
-		if os.IsNotExist(err) {
-			toolcheck.Missing(t, "ONNX Runtime library not installed (run make setup): %v", err)
-		}
-		require.NoError(t, err)
-	}
+	orttest.Require(t)
 	g.m.Outputs = []int32{g.index[output]}
 	om, err := tflite.ToONNX(&g.m, tflite.ConvertOptions{GraphName: "test"})
 	require.NoError(t, err)

@@ -52,41 +52,33 @@ func packedModel(t *testing.T, name string) []byte {
 	return b
 }
 
-// The committed FaceMesh ONNX is exactly what the converter makes from the
-// TFLite model inside MediaPipe's own Face Mesh JS solution: rerunning the
-// tool rewrites identical bytes.
-func TestFaceLandmarkModelIsDerivedFromMediaPipe(t *testing.T) {
-	src := packedModel(t, "face_landmark.tflite")
-	got, err := tflite.ConvertBytes(src)
-	require.NoError(t, err)
-	again, err := tflite.ConvertBytes(src)
-	require.NoError(t, err)
-	require.Equal(t, got, again, "conversion is not deterministic")
-	committed, err := os.ReadFile("../face_landmark.onnx")
-	require.NoError(t, err)
-	require.True(t, bytes.Equal(got, committed),
-		"models/face_landmark.onnx is not the conversion of @mediapipe/face_mesh's face_landmark.tflite: run make models")
-}
-
 // attentionOutputs are the outputs the pack keeps of FaceMesh with attention:
 // the mesh (the irises' z) and the irises; lips, eye contours and the face
 // flag are pruned (their branches cost about a quarter of the model).
 var attentionOutputs = []string{"output_mesh_identity", "output_left_iris", "output_right_iris"}
 
-// The committed FaceMesh-with-attention ONNX (MediaPipe's refineLandmarks
-// model, with its custom operators as ONNX subgraphs) is the conversion of
-// the same package's face_landmark_with_attention.tflite.
-func TestAttentionModelIsDerivedFromMediaPipe(t *testing.T) {
-	src := packedModel(t, "face_landmark_with_attention.tflite")
-	got, err := tflite.ConvertBytes(src, attentionOutputs...)
-	require.NoError(t, err)
-	again, err := tflite.ConvertBytes(src, attentionOutputs...)
-	require.NoError(t, err)
-	require.Equal(t, got, again, "conversion is not deterministic")
-	committed, err := os.ReadFile("../face_landmark_with_attention.onnx")
-	require.NoError(t, err)
-	require.True(t, bytes.Equal(got, committed),
-		"models/face_landmark_with_attention.onnx is not the conversion of @mediapipe/face_mesh's face_landmark_with_attention.tflite: run make models")
+// The committed FaceMesh ONNX and FaceMesh-with-attention ONNX (MediaPipe's
+// refineLandmarks model, its custom operators as ONNX subgraphs) are exactly
+// what the converter makes from the TFLite models inside MediaPipe's own
+// Face Mesh JS solution: rerunning the tool rewrites identical bytes.
+func TestFaceMeshModelsAreDerivedFromMediaPipe(t *testing.T) {
+	for name, outputs := range map[string][]string{
+		"face_landmark":                nil,
+		"face_landmark_with_attention": attentionOutputs,
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := packedModel(t, name+".tflite")
+			got, err := tflite.ConvertBytes(src, outputs...)
+			require.NoError(t, err)
+			again, err := tflite.ConvertBytes(src, outputs...)
+			require.NoError(t, err)
+			require.Equal(t, got, again, "conversion is not deterministic")
+			committed, err := os.ReadFile("../" + name + ".onnx")
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(got, committed),
+				"models/%s.onnx is not the conversion of @mediapipe/face_mesh's %s.tflite: run make models", name, name)
+		})
+	}
 }
 
 // Every weight of the ONNX graph is the TFLite weight (FP16-dequantized)
