@@ -95,8 +95,8 @@ func (f *frame) shadeRef(out *image.NRGBA, spans []span) (valid int, mirrored fl
 				x0, y0 = o.ax*fi+ox, o.ay*fi+oy
 				// The grid lies within the image (up to a cell), and
 				// sample clamps at its border.
-				if c := f.vis.cell(x0, y0); c != nil {
-					ownV = c.tri == tf.os.id || f.vis.front(c, o.az*fi+oz, &tf.os)
+				if k := f.vis.cell(x0, y0); k >= 0 {
+					ownV = f.vis.sees(k, o.az*fi+oz, &tf.os)
 				}
 				if ownV && w >= 1 {
 					f.sample(px, x0, y0)
@@ -115,8 +115,8 @@ func (f *frame) shadeRef(out *image.NRGBA, spans []span) (valid int, mirrored fl
 			}
 			x1, y1 := m.ax*fi+mx, m.ay*fi+my
 			mirV := false
-			if c := f.vis.cell(x1, y1); c != nil {
-				mirV = c.tri == tf.ms.id || f.vis.front(c, m.az*fi+mz, &tf.ms)
+			if k := f.vis.cell(x1, y1); k >= 0 {
+				mirV = f.vis.sees(k, m.az*fi+mz, &tf.ms)
 			}
 			switch {
 			case ownV && mirV:
@@ -204,11 +204,11 @@ func (f *frame) featherRef(out *image.NRGBA, spans []span) (mirrored float64) {
 				}
 				fi := float64(i)
 				x0, y0 := o.ax*fi+ox, o.ay*fi+oy
-				if c := f.vis.cell(x0, y0); c == nil || c.tri != tf.os.id && !f.vis.front(c, o.az*fi+oz, &tf.os) {
+				if !f.vis.visible(x0, y0, o.az*fi+oz, &tf.os) {
 					continue
 				}
 				x1, y1 := m.ax*fi+mx, m.ay*fi+my
-				if c := f.vis.cell(x1, y1); c == nil || c.tri != tf.ms.id && !f.vis.front(c, m.az*fi+mz, &tf.ms) {
+				if !f.vis.visible(x1, y1, m.az*fi+mz, &tf.ms) {
 					continue
 				}
 				wg := 1.0
