@@ -62,7 +62,7 @@ var optionBounds = map[string]OptionField{
 	"geometry":  {Help: "mesh (OBJ, glTF), pose, depth and normal maps"},
 	"head":      {Help: "fitted full head (glTF with 53 expressions, texture, OBJ); implies geometry"},
 	"uv_size":   {Min: intp(job.MinUVSize), Max: intp(job.MaxUVSize), Help: "side of the square UV texture, pixels"},
-	"uv_format": {Type: "enum", Choices: job.UVFormats(), Help: "UV texture file: png lossless; jpeg smallest (alpha in uv_alpha.png); webp lossy with alpha"},
+	"uv_format": {Type: "enum", Choices: job.UVFormats(), Help: "UV texture file: png lossless; jpeg ~7× smaller, fastest (alpha in uv_alpha.png); webp ~16× smaller, slowest"},
 	"detector":  {Type: "enum", Choices: []string{job.DetectorShort, job.DetectorFull}, Help: "short: faces within ~2 m; full: smaller, farther faces"},
 	"max_faces": {Min: intp(job.MinMaxFaces), Max: intp(job.MaxMaxFaces), Help: "faces processed per photo"},
 	"webhook": {Type: "webhook", Choices: job.WebhookEvents(), DefaultChoices: job.DefaultWebhookEvents(),

@@ -123,17 +123,18 @@ type gltfBuffer struct {
 const metresPerCM = 0.01
 
 // WriteGLB writes m as binary glTF 2.0 (one scene, node, mesh and material)
-// with texturePNG embedded as the material's base colour texture; a nil
-// texturePNG leaves the material untextured. Positions are converted from
+// with texture (a PNG, or a JPEG: glTF's core image formats, told apart by
+// their signature) embedded as the material's base colour texture; a nil
+// texture leaves the material untextured. Positions are converted from
 // centimetres to metres, glTF's unit; UVs are written as they are (glTF's
 // origin is the top left, like MediaPipe's).
-func WriteGLB(w io.Writer, m *Mesh, texturePNG []byte) error {
+func WriteGLB(w io.Writer, m *Mesh, texture []byte) error {
 	if err := checkMesh(m); err != nil {
 		return err
 	}
 	n := len(m.Positions)
 	var bin bytes.Buffer
-	bin.Grow(n*32 + len(m.Triangles)*6 + len(texturePNG) + 16)
+	bin.Grow(n*32 + len(m.Triangles)*6 + len(texture) + 16)
 	doc := gltfDoc{
 		Asset:   gltfAsset{Version: "2.0", Generator: "facefleet"},
 		Scenes:  []gltfScene{{Nodes: []int{0}}},
@@ -188,9 +189,13 @@ func WriteGLB(w io.Writer, m *Mesh, texturePNG []byte) error {
 	idxAcc := addAccessor(addView(idx, gltfElementBuf), gltfUnsignedSh, len(m.Triangles)*3, "SCALAR", []float64{ilo}, []float64{ihi})
 
 	mat := gltfMaterial{Name: MaterialName, PBR: gltfPBR{MetallicFactor: 0, RoughnessFactor: 1}}
-	if texturePNG != nil {
-		img := addView(texturePNG, 0)
-		doc.Images = []gltfImage{{BufferView: img, MimeType: "image/png"}}
+	if texture != nil {
+		img := addView(texture, 0)
+		mime := "image/png"
+		if bytes.HasPrefix(texture, []byte{0xff, 0xd8, 0xff}) { // JPEG's SOI and a marker
+			mime = "image/jpeg"
+		}
+		doc.Images = []gltfImage{{BufferView: img, MimeType: mime}}
 		doc.Samplers = []gltfSampler{{MagFilter: gltfLinear, MinFilter: gltfLinearMipLn, WrapS: gltfClampToEdge, WrapT: gltfClampToEdge}}
 		doc.Textures = []gltfTexture{{Sampler: 0, Source: 0}}
 		mat.PBR.BaseColorTexture = &gltfTextureRef{Index: 0}

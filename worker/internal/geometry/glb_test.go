@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"math"
 	"os"
@@ -29,6 +30,29 @@ func testPNG(t testing.TB, size int) []byte {
 	var buf bytes.Buffer
 	require.NoError(t, png.Encode(&buf, img))
 	return buf.Bytes()
+}
+
+// testJPEG is testPNG's picture as a JPEG (uv_format "jpeg" embeds one).
+func testJPEG(t testing.TB, size int) []byte {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(testPNG(t, size)))
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}))
+	return buf.Bytes()
+}
+
+// A JPEG texture is embedded as image/jpeg, byte for byte.
+func TestWriteGLBJPEGTexture(t *testing.T) {
+	t.Parallel()
+	tex := testJPEG(t, 64)
+	var buf bytes.Buffer
+	require.NoError(t, WriteGLB(&buf, testMesh(t), tex))
+	doc, bin := glbParts(t, buf.Bytes())
+	require.Len(t, doc.Images, 1)
+	require.Equal(t, "image/jpeg", doc.Images[0].MimeType)
+	v := doc.BufferViews[doc.Images[0].BufferView]
+	require.Equal(t, tex, bin[v.ByteOffset:v.ByteOffset+v.ByteLength])
 }
 
 // glbParts splits a GLB into its JSON document and BIN chunk, checking the
@@ -147,6 +171,7 @@ func TestWriteGLBKhronosValidator(t *testing.T) {
 		tex  []byte
 	}{
 		"textured":       {testMesh(t), testPNG(t, 256)},
+		"jpeg texture":   {testMesh(t), testJPEG(t, 256)},
 		"untextured":     {testMesh(t), nil},
 		"real landmarks": {realMesh, testPNG(t, 512)},
 	} {

@@ -15,9 +15,10 @@ const FileUVAlpha = "uv_alpha"
 
 // encodeUV writes face ff's UV texture in format (Options.UVFormat; the file
 // name and content type are imageenc's), plus its alpha file when the format
-// has none, into ff under dir. It returns the texture as a PNG when glb is
-// set, for mesh.glb (glTF's core formats are PNG and JPEG, and the GLB keeps
-// the alpha): the texture file itself for "png", an extra encode otherwise.
+// has none, into ff under dir. When glb is set it returns the texture for
+// mesh.glb, whose material is opaque (alpha unused): the texture file itself
+// for PNG and JPEG, glTF's core image formats, and a PNG encoded for it
+// otherwise (WebP would need the EXT_texture_webp extension).
 func (p *Pipeline) encodeUV(ff *faceFiles, dir, format string, tex *image.NRGBA, glb bool) ([]byte, error) {
 	file, ok := imageenc.FileOf(format)
 	if !ok {
@@ -49,7 +50,7 @@ func (p *Pipeline) encodeUV(ff *faceFiles, dir, format string, tex *image.NRGBA,
 	switch {
 	case !glb:
 		return nil, nil
-	case file.ContentType == "image/png":
+	case file.ContentType == "image/png" || file.ContentType == "image/jpeg":
 		return texBuf.Bytes(), nil
 	}
 	b := buf()

@@ -6,6 +6,8 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,7 +47,7 @@ func decodeUV(t testing.TB, format string, f File) stdimage.Image {
 // the format's name and content type and decodes to the PNG run's texture
 // (exactly, or within the lossy floor: 38 dB), JPEG's
 // alpha file is the PNG's alpha, mesh.mtl names the texture file, and
-// mesh.glb embeds the PNG texture whatever the format.
+// mesh.glb embeds the texture file for PNG and JPEG, the PNG for WebP.
 func TestRunUVFormats(t *testing.T) {
 	t.Parallel()
 	p := New(realEngine(t), imagedecode.DefaultLimits(), testkit.Logger(t))
@@ -73,7 +75,17 @@ func TestRunUVFormats(t *testing.T) {
 			continue
 		}
 		require.NotNil(t, ref)
-		require.True(t, bytes.Contains(glb, refPNG), "%s: mesh.glb embeds the PNG texture", format)
+		if format == job.UVFormatJPEG {
+			require.True(t, bytes.Contains(glb, texFile.Data), "mesh.glb embeds uv_texture.jpg")
+			require.False(t, bytes.Contains(glb, refPNG))
+			require.Contains(t, string(glb), `"mimeType":"image/jpeg"`)
+			file := filepath.Join(t.TempDir(), "mesh.glb")
+			require.NoError(t, os.WriteFile(file, glb, 0o600))
+			rep, report := testkit.ValidateGLTF(t, t.Context(), file)
+			require.Zero(t, rep.Issues.NumErrors, "glTF validator: %s", report)
+		} else {
+			require.True(t, bytes.Contains(glb, refPNG), "%s: mesh.glb embeds the PNG texture", format)
+		}
 		db := psnrOver(ref, tex)
 		t.Logf("%s: %d bytes (png %d), %.1f dB", format, len(texFile.Data), len(refPNG), db)
 		require.Greater(t, db, 38.0, format)
