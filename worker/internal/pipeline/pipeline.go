@@ -362,7 +362,7 @@ func (p *Pipeline) encodeFace(i int, w *faceWork, uvFormat string) (faceFiles, e
 		ff.result.Files[kind] = rel
 		return b.Bytes(), nil
 	}
-	texPNG, err := p.encodeUV(&ff, dir, uvFormat, w.tex, w.mesh != nil) // uvtexture.go
+	glbTex, err := p.encodeUV(&ff, dir, uvFormat, w.tex, w.mesh != nil) // uvtexture.go
 	if err != nil {
 		return ff, fmt.Errorf("face %d: %w", i, err)
 	}
@@ -375,7 +375,7 @@ func (p *Pipeline) encodeFace(i int, w *faceWork, uvFormat string) (faceFiles, e
 	}{
 		{FileMeshOBJ, func(b *bytes.Buffer) error { return geometry.WriteOBJ(b, w.mesh, fileNames[FileMeshMTL]) }},
 		{FileMeshMTL, func(b *bytes.Buffer) error { return geometry.WriteMTL(b, path.Base(ff.result.Files[FileUVTexture])) }},
-		{FileMeshGLB, func(b *bytes.Buffer) error { return geometry.WriteGLB(b, w.mesh, texPNG) }},
+		{FileMeshGLB, func(b *bytes.Buffer) error { return geometry.WriteGLB(b, w.mesh, glbTex) }},
 		{FileDepth, func(b *bytes.Buffer) error { return p.png.Encode(b, w.depth) }},
 		{FileNormals, func(b *bytes.Buffer) error { return p.png.Encode(b, w.normals) }},
 	}
