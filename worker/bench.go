@@ -105,11 +105,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		writeMix  string
 		slots     int
 		peerDir   string
+		noBare    bool
 	)
 	ef.register(fs)
 	fs.StringVar(&dir, "images", "mix", "directory of JPEG/PNG/WebP images to run, or \"mix\": the 20-photo mix built from the repository's test photos (package benchmix)")
 	fs.StringVar(&writeMix, "write-mix", "", "write the 20-photo mix into this directory and exit (for the MediaPipe peer run)")
 	fs.IntVar(&slots, "slots", defaultSlots(), "streams of the concurrent pass (a worker's FACEFLEET_SLOTS_PER_DEVICE; 0 skips it)")
+	fs.BoolVar(&noBare, "no-bare", false, "skip the bare sessions (they are a second copy of every network: without them the peak RSS is a worker's)")
 	fs.StringVar(&peerDir, "peer", "", "output directory of the MediaPipe oracle (tools: ../shared/tools/mediapipe-oracle) run on the same images (-write-mix): compare its \"ms\" per image with ours")
 	fs.IntVar(&n, "n", 5, "interleaved passes over the images per precision (after one warm-up pass)")
 	fs.BoolVar(&o.Geometry, "geometry", false, "include the geometry stage")
@@ -148,6 +150,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if err != nil {
 		return err
 	}
+	var peer *peerTimes
+	if peerDir != "" { // before the passes: a missing file fails at once
+		if peer, err = readPeer(peerDir, names); err != nil {
+			return err
+		}
+	}
 	header := stdout
 	if asJSON {
 		header = stderr
@@ -162,7 +170,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		}
 	}()
 	for _, p := range strings.Split(precision, ",") {
-		s, err := newBenchSubject(ctx, &ef, strings.TrimSpace(p), images, o, log)
+		s, err := newBenchSubject(ctx, &ef, strings.TrimSpace(p), images, o, !noBare, log)
 		if s != nil {
 			subjects = append(subjects, s)
 		}
@@ -190,12 +198,6 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	reports := make([]benchReport, len(subjects))
 	for i, s := range subjects {
 		reports[i] = s.r
-	}
-	var peer *peerTimes
-	if peerDir != "" {
-		if peer, err = readPeer(peerDir, names); err != nil {
-			return err
-		}
 	}
 	if asJSON {
 		return writeBenchJSON(stdout, reports, len(images), n, ef.device, o.WithDefaults(), peer)
@@ -377,7 +379,7 @@ func loadImages(dir string) ([][]byte, []string, error) {
 
 // newBenchSubject opens the engine and bare sessions of one precision and
 // runs a warm-up pass, which also counts the faces per image.
-func newBenchSubject(ctx context.Context, ef *engineFlags, precision string, images [][]byte, o pipeline.Options, log *slog.Logger) (*benchSubject, error) {
+func newBenchSubject(ctx context.Context, ef *engineFlags, precision string, images [][]byte, o pipeline.Options, withBare bool, log *slog.Logger) (*benchSubject, error) {
 	eng, err := ef.open(log, precision)
 	if err != nil {
 		return nil, err
@@ -393,6 +395,9 @@ func newBenchSubject(ctx context.Context, ef *engineFlags, precision string, ima
 		s.facesPer[i] = len(out.Result.Faces)
 		s.r.faces += s.facesPer[i]
 		out.Release()
+	}
+	if !withBare {
+		return s, nil
 	}
 	err = s.openBare(eng, o)
 	if err != nil && eng.Device().Kind != engine.KindCPU {
@@ -652,7 +657,7 @@ func printBench(w io.Writer, reports []benchReport) {
 			fmt.Fprintf(w, "  %s per face: landmarks %.1f ms, head %.1f ms\n", r.precision, r.stageMS[pipeline.StageLandmarks]/perFace, h/perFace)
 		}
 	}
-	fmt.Fprintf(w, "peak RSS: %.1f MiB (the whole process: every precision's engine)\n", peakRSSMiB())
+	fmt.Fprintf(w, "peak RSS: %.1f MiB (the whole process: every precision's engine and, unless -no-bare, the bare sessions)\n", peakRSSMiB())
 	if len(reports) >= 2 {
 		best := reports[0]
 		for _, r := range reports[1:] {

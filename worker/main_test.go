@@ -271,6 +271,10 @@ func TestBench(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(peer, "a.json"), []byte(`{"image":"a.jpg","faces":[],"ms":100}`), 0o644))
 	_, _, err = runCmd(t, "bench", "--ort-lib", lib, "--images", dir, "--n", "1", "--precisions", "fp32", "--slots", "0", "--peer", peer)
 	require.ErrorContains(t, err, "a.refine.json", "every image needs both oracle files")
+	// -no-bare: the pipeline alone (a worker's memory), no bare figures.
+	stdout, _, err = runCmd(t, "bench", "--ort-lib", lib, "--images", dir, "--n", "1", "--uv-size", "256", "--precisions", "fp32", "--slots", "0", "--no-bare")
+	require.NoError(t, err)
+	require.Regexp(t, `fp32\s+1\s+0\.0\s+0\.00\s+0\.00\s+[0-9.]+\s+n/a`, stdout)
 	require.NoError(t, os.WriteFile(filepath.Join(peer, "a.refine.json"), []byte(`{"image":"a.jpg","faces":[],"ms":300}`), 0o644))
 	stdout, _, err = runCmd(t, "bench", "--ort-lib", lib, "--images", dir, "--n", "1", "--uv-size", "256", "--precisions", "fp32", "--slots", "2", "--json", "--peer", peer)
 	require.NoError(t, err)
