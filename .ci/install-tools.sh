@@ -36,15 +36,16 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   (cd "$console" && npm ci --silent --no-audit --no-fund >/dev/null)
   echo "$want" > "$stamp"
 fi
-# libjpeg-turbo: the worker's JPEG decoder (cgo, turbojpeg.h) and djpeg, the
-# reference its tests compare against.
-if [[ ! -f /usr/include/turbojpeg.h ]] || ! command -v djpeg >/dev/null; then
+# libjpeg-turbo: the worker's JPEG decoder (cgo: turbojpeg.h, and jpeglib.h with
+# the static libjpeg.a for region decodes) and djpeg, the reference its tests
+# compare against.
+if [[ ! -f /usr/include/turbojpeg.h ]] || [[ ! -f /usr/include/jpeglib.h ]] || ! command -v djpeg >/dev/null; then
   if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends libturbojpeg0-dev libjpeg-turbo-progs >/dev/null \
-      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libturbojpeg0-dev libjpeg-turbo-progs >/dev/null; }
+    apt-get install -y -qq --no-install-recommends libturbojpeg0-dev libjpeg62-turbo-dev libjpeg-turbo-progs >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libturbojpeg0-dev libjpeg62-turbo-dev libjpeg-turbo-progs >/dev/null; }
   else
-    echo "libjpeg-turbo is missing: install it (Debian: sudo apt-get install libturbojpeg0-dev libjpeg-turbo-progs)" >&2
+    echo "libjpeg-turbo is missing: install it (Debian: sudo apt-get install libturbojpeg0-dev libjpeg62-turbo-dev libjpeg-turbo-progs)" >&2
     exit 1
   fi
 fi

@@ -186,12 +186,10 @@ func DecodeRequest(data []byte, lim Limits, r Request) (*Image, error) {
 		full = image.Pt(sh, sw)
 	}
 	var (
-		src   image.Image
-		sc    = Scale{1, 1}
-		got   = image.Rect(0, 0, sw, sh) // stored pixels decoded
-		dx    = sw                       // pixels expected
-		dy    = sh
-		scale = r.Scale
+		src     image.Image
+		sc      = Scale{1, 1}
+		origin  [2]float64 // of the decoded part, stored full-size pixels
+		cropped bool
 	)
 	switch d.format {
 	case FormatJPEG:
@@ -200,11 +198,8 @@ func DecodeRequest(data []byte, lim Limits, r Request) (*Image, error) {
 			crop = toStored(r.Region, d.orientation, full.X, full.Y)
 		}
 		var n *image.NRGBA
-		n, sc, got, err = decodeJPEG(data, sw, sh, scale, crop)
-		src = n
-		if err == nil {
-			dx, dy = sc.of(got.Dx()), sc.of(got.Dy())
-		}
+		n, sc, origin, err = decodeJPEG(data, sw, sh, r.Scale, crop)
+		src, cropped = n, err == nil && (n.Rect.Dx() != sc.of(sw) || n.Rect.Dy() != sc.of(sh))
 	case FormatPNG:
 		src, err = png.Decode(bytes.NewReader(data))
 	case FormatWebP:
@@ -214,7 +209,7 @@ func DecodeRequest(data []byte, lim Limits, r Request) (*Image, error) {
 		return nil, newError(CodeUndecodable, err, "decoding %s", d.format)
 	}
 	b := src.Bounds()
-	if b.Dx() != dx || b.Dy() != dy { // header and body must agree
+	if dx, dy := sc.of(sw), sc.of(sh); !cropped && (b.Dx() != dx || b.Dy() != dy) { // header and body must agree
 		return nil, newError(CodeUndecodable, nil, "%s header says %dx%d, pixels are %dx%d", d.format, dx, dy, b.Dx(), b.Dy())
 	}
 	upright := toNRGBA(src)
@@ -223,8 +218,8 @@ func DecodeRequest(data []byte, lim Limits, r Request) (*Image, error) {
 		upright = o
 	}
 	k := 1 / sc.Factor()
-	origin := uprightOrigin(float64(got.Min.X), float64(got.Min.Y), float64(dx)*k, float64(dy)*k, d.orientation, sw, sh)
-	return &Image{NRGBA: upright, Format: d.format, Orientation: d.orientation, Full: full, Scale: sc, Origin: origin}, nil
+	at := uprightOrigin(origin[0], origin[1], float64(b.Dx())*k, float64(b.Dy())*k, d.orientation, sw, sh)
+	return &Image{NRGBA: upright, Format: d.format, Orientation: d.orientation, Full: full, Scale: sc, Origin: at}, nil
 }
 
 func checkSize(w, h int, lim Limits) error {

@@ -14,7 +14,7 @@ func jpegScales() []Scale { return []Scale{{1, 1}} }
 // Go's image/jpeg, whose chroma upsampling differs from libjpeg-turbo's (see
 // jpeg_turbo.go), so landmarks differ slightly from MediaPipe's. It has no
 // DCT scaling or lossless crop: the whole picture comes back at scale 1.
-func decodeJPEG(data []byte, w, h int, _ Scale, _ image.Rectangle) (*image.NRGBA, Scale, image.Rectangle, error) {
+func decodeJPEG(data []byte, _, _ int, _ Scale, _ image.Rectangle) (*image.NRGBA, Scale, [2]float64, error) {
 	img, err := decodeJPEGStd(data)
-	return img, Scale{1, 1}, image.Rect(0, 0, w, h), err
+	return img, Scale{1, 1}, [2]float64{}, err
 }

@@ -3,25 +3,104 @@
 package imagedecode
 
 /*
-#cgo LDFLAGS: -lturbojpeg
+// libturbojpeg exports only the tj* API; the region decode needs libjpeg's
+// (jpeg_crop_scanline, jpeg_skip_scanlines), linked in statically from
+// libjpeg62-turbo-dev's libjpeg.a so the binary needs no libjpeg.so.62.
+#cgo LDFLAGS: -lturbojpeg -l:libjpeg.a
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
 #include <turbojpeg.h>
+#include <jpeglib.h>
 
-// The MCU tables are static arrays in turbojpeg.h, out of cgo's reach.
-static int mcuWidth(int subsamp) { return subsamp >= 0 && subsamp < TJ_NUMSAMP ? tjMCUWidth[subsamp] : 0; }
-static int mcuHeight(int subsamp) { return subsamp >= 0 && subsamp < TJ_NUMSAMP ? tjMCUHeight[subsamp] : 0; }
+// ffErr is libjpeg's error manager made to return instead of exit: errors
+// longjmp back, warnings (corrupt data that libjpeg would paper over) are
+// counted, their first message kept.
+struct ffErr {
+	struct jpeg_error_mgr pub;
+	jmp_buf jb;
+	char msg[JMSG_LENGTH_MAX];
+};
 
-// cropJPEG losslessly crops src to the MCU-aligned rectangle (x, y, w, h)
-// with TJXOPT_CROP (no markers copied); *dst is tjAlloc'd, free it with tjFree.
-static int cropJPEG(tjhandle h, const unsigned char *src, unsigned long n, int x, int y, int w, int hh,
-		unsigned char **dst, unsigned long *dstSize) {
-	tjtransform t = {0};
-	t.r.x = x; t.r.y = y; t.r.w = w; t.r.h = hh;
-	t.op = TJXOP_NONE;
-	t.options = TJXOPT_CROP | TJXOPT_COPYNONE;
-	*dst = NULL;
-	*dstSize = 0;
-	return tjTransform(h, src, n, 1, dst, dstSize, &t, 0);
+static void ffErrorExit(j_common_ptr c) {
+	struct ffErr *e = (struct ffErr *)c->err;
+	(*c->err->format_message)(c, e->msg);
+	longjmp(e->jb, 1);
+}
+
+static void ffEmit(j_common_ptr c, int level) {
+	struct ffErr *e = (struct ffErr *)c->err;
+	if (level < 0) {
+		if (e->pub.num_warnings == 0) (*c->err->format_message)(c, e->msg);
+		e->pub.num_warnings++;
+	}
+}
+
+// ffDecodeRegion decodes rows [y0, y1) and columns [*x0, x1) of src scaled
+// by num/denom (output pixels) as RGBA into dst, rows packed at 4·width
+// bytes, with TurboJPEG's settings (accurate IDCT, fancy upsampling):
+// jpeg_crop_scanline moves *x0 down to an iMCU boundary (dst must have room
+// for that), jpeg_skip_scanlines passes over the rows above without IDCT,
+// and decoding stops after y1 (the rows below are not read). It returns 0,
+// or -1 with msg set.
+static int ffDecodeRegion(const unsigned char *src, unsigned long n, int num, int denom,
+		int *x0, int x1, int y0, int y1, unsigned char *dst, size_t cap, char *msg) {
+	struct jpeg_decompress_struct d;
+	struct ffErr e;
+	memset(&d, 0, sizeof d);
+	d.err = jpeg_std_error(&e.pub);
+	e.pub.error_exit = ffErrorExit;
+	e.pub.emit_message = ffEmit;
+	e.msg[0] = 0;
+	if (setjmp(e.jb)) {
+		jpeg_destroy_decompress(&d);
+		strncpy(msg, e.msg, JMSG_LENGTH_MAX - 1);
+		return -1;
+	}
+	jpeg_create_decompress(&d);
+	jpeg_mem_src(&d, src, n);
+	jpeg_read_header(&d, TRUE);
+	d.scale_num = num;
+	d.scale_denom = denom;
+	d.out_color_space = JCS_EXT_RGBA;
+	d.dct_method = JDCT_ISLOW;
+	d.do_fancy_upsampling = TRUE;
+	jpeg_start_decompress(&d);
+	if (x1 > (int)d.output_width) x1 = d.output_width;
+	if (y1 > (int)d.output_height) y1 = d.output_height;
+	if (*x0 < 0 || y0 < 0 || *x0 >= x1 || y0 >= y1) {
+		jpeg_destroy_decompress(&d);
+		snprintf(msg, JMSG_LENGTH_MAX, "empty region");
+		return -1;
+	}
+	JDIMENSION xoff = *x0, width = x1 - *x0;
+	jpeg_crop_scanline(&d, &xoff, &width);
+	size_t pitch = (size_t)width * 4;
+	if (pitch * (size_t)(y1 - y0) > cap) {
+		jpeg_destroy_decompress(&d);
+		snprintf(msg, JMSG_LENGTH_MAX, "region %ux%d does not fit", width, y1 - y0);
+		return -1;
+	}
+	if (y0 > 0 && jpeg_skip_scanlines(&d, y0) != (JDIMENSION)y0) {
+		jpeg_destroy_decompress(&d);
+		snprintf(msg, JMSG_LENGTH_MAX, "could not skip to row %d", y0);
+		return -1;
+	}
+	while ((int)d.output_scanline < y1) {
+		JSAMPROW row = dst + pitch * (d.output_scanline - y0);
+		if (jpeg_read_scanlines(&d, &row, 1) != 1) {
+			e.pub.num_warnings++;
+			snprintf(e.msg, JMSG_LENGTH_MAX, "no data at row %u", d.output_scanline);
+			break;
+		}
+	}
+	int warned = e.pub.num_warnings > 0;
+	if (warned) strncpy(msg, e.msg, JMSG_LENGTH_MAX - 1);
+	jpeg_abort_decompress(&d);
+	jpeg_destroy_decompress(&d);
+	*x0 = xoff;
+	return warned ? -1 : (int)width;
 }
 */
 import "C"
@@ -29,6 +108,7 @@ import "C"
 import (
 	"fmt"
 	"image"
+	"math"
 	"sync"
 	"unsafe"
 )
@@ -59,22 +139,18 @@ var jpegScales = sync.OnceValue(func() []Scale {
 // Greyscale and CMYK JPEGs come out as RGB too.
 //
 // sc (one of JPEGScales; zero = 1) scales in the DCT domain, as
-// djpeg -scale does. A non-empty crop (stored pixels, inside w×h) is first
-// cut out losslessly with tjTransform (TJXOPT_CROP), its origin moved down
-// to an MCU boundary; the rectangle actually decoded is returned. CMYK/YCCK
-// files go through image/jpeg, whole and at full size.
-func decodeJPEG(data []byte, w, h int, sc Scale, crop image.Rectangle) (*image.NRGBA, Scale, image.Rectangle, error) {
+// djpeg -scale does. A non-empty crop (stored pixels, inside w×h) decodes
+// only that part, as djpeg -crop does (libjpeg's jpeg_crop_scanline and
+// jpeg_skip_scanlines: the rows above are entropy-decoded only, the rows
+// below not read, the columns outside neither transformed nor upsampled);
+// its left edge moves down to an iMCU boundary. The returned origin is the
+// decoded part's top-left corner in stored full-size continuous pixels.
+// CMYK/YCCK files go through image/jpeg, whole and at full size.
+func decodeJPEG(data []byte, w, h int, sc Scale, crop image.Rectangle) (*image.NRGBA, Scale, [2]float64, error) {
 	full := image.Rect(0, 0, w, h)
-	crop = crop.Intersect(full)
-	cropping := !crop.Empty() && crop != full
-	var handle C.tjhandle
-	if cropping {
-		handle = C.tjInitTransform() // decompresses too
-	} else {
-		handle = C.tjInitDecompress()
-	}
+	handle := C.tjInitDecompress()
 	if handle == nil {
-		return nil, Scale{}, image.Rectangle{}, fmt.Errorf("libjpeg-turbo: %s", C.GoString(C.tjGetErrorStr()))
+		return nil, Scale{}, [2]float64{}, fmt.Errorf("libjpeg-turbo: %s", C.GoString(C.tjGetErrorStr()))
 	}
 	defer C.tjDestroy(handle)
 	src := (*C.uchar)(C.CBytes(data))
@@ -82,36 +158,23 @@ func decodeJPEG(data []byte, w, h int, sc Scale, crop image.Rectangle) (*image.N
 	srcLen := C.ulong(len(data))
 	var cw, ch, sub, cs C.int
 	if C.tjDecompressHeader3(handle, src, srcLen, &cw, &ch, &sub, &cs) != 0 {
-		return nil, Scale{}, image.Rectangle{}, fmt.Errorf("libjpeg-turbo: %s", C.GoString(C.tjGetErrorStr2(handle)))
+		return nil, Scale{}, [2]float64{}, fmt.Errorf("libjpeg-turbo: %s", C.GoString(C.tjGetErrorStr2(handle)))
 	}
 	if cs == C.TJCS_CMYK || cs == C.TJCS_YCCK {
 		// TurboJPEG has no CMYK → RGB conversion; image/jpeg has.
 		img, err := decodeJPEGStd(data)
-		return img, Scale{1, 1}, full, err
+		return img, Scale{1, 1}, [2]float64{}, err
 	}
 	if int(cw) != w || int(ch) != h {
-		return nil, Scale{}, image.Rectangle{}, fmt.Errorf("libjpeg-turbo header says %dx%d, image/jpeg %dx%d", cw, ch, w, h)
+		return nil, Scale{}, [2]float64{}, fmt.Errorf("libjpeg-turbo header says %dx%d, image/jpeg %dx%d", cw, ch, w, h)
 	}
 	if !sc.supported() {
 		sc = Scale{1, 1}
 	}
-	got := full
-	if cropping {
-		if mw, mh := int(C.mcuWidth(sub)), int(C.mcuHeight(sub)); mw > 0 && mh > 0 {
-			got = image.Rect(crop.Min.X/mw*mw, crop.Min.Y/mh*mh, crop.Max.X, crop.Max.Y)
-			var cropped *C.uchar
-			var n C.ulong
-			if C.cropJPEG(handle, src, srcLen, C.int(got.Min.X), C.int(got.Min.Y), C.int(got.Dx()), C.int(got.Dy()), &cropped, &n) != 0 {
-				if cropped != nil {
-					C.tjFree(cropped)
-				}
-				return nil, Scale{}, image.Rectangle{}, fmt.Errorf("libjpeg-turbo crop: %s", C.GoString(C.tjGetErrorStr2(handle)))
-			}
-			defer C.tjFree(cropped)
-			src, srcLen = cropped, n
-		}
+	if crop = crop.Intersect(full); !crop.Empty() && crop != full {
+		return decodeJPEGRegion(src, srcLen, w, h, sc, crop)
 	}
-	dw, dh := sc.of(got.Dx()), sc.of(got.Dy())
+	dw, dh := sc.of(w), sc.of(h)
 	dst := newNRGBA(dw, dh)
 	// tjDecompress2 picks the largest scaling factor whose output fits
 	// dw×dh, which is sc itself. The destination is Go memory written only
@@ -123,7 +186,32 @@ func decodeJPEG(data []byte, w, h int, sc Scale, crop image.Rectangle) (*image.N
 		// partly grey picture and wrong faces, so it is refused (as
 		// image/jpeg refuses it).
 		releasePix(dst)
-		return nil, Scale{}, image.Rectangle{}, fmt.Errorf("libjpeg-turbo: %s", C.GoString(C.tjGetErrorStr2(handle)))
+		return nil, Scale{}, [2]float64{}, fmt.Errorf("libjpeg-turbo: %s", C.GoString(C.tjGetErrorStr2(handle)))
 	}
-	return dst, sc, got, nil
+	return dst, sc, [2]float64{}, nil
+}
+
+// maxCropAlign bounds how far jpeg_crop_scanline moves the left edge: one
+// iMCU, at most 8 DCT samples × 2 (h2 subsampling) × the largest scale (2).
+const maxCropAlign = 32
+
+// decodeJPEGRegion is decodeJPEG's crop (stored full-size pixels) at sc.
+func decodeJPEGRegion(src *C.uchar, n C.ulong, w, h int, sc Scale, crop image.Rectangle) (*image.NRGBA, Scale, [2]float64, error) {
+	f := sc.Factor()
+	// The region in scaled output pixels, outward.
+	x0, y0 := int(float64(crop.Min.X)*f), int(float64(crop.Min.Y)*f)
+	x1, y1 := min(int(math.Ceil(float64(crop.Max.X)*f)), sc.of(w)), min(int(math.Ceil(float64(crop.Max.Y)*f)), sc.of(h))
+	rows := y1 - y0
+	dst := newNRGBA(min(x1-x0+maxCropAlign, sc.of(w)), rows)
+	var msg [C.JMSG_LENGTH_MAX]C.char
+	cx0 := C.int(x0)
+	got := C.ffDecodeRegion(src, n, C.int(sc.Num), C.int(sc.Denom), &cx0, C.int(x1), C.int(y0), C.int(y1),
+		(*C.uchar)(unsafe.Pointer(&dst.Pix[0])), C.size_t(len(dst.Pix)), &msg[0])
+	if got < 0 {
+		releasePix(dst)
+		return nil, Scale{}, [2]float64{}, fmt.Errorf("libjpeg-turbo: %s", C.GoString(&msg[0]))
+	}
+	dw := int(got)
+	dst.Pix, dst.Stride, dst.Rect = dst.Pix[:4*dw*rows], 4*dw, image.Rect(0, 0, dw, rows)
+	return dst, sc, [2]float64{float64(cx0) / f, float64(y0) / f}, nil
 }

@@ -45,12 +45,14 @@ type Request struct {
 	// or a format without DCT scaling) decodes at 1.
 	Scale Scale
 	// Region is the part wanted, in pixels of the whole upright picture;
-	// empty means all of it. JPEG only (others decode whole): the region is
-	// cut losslessly from the file, its corner on the file's top-left side
-	// moved out to an MCU boundary (8 or 16 pixels), so the result covers
-	// at least Region. The pixels near a cut edge other than the picture's
-	// own edge differ from a whole decode's by chroma upsampling (it sees no
-	// neighbour across the cut); one MCU in they are identical.
+	// empty means all of it. JPEG only (others decode whole): only that
+	// part is transformed and upsampled (the rows above it are entropy-decoded
+	// only, the rows below not read at all, so a region costs a fraction of
+	// a whole decode), rounded outward to whole scaled pixels and, on the
+	// file's left side, to an iMCU boundary (8 or 16 pixels at scale 1), so
+	// the result covers at least Region. Within a few pixels of a cut (not
+	// the picture's own edge) chroma upsampling may differ from a whole
+	// decode's by a few levels; one MCU in the pixels are identical.
 	Region image.Rectangle
 }
 
