@@ -131,3 +131,48 @@ func psnrOver(want *stdimage.NRGBA, got stdimage.Image) float64 {
 	}
 	return 10 * math.Log10(255*255*float64(n)/se)
 }
+
+// BenchmarkRunUVFormats runs the real pipeline on one photo in every UV
+// format this build writes, back to back in each iteration (so the formats
+// compare under the same load), texture only and with geometry, at 1024²:
+// <format>-encode-ms and <format>-total-ms (result.json's timings, means),
+// <format>-encode-share (encode / total) and <format>-bytes (every output
+// file but result.json).
+func BenchmarkRunUVFormats(b *testing.B) {
+	p := New(realEngine(b), imagedecode.DefaultLimits(), nil)
+	data := photo(b, "kj_test1.jpg")
+	for _, geometry := range []bool{false, true} {
+		name := "texture"
+		if geometry {
+			name = "geometry"
+		}
+		b.Run(name, func(b *testing.B) {
+			formats := imageenc.SupportedFormats()
+			enc := make([]float64, len(formats))
+			total := make([]float64, len(formats))
+			size := make([]int, len(formats))
+			for b.Loop() {
+				for i, f := range formats {
+					out, err := p.Run(b.Context(), data, Options{Geometry: geometry, UVFormat: f}, nil)
+					require.NoError(b, err)
+					enc[i] += out.Result.TimingsMS.Encode
+					total[i] += out.Result.TimingsMS.Total
+					size[i] = 0
+					for _, file := range out.Files {
+						if file.Path != ResultFile {
+							size[i] += len(file.Data)
+						}
+					}
+					out.Release()
+				}
+			}
+			n := float64(b.N)
+			for i, f := range formats {
+				b.ReportMetric(enc[i]/n, f+"-encode-ms")
+				b.ReportMetric(total[i]/n, f+"-total-ms")
+				b.ReportMetric(enc[i]/total[i], f+"-encode-share")
+				b.ReportMetric(float64(size[i]), f+"-bytes")
+			}
+		})
+	}
+}
