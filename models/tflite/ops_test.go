@@ -342,3 +342,29 @@ func TestBuiltinReshapeMulSliceOps(t *testing.T) {
 	g.op(tflite.OpStridedSlice, "", nil, "s", []int32{1, 2, 2, 3}, x, begin, end, strides)
 	requireClose(t, in, g.run(t, "s", in), 0)
 }
+
+// A custom operator the converter does not know, another version, or one
+// whose options lack a field is a typed ErrUnsupported.
+func TestCustomOpErrors(t *testing.T) {
+	build := func(custom string, version int32, opts []byte) error {
+		g := newGraph()
+		in := g.input("pts", 1, 1, 1, 12)
+		l := g.op(tflite.OpReshape, "", nil, "l", []int32{1, 4, 3}, in)
+		o := g.op(tflite.OpCustom, custom, opts, "t", []int32{1, 4, 4}, l)
+		g.m.Operators[len(g.m.Operators)-1].Version = version
+		g.m.Outputs = []int32{o}
+		_, err := tflite.ToONNX(&g.m, tflite.ConvertOptions{})
+		return err
+	}
+	full := map[string]any{
+		"left_rotation_idx": 0, "right_rotation_idx": 1, "output_width": 8, "output_height": 8,
+		"scale_x": 1.5, "scale_y": 1.5, "target_rotation_radians": 0.0, "subset_idxs": []int32{0, 1, 2, 3},
+	}
+	require.NoError(t, build("Landmarks2TransformMatrix", 2, flexMap(full)))
+	require.ErrorIs(t, build("MaxPoolingWithArgmax2D", 2, nil), tflite.ErrUnsupported)
+	require.ErrorIs(t, build("Landmarks2TransformMatrix", 1, flexMap(full)), tflite.ErrUnsupported)
+	delete(full, "scale_y")
+	require.ErrorIs(t, build("Landmarks2TransformMatrix", 2, flexMap(full)), tflite.ErrUnsupported)
+	full["scale_y"], full["left_rotation_idx"] = 1.5, 9 // beyond the 4 landmarks
+	require.ErrorIs(t, build("Landmarks2TransformMatrix", 2, flexMap(full)), tflite.ErrFormat)
+}
