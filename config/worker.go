@@ -41,6 +41,14 @@ type Worker struct {
 	// 0 = engine.DefaultIntraOpThreads (1: scale with slots, not threads).
 	// Env FACEFLEET_INTRA_OP_THREADS, default 0.
 	IntraOpThreads int `env:"INTRA_OP_THREADS" default:"0" usage:"ORT intra-op threads per session (0 = the engine's default, 1)"`
+	// GCPercent is the Go garbage collector's target (what GOGC sets): the
+	// heap may grow to (1 + GCPercent/100) × the live heap before the next
+	// collection. The pipeline's big buffers (images, textures, encoded
+	// files) hold no pointers, so collecting more often costs little CPU and
+	// keeps two slots' peak memory down (docs/PERFORMANCE.md has the
+	// figures). A GOGC environment variable, when set, wins.
+	// Env FACEFLEET_GC_PERCENT, default 50.
+	GCPercent int `env:"GC_PERCENT" default:"50" usage:"Go GC target percent, as GOGC (a GOGC variable wins)"`
 	// JobTimeout bounds one job's processing.
 	// Env FACEFLEET_JOB_TIMEOUT, default 5m.
 	JobTimeout time.Duration `env:"JOB_TIMEOUT" default:"5m" usage:"per-job timeout"`
@@ -200,6 +208,9 @@ func (w Worker) Validate() error {
 	}
 	if w.IntraOpThreads < 0 {
 		errs = append(errs, fieldErr("intra_op_threads", "must be ≥ 0, got %d", w.IntraOpThreads))
+	}
+	if w.GCPercent < 1 {
+		errs = append(errs, fieldErr("gc_percent", "must be ≥ 1, got %d", w.GCPercent))
 	}
 	errs = append(errs, positive("job_timeout", w.JobTimeout), positive("drain_timeout", w.DrainTimeout))
 	errs = append(errs, validAddr("http_addr", w.HTTPAddr))

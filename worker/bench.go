@@ -106,11 +106,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		slots     int
 		peerDir   string
 		noBare    bool
+		gcPercent int
 	)
 	ef.register(fs)
 	fs.StringVar(&dir, "images", "mix", "directory of JPEG/PNG/WebP images to run, or \"mix\": the 20-photo mix built from the repository's test photos (package benchmix)")
 	fs.StringVar(&writeMix, "write-mix", "", "write the 20-photo mix into this directory and exit (for the MediaPipe peer run)")
-	fs.IntVar(&slots, "slots", defaultSlots(), "streams of the concurrent pass (a worker's FACEFLEET_SLOTS_PER_DEVICE; 0 skips it)")
+	fs.IntVar(&slots, "slots", workerDefaults().SlotsPerDevice, "streams of the concurrent pass (a worker's FACEFLEET_SLOTS_PER_DEVICE; 0 skips it)")
+	fs.IntVar(&gcPercent, "gc-percent", workerDefaults().GCPercent, "Go GC target percent, as a worker's FACEFLEET_GC_PERCENT (a GOGC variable wins)")
 	fs.BoolVar(&noBare, "no-bare", false, "skip the bare sessions (they are a second copy of every network: without them the peak RSS is a worker's)")
 	fs.StringVar(&peerDir, "peer", "", "output directory of the MediaPipe oracle (tools: ../shared/tools/mediapipe-oracle) run on the same images (-write-mix): compare its \"ms\" per image with ours")
 	fs.IntVar(&n, "n", 5, "interleaved passes over the images per precision (after one warm-up pass)")
@@ -135,6 +137,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	if gcPercent < 1 {
+		return fmt.Errorf("-gc-percent %d: want at least 1", gcPercent)
+	}
+	setGCPercent(gcPercent, log)
 	if writeMix != "" {
 		mix, err := buildMix()
 		if err != nil {
@@ -160,8 +166,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if asJSON {
 		header = stderr
 	}
-	fmt.Fprintf(header, "bench: %d images from %s (%s), %d interleaved passes, detector %s, geometry %v, head %v, uv %d, device %s, ORT threads %d (0 = engine default %d), concurrent pass %d slots\n",
-		len(images), dir, strings.Join(names, " "), n, o.WithDefaults().Detector, o.WithDefaults().Geometry, o.Head, o.WithDefaults().UVSize, ef.device, ef.threads, engine.DefaultIntraOpThreads, slots)
+	fmt.Fprintf(header, "bench: %d images from %s (%s), %d interleaved passes, detector %s, geometry %v, head %v, uv %d, device %s, ORT threads %d (0 = engine default %d), concurrent pass %d slots, GC percent %d\n",
+		len(images), dir, strings.Join(names, " "), n, o.WithDefaults().Detector, o.WithDefaults().Geometry, o.Head, o.WithDefaults().UVSize, ef.device, ef.threads, engine.DefaultIntraOpThreads, slots, gcPercent)
 
 	var subjects []*benchSubject
 	defer func() {
@@ -329,13 +335,14 @@ func buildMix() ([]benchmix.Photo, error) {
 	return benchmix.Build(dirs...)
 }
 
-// defaultSlots is the worker's default slots per device.
-func defaultSlots() int {
+// workerDefaults is a worker's configuration with every default: the bench
+// measures what `worker run` would do.
+func workerDefaults() config.Worker {
 	w, err := config.LoadWorker(nil, nil)
 	if err != nil {
-		return 1
+		panic("config: the worker's defaults do not validate: " + err.Error())
 	}
-	return w.SlotsPerDevice
+	return w
 }
 
 func loadImages(dir string) ([][]byte, []string, error) {

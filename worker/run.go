@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -67,6 +68,16 @@ func runFleet(ctx context.Context, args []string, stdout, stderr io.Writer, _ *s
 	return serveFleet(ctx, cfg, devices, log)
 }
 
+// setGCPercent applies config.Worker.GCPercent unless a GOGC environment
+// variable already set the target.
+func setGCPercent(percent int, log *slog.Logger) {
+	if v, ok := os.LookupEnv("GOGC"); ok {
+		log.Info("GOGC is set; gc_percent not applied", slog.String("GOGC", v))
+		return
+	}
+	debug.SetGCPercent(percent)
+}
+
 // enginePart names the readiness part of the health endpoint.
 func enginePart(d engine.Device) string { return "engine:" + d.String() }
 
@@ -77,6 +88,7 @@ const natsPart = "nats"
 // The fleet workers add the worker and device attributes to base.
 func serveFleet(ctx context.Context, cfg config.Worker, devices []engine.Device, base *slog.Logger) error {
 	log := base.With(slog.String("worker", cfg.WorkerName))
+	setGCPercent(cfg.GCPercent, log)
 	parts := []string{natsPart}
 	for _, d := range devices {
 		parts = append(parts, enginePart(d))
