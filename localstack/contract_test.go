@@ -155,7 +155,7 @@ func TestThirdPartyContract(t *testing.T) {
 	require.Equal(t, "inputs/local/"+idA+"/photo.jpg", recA["input"])
 	var optsA map[string]any
 	require.NoError(t, json.Unmarshal([]byte(recA["options"]), &optsA))
-	for k, v := range map[string]any{"geometry": false, "uv_size": 1024.0, "detector": "short", "max_faces": 16.0} {
+	for k, v := range map[string]any{"geometry": false, "uv_size": 1024.0, "uv_format": "png", "detector": "short", "max_faces": 16.0} {
 		require.Equal(t, v, optsA[k], "omitted option %s is recorded with its documented default", k)
 	}
 	require.Equal(t, "100", recA["percent"])

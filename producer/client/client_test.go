@@ -63,7 +63,7 @@ func TestSubmitUploadsRecordsAndPublishes(t *testing.T) {
 	require.Equal(t, status.StateQueued, rec.State)
 	require.Equal(t, "local", rec.Tenant)
 	require.Equal(t, "inputs/"+rec.Tenant+"/"+rec.ID+"/My_Photo_.jpg", rec.Input)
-	require.JSONEq(t, `{"geometry":true,"head":false,"uv_size":512,"detector":"short","max_faces":16}`, string(rec.Options))
+	require.JSONEq(t, `{"geometry":true,"head":false,"uv_size":512,"uv_format":"png","detector":"short","max_faces":16}`, string(rec.Options))
 
 	// The input is in S3, byte for byte, with the sniffed type.
 	obj, err := b.env.S3.Client.GetObject(b.ctx, b.env.S3.Bucket, rec.Input, minio.GetObjectOptions{})

@@ -46,8 +46,8 @@ func TestWorkerRawPublishCreatesRecord(t *testing.T) {
 	require.Equal(t, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), r.CreatedAt.UTC())
 	var opts job.Options
 	require.NoError(t, json.Unmarshal(r.Options, &opts))
-	require.Equal(t, job.Options{Geometry: true, UVSize: job.DefaultUVSize, Detector: job.DefaultDetector,
-		MaxFaces: job.DefaultMaxFaces}, opts, "omitted options take the defaults")
+	require.Equal(t, job.Options{Geometry: true, UVSize: job.DefaultUVSize, UVFormat: job.DefaultUVFormat,
+		Detector: job.DefaultDetector, MaxFaces: job.DefaultMaxFaces}, opts, "omitted options take the defaults")
 	require.Equal(t, []string{"results/" + id + "/result.json"}, r.Outputs)
 	require.Equal(t, 1, r.Attempts)
 	b.waitIdle(t)
