@@ -676,6 +676,18 @@ func FuzzDecode(f *testing.F) {
 		require.Len(t, img.Pix, 4*b.Dx()*b.Dy())
 		require.Contains(t, []string{"jpeg", "png", "webp"}, img.Format)
 		require.True(t, img.Orientation >= 1 && img.Orientation <= 8)
+		// A scaled region of what decoded whole decodes too (the libjpeg
+		// crop and skip path), inside the picture.
+		r := image.Rect(b.Dx()/5, b.Dy()/3, b.Dx()*3/4, b.Dy()-1)
+		part, err := DecodeRequest(data, lim, Request{Scale: Scale{1, 2}, Region: r})
+		if err != nil {
+			require.ErrorIs(t, err, ErrBadImage)
+			return
+		}
+		require.Len(t, part.Pix, 4*part.Rect.Dx()*part.Rect.Dy())
+		x0, y0 := part.ToFull(0, 0)
+		x1, y1 := part.ToFull(float32(part.Rect.Dx()), float32(part.Rect.Dy()))
+		require.True(t, x0 >= -0.01 && y0 >= -0.01 && x1 <= float32(b.Dx())+2 && y1 <= float32(b.Dy())+2, "part %v..%v of %v", [2]float32{x0, y0}, [2]float32{x1, y1}, b)
 	})
 }
 
