@@ -8,7 +8,7 @@
 // than golang.org/x/image/webp on 12 MP, BenchmarkDecode12MP) unless built
 // with CGO_ENABLED=0 or -tags purewebp; [WebPDecoder] says which. JPEG can
 // also be decoded smaller and in part ([DecodeRequest]: DCT-domain scaling,
-// lossless crop).
+// a region read without transforming the rest).
 //
 // The format is sniffed from magic bytes (never from a file name). JPEG, PNG
 // and WebP are decoded; GIF, BMP, TIFF, HEIF/AVIF and friends are refused as

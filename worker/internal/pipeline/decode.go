@@ -28,8 +28,9 @@ import (
 //     face span: the canonical UV layout's extent × UVSize), and the region
 //     around the faces (regionHalf box sides from each centre, plus
 //     cutMargin);
-//  3. decode that region at that scale (imagedecode.DecodeRequest: a
-//     lossless MCU-aligned crop, then a scaled decode) for the landmarks
+//  3. decode that region at that scale (imagedecode.DecodeRequest: the
+//     rows above it entropy-decoded only, the rows below not read, only
+//     the region transformed and upsampled) for the landmarks
 //     and texture to run on as before (and the detector, when the region
 //     is the whole frame: see decode);
 //  4. map every coordinate back to the whole picture's pixels (faceToFull),
@@ -50,9 +51,11 @@ const (
 	// cutMargin (full-size pixels) is added beyond that: two 16-pixel MCUs,
 	// as near a cut chroma upsampling differs from the whole decode's.
 	cutMargin = 32
-	// maxRegionShare: a region covering more of the picture is not cut out
-	// (the lossless crop re-reads the whole file; it pays only when it
-	// leaves much out).
+	// maxRegionShare: a region covering more of the picture is not cut
+	// out: it would save little, and a whole frame is detected again at its
+	// own resolution, which keeps results nearer a whole decode's (0.04 %
+	// of the inter-ocular distance on the test's upscaled photo, against
+	// 0.36 % with the pre-pass's boxes in a region).
 	maxRegionShare = 0.6
 )
 
