@@ -58,37 +58,12 @@ func realTexture(tb testing.TB, i, size int) *image.NRGBA {
 	return tex
 }
 
-// psnr is the PSNR (dB) of got's colour against want's over the texels
-// want has colour for (alpha > 0): the transparent ones are no picture.
+// psnr is imageenc.PSNR, which must be a number.
 func psnr(tb testing.TB, want *image.NRGBA, got image.Image) float64 {
 	tb.Helper()
-	b := want.Rect
-	require.Equal(tb, b.Size(), got.Bounds().Size())
-	var se float64
-	var n int
-	for y := range b.Dy() {
-		for x := range b.Dx() {
-			p := want.Pix[y*want.Stride+4*x:]
-			if p[3] == 0 {
-				continue
-			}
-			r, g, bl, _ := got.At(got.Bounds().Min.X+x, got.Bounds().Min.Y+y).RGBA()
-			if nrgba, ok := got.(*image.NRGBA); ok { // un-premultiplied as stored
-				q := nrgba.Pix[y*nrgba.Stride+4*x:]
-				r, g, bl = uint32(q[0])<<8, uint32(q[1])<<8, uint32(q[2])<<8
-			}
-			for c, v := range [3]uint32{r >> 8, g >> 8, bl >> 8} {
-				d := float64(p[c]) - float64(v)
-				se += d * d
-			}
-			n += 3
-		}
-	}
-	require.Positive(tb, n)
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255/(se/float64(n)))
+	q := imageenc.PSNR(want, got)
+	require.False(tb, math.IsNaN(q), "sizes %v and %v", want.Rect.Size(), got.Bounds().Size())
+	return q
 }
 
 // alphaOf is the alpha channel of a decoded image, 0..255.
@@ -183,6 +158,30 @@ func TestFormats(t *testing.T) {
 	require.False(t, ok)
 	require.False(t, imageenc.Supported("gif"))
 	t.Logf("JPEG encoder %s; formats %v", imageenc.JPEGEncoder, imageenc.SupportedFormats())
+}
+
+func TestPSNR(t *testing.T) {
+	t.Parallel()
+	want := image.NewNRGBA(image.Rect(0, 0, 2, 1))
+	copy(want.Pix, []byte{10, 20, 30, 255, 99, 99, 99, 0}) // the second texel has no colour
+	got := image.NewNRGBA(image.Rect(0, 0, 2, 1))
+	copy(got.Pix, []byte{10, 20, 30, 255, 0, 0, 0, 0})
+	require.True(t, math.IsInf(imageenc.PSNR(want, got), 1))
+	got.Pix[0] = 13 // one channel of three off by 3: MSE 3
+	require.InDelta(t, 10*math.Log10(255*255/3.0), imageenc.PSNR(want, got), 1e-9)
+	require.InDelta(t, 10*math.Log10(255*255/3.0), imageenc.PSNR(want, image.Image(toRGBA(got))), 1e-9, "any image type")
+	require.True(t, math.IsNaN(imageenc.PSNR(want, image.NewNRGBA(image.Rect(0, 0, 3, 1)))))
+	require.True(t, math.IsNaN(imageenc.PSNR(image.NewNRGBA(image.Rect(0, 0, 2, 1)), got)), "no colour")
+}
+
+func toRGBA(m *image.NRGBA) *image.RGBA {
+	r := image.NewRGBA(m.Rect)
+	for y := m.Rect.Min.Y; y < m.Rect.Max.Y; y++ {
+		for x := m.Rect.Min.X; x < m.Rect.Max.X; x++ {
+			r.Set(x, y, m.At(x, y))
+		}
+	}
+	return r
 }
 
 func TestEncodeErrors(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	stdimage "image"
 	"image/jpeg"
 	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,7 +85,7 @@ func TestRunUVFormats(t *testing.T) {
 		} else {
 			require.True(t, bytes.Contains(glb, refPNG), "%s: mesh.glb embeds the PNG texture", format)
 		}
-		db := psnrOver(ref, tex)
+		db := imageenc.PSNR(ref, tex)
 		t.Logf("%s: %d bytes (png %d), %.1f dB", format, len(texFile.Data), len(refPNG), db)
 		require.Greater(t, db, 38.0, format)
 		require.Less(t, len(texFile.Data), len(refPNG)/3, "%s is much smaller than the PNG", format)
@@ -102,34 +101,6 @@ func TestRunUVFormats(t *testing.T) {
 		}
 		out.Release()
 	}
-}
-
-// psnrOver is the PSNR (dB) of got's colour against want's over the texels
-// want has colour for.
-func psnrOver(want *stdimage.NRGBA, got stdimage.Image) float64 {
-	var se float64
-	var n int
-	for y := range want.Rect.Dy() {
-		for x := range want.Rect.Dx() {
-			p := want.Pix[y*want.Stride+4*x:]
-			if p[3] == 0 {
-				continue
-			}
-			r, g, b, a := got.At(x, y).RGBA()
-			if a != 0 && a != 0xffff { // un-premultiply
-				r, g, b = r*0xffff/a, g*0xffff/a, b*0xffff/a
-			}
-			for c, v := range [3]uint32{r >> 8, g >> 8, b >> 8} {
-				d := float64(p[c]) - float64(v)
-				se += d * d
-			}
-			n += 3
-		}
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255*float64(n)/se)
 }
 
 // BenchmarkRunUVFormats runs the real pipeline on one photo in every UV
