@@ -11,32 +11,16 @@ func orient(src *image.NRGBA, o int) *image.NRGBA {
 	if o < 2 || o > 8 {
 		return src
 	}
-	w, h := src.Rect.Dx(), src.Rect.Dy()
-	dw, dh := w, h
+	dw, dh := src.Rect.Dx(), src.Rect.Dy()
 	if o >= 5 {
-		dw, dh = h, w
+		dw, dh = dh, dw
 	}
-	// The mapping from destination to source pixel is affine; derive its
-	// byte offsets once and keep the switch out of the inner loop.
+	// The mapping from destination to source pixel is affine (storedPoint
+	// at pixel centres); derive its byte offsets once and keep it out of
+	// the inner loop.
 	at := func(dx, dy int) int {
-		var sx, sy int
-		switch o {
-		case 2:
-			sx, sy = w-1-dx, dy
-		case 3:
-			sx, sy = w-1-dx, h-1-dy
-		case 4:
-			sx, sy = dx, h-1-dy
-		case 5:
-			sx, sy = dy, dx
-		case 6:
-			sx, sy = dy, h-1-dx
-		case 7:
-			sx, sy = w-1-dy, h-1-dx
-		case 8:
-			sx, sy = w-1-dy, dx
-		}
-		return sy*src.Stride + 4*sx
+		x, y := storedPoint(o, dw, dh, float64(dx)+0.5, float64(dy)+0.5)
+		return int(y-0.5)*src.Stride + 4*int(x-0.5)
 	}
 	base := at(0, 0)
 	stepX, stepY := at(1, 0)-base, at(0, 1)-base
@@ -50,4 +34,45 @@ func orient(src *image.NRGBA, o int) *image.NRGBA {
 		}
 	}
 	return dst
+}
+
+// storedPoint maps a point of the upright picture (uw×uh, continuous pixel
+// coordinates) to the file's stored pixels under EXIF orientation o: the one
+// statement of the orientations' geometry, which orient, toStored and
+// uprightOrigin use.
+func storedPoint(o, uw, uh int, x, y float64) (float64, float64) {
+	sw, sh := float64(uw), float64(uh)
+	if o >= 5 && o <= 8 {
+		sw, sh = sh, sw
+	}
+	switch o {
+	case 2:
+		return sw - x, y
+	case 3:
+		return sw - x, sh - y
+	case 4:
+		return x, sh - y
+	case 5:
+		return y, x
+	case 6:
+		return y, sh - x
+	case 7:
+		return sw - y, sh - x
+	case 8:
+		return sw - y, x
+	}
+	return x, y
+}
+
+// uprightPoint is storedPoint's inverse for a stored sw×sh file: each
+// orientation is its own inverse but for the two quarter turns, which are
+// each other's.
+func uprightPoint(o, sw, sh int, x, y float64) (float64, float64) {
+	switch o {
+	case 6:
+		o = 8
+	case 8:
+		o = 6
+	}
+	return storedPoint(o, sw, sh, x, y)
 }

@@ -99,54 +99,18 @@ func (img *Image) Reduced() bool {
 }
 
 // toStored maps a rectangle of the upright picture (full upright size uw×uh)
-// to the file's stored pixels under EXIF orientation o (see orient).
+// to the file's stored pixels under EXIF orientation o (storedPoint).
 func toStored(r image.Rectangle, o, uw, uh int) image.Rectangle {
-	sw, sh := uw, uh
-	if o >= 5 {
-		sw, sh = uh, uw
-	}
-	var a, b image.Point
-	switch o {
-	case 2:
-		a, b = image.Pt(sw-r.Min.X, r.Min.Y), image.Pt(sw-r.Max.X, r.Max.Y)
-	case 3:
-		a, b = image.Pt(sw-r.Min.X, sh-r.Min.Y), image.Pt(sw-r.Max.X, sh-r.Max.Y)
-	case 4:
-		a, b = image.Pt(r.Min.X, sh-r.Min.Y), image.Pt(r.Max.X, sh-r.Max.Y)
-	case 5:
-		a, b = image.Pt(r.Min.Y, r.Min.X), image.Pt(r.Max.Y, r.Max.X)
-	case 6:
-		a, b = image.Pt(r.Min.Y, sh-r.Min.X), image.Pt(r.Max.Y, sh-r.Max.X)
-	case 7:
-		a, b = image.Pt(sw-r.Min.Y, sh-r.Min.X), image.Pt(sw-r.Max.Y, sh-r.Max.X)
-	case 8:
-		a, b = image.Pt(sw-r.Min.Y, r.Min.X), image.Pt(sw-r.Max.Y, r.Max.X)
-	default:
-		return r
-	}
-	return image.Rectangle{a, b}.Canon()
+	x0, y0 := storedPoint(o, uw, uh, float64(r.Min.X), float64(r.Min.Y))
+	x1, y1 := storedPoint(o, uw, uh, float64(r.Max.X), float64(r.Max.Y))
+	return image.Rect(int(x0), int(y0), int(x1), int(y1)) // Rect sorts the corners
 }
 
 // uprightOrigin is the top-left corner, in upright pixels, of the stored
 // continuous rectangle [x0, x0+ew) × [y0, y0+eh) of a sw×sh file under
 // orientation o: where the decoded and oriented region's (0, 0) lies.
 func uprightOrigin(x0, y0, ew, eh float64, o, sw, sh int) [2]float64 {
-	W, H := float64(sw), float64(sh)
-	switch o {
-	case 2:
-		return [2]float64{W - x0 - ew, y0}
-	case 3:
-		return [2]float64{W - x0 - ew, H - y0 - eh}
-	case 4:
-		return [2]float64{x0, H - y0 - eh}
-	case 5:
-		return [2]float64{y0, x0}
-	case 6:
-		return [2]float64{H - y0 - eh, x0}
-	case 7:
-		return [2]float64{H - y0 - eh, W - x0 - ew}
-	case 8:
-		return [2]float64{y0, W - x0 - ew}
-	}
-	return [2]float64{x0, y0}
+	ax, ay := uprightPoint(o, sw, sh, x0, y0)
+	bx, by := uprightPoint(o, sw, sh, x0+ew, y0+eh)
+	return [2]float64{min(ax, bx), min(ay, by)}
 }
