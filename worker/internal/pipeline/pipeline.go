@@ -214,15 +214,23 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	}
 
 	done = lap(&tm.Texture)
-	for i := range work {
+	// Faces are independent: unwrap them in parallel, each one's rows on
+	// its share of the CPUs.
+	tw := max(1, texture.DefaultWorkers(o.UVSize)/max(1, parallelism(len(work))))
+	err = forEach(ctx, len(work), func(i int) error {
 		w := &work[i]
-		w.tex, w.stats, err = texture.Unwrap(img.NRGBA, w.px[:engine.NumMeshLandmarks], p.mesh, texture.Options{Size: o.UVSize})
+		var err error
+		w.tex, w.stats, err = texture.Unwrap(img.NRGBA, w.px[:engine.NumMeshLandmarks], p.mesh, texture.Options{Size: o.UVSize, Workers: tw})
 		if err != nil {
-			return nil, fmt.Errorf("pipeline: texture of face %d: %w", i, err)
+			return fmt.Errorf("pipeline: texture of face %d: %w", i, err)
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("pipeline: cancelled in texture: %w", err)
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("pipeline: cancelled in texture: %w", ctx.Err())
 		}
+		return nil, err
 	}
 	done()
 	pct := 70
@@ -392,6 +400,9 @@ func (p *Pipeline) encodeFace(i int, w *faceWork, uvFormat string) (faceFiles, e
 	return ff, nil
 }
 
+// parallelism is how many of n items forEach works on at once.
+func parallelism(n int) int { return min(n, runtime.GOMAXPROCS(0)) }
+
 // forEach calls fn(0..n-1) on up to GOMAXPROCS goroutines and returns the
 // first error (by index). Indices not yet started when ctx is cancelled are
 // skipped and ctx's error is returned.
@@ -400,7 +411,7 @@ func forEach(ctx context.Context, n int, fn func(i int) error) error {
 		return nil
 	}
 	errs := make([]error, n)
-	workers := min(n, runtime.GOMAXPROCS(0))
+	workers := parallelism(n)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
