@@ -11,6 +11,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ const (
 	envPeakChild = "FACEFLEET_PEAKMEM_CHILD" // "whole" or "reduced"
 	envPeakPhoto = "FACEFLEET_PEAKMEM_PHOTO"
 	envPeakGeom  = "FACEFLEET_PEAKMEM_GEOMETRY"
+	envPeakSlots = "FACEFLEET_PEAKMEM_SLOTS" // runs at once, as a worker's slots
 )
 
 // TestPeakMemory12MP runs 12 MP phone-shaped JPEGs through the real
@@ -42,8 +44,9 @@ const (
 // per run. It requires the reduced decode's peak heap to be below the whole
 // decode's. Photos: "selfie" (the test face 3× in a 4032×3024 frame: a
 // smaller DCT scale) and "framed" (the face at 1× in a corner: only its
-// region is decoded), with default options, and "framed" with geometry
-// (whose depth and normal maps are full-size images either way).
+// region is decoded), with default options, "framed" with geometry (whose
+// depth and normal maps are full-size images either way), and "selfie"
+// two at a time (a worker's two slots), with and without geometry.
 func TestPeakMemory12MP(t *testing.T) {
 	if os.Getenv(envPeakChild) != "" {
 		t.Skip("child")
@@ -62,13 +65,15 @@ func TestPeakMemory12MP(t *testing.T) {
 	for _, c := range []struct {
 		photo string
 		geom  bool
-	}{{"selfie", false}, {"framed", false}, {"framed", true}} {
+		slots int
+	}{{"selfie", false, 1}, {"framed", false, 1}, {"framed", true, 1}, {"selfie", false, 2}, {"selfie", true, 2}} {
 		path := filepath.Join(dir, c.photo+".jpg")
 		require.NoError(t, os.WriteFile(path, photos[c.photo], 0o600))
 		got := map[string]peakMem{}
 		for _, mode := range []string{"whole", "reduced"} {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestPeakMemoryChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), envPeakChild+"="+mode, envPeakPhoto+"="+path, envPeakGeom+"="+strconv.FormatBool(c.geom))
+			cmd.Env = append(os.Environ(), envPeakChild+"="+mode, envPeakPhoto+"="+path, envPeakGeom+"="+strconv.FormatBool(c.geom),
+				envPeakSlots+"="+strconv.Itoa(c.slots))
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			i := strings.Index(string(out), "PEAKMEM ")
@@ -81,13 +86,16 @@ func TestPeakMemory12MP(t *testing.T) {
 			if c.geom {
 				name += "+geometry"
 			}
+			if c.slots > 1 {
+				name += fmt.Sprintf(" ×%d", c.slots)
+			}
 			tm := m.Timings
 			fmt.Fprintf(&table, "%-17s %-8s %8.1f %8.1f %9.1f %8.1f %7.0f  decode %.0f detect %.0f landmarks %.0f texture %.0f encode %.0f\n",
 				name, mode, m.HeapMB, m.RSSMB, m.AllocMB, m.BaseMB, m.RunMS, tm.Decode, tm.Detect, tm.Landmarks, tm.Texture, tm.Encode)
 		}
 		require.Less(t, got["reduced"].HeapMB, got["whole"].HeapMB, "%s: reduced decode's peak heap", c.photo)
 	}
-	t.Logf("12 MP through the pipeline, two runs per child process:\n%s", table.String())
+	t.Logf("12 MP through the pipeline, two runs (of every slot) per child process; alloc and stage times per run:\n%s", table.String())
 }
 
 // TestPeakMemoryChild is TestPeakMemory12MP's child: it runs one photo
@@ -130,13 +138,32 @@ func TestPeakMemoryChild(t *testing.T) {
 	runtime.ReadMemStats(&ms0)
 	start := time.Now()
 	const runs = 2
+	slots, err := strconv.Atoi(os.Getenv(envPeakSlots))
+	require.NoError(t, err)
 	var tm Timings
 	for range runs {
-		out, err := p.Run(t.Context(), data, o, nil)
-		require.NoError(t, err)
-		require.NotEmpty(t, out.Result.Faces)
-		tm = out.Result.TimingsMS
-		out.Release()
+		var wg sync.WaitGroup
+		errs := make([]error, slots)
+		for k := range slots { // a worker's slots run jobs at once
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := p.Run(t.Context(), data, o, nil)
+				if errs[k] = err; err == nil {
+					if len(out.Result.Faces) == 0 {
+						errs[k] = fmt.Errorf("no face")
+					}
+					if k == 0 {
+						tm = out.Result.TimingsMS
+					}
+					out.Release()
+				}
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
 	}
 	took := time.Since(start)
 	runtime.ReadMemStats(&ms1)
@@ -145,7 +172,7 @@ func TestPeakMemoryChild(t *testing.T) {
 	m := peakMem{
 		HeapMB:  float64(peak.Load()) / (1 << 20),
 		RSSMB:   procStatusMB(t, "VmHWM"),
-		AllocMB: float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20) / runs,
+		AllocMB: float64(ms1.TotalAlloc-ms0.TotalAlloc) / (1 << 20) / runs / float64(slots),
 		BaseMB:  base,
 		RunMS:   float64(took.Microseconds()) / 1000 / runs,
 		Timings: tm,
