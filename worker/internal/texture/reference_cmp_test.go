@@ -10,7 +10,8 @@ import (
 )
 
 // TestFastMatchesReference: on the real photos with the engine's
-// landmarks, at 1024² and 512², on one and on three goroutines, Unwrap's
+// landmarks, at 256², 512², 1024² and 2048², on one and on three
+// goroutines, Unwrap's
 // texture is the reference path's (unwrapRef) up to rounding: the same
 // alpha everywhere (the same texels valid, the same gutter), the same
 // coverage and mirrored share, colours at most 2 levels apart (the fast
@@ -22,7 +23,7 @@ func TestFastMatchesReference(t *testing.T) {
 	m := models.Canonical()
 	for _, name := range []string{Frontal, Turned} {
 		img, lm := Fixture(t, name)
-		for _, size := range []int{512, 1024} {
+		for _, size := range []int{256, 512, 1024, 2048} {
 			for _, w := range []int{1, 3} {
 				o := Options{Size: size, Workers: w}
 				want, wst, err := unwrapRef(img, lm, m, o, w, defaultSeam())

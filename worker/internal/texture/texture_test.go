@@ -236,6 +236,30 @@ func TestUnwrapInvalidSize(t *testing.T) {
 	}
 }
 
+// TestUnwrapInvalidWorkers: a worker count outside 0..MaxWorkers is a typed
+// invalid option, reported together with a bad size; within it the texture
+// is the same whatever the count (TestUnwrapWorkersAgree).
+func TestUnwrapInvalidWorkers(t *testing.T) {
+	t.Parallel()
+	m := models.Canonical()
+	img := gradient(64, 64)
+	lm := project(m, 0, 2, 32, 32)
+	for _, w := range []int{-1, texture.MaxWorkers + 1} {
+		_, _, err := texture.Unwrap(img, lm, m, texture.Options{Size: 256, Workers: w})
+		require.ErrorIs(t, err, texture.ErrInvalidWorkers, "workers %d", w)
+		require.ErrorIs(t, err, texture.ErrInvalidOptions, "workers %d", w)
+	}
+	err := texture.Options{Size: 1, Workers: -1}.Validate()
+	require.ErrorIs(t, err, texture.ErrInvalidSize)
+	require.ErrorIs(t, err, texture.ErrInvalidWorkers)
+	for _, w := range []int{0, 1, texture.MaxWorkers} {
+		_, _, err := texture.Unwrap(img, lm, m, texture.Options{Size: 512, Workers: w})
+		require.NoError(t, err, "workers %d", w)
+	}
+	require.Equal(t, 1, texture.DefaultWorkers(256), "below 512² on one goroutine")
+	require.GreaterOrEqual(t, texture.DefaultWorkers(1024), 1)
+}
+
 func TestUnwrapInvalidInput(t *testing.T) {
 	t.Parallel()
 	m := models.Canonical()
