@@ -168,3 +168,24 @@ func norm(v []float64) float64 {
 	}
 	return math.Sqrt(s)
 }
+
+// TestFitConverges: Rounds rounds give the identity of many more rounds (the
+// joint coefficient-and-pose step converges; alternating pose and
+// coefficients alone did not within 10).
+func TestFitConverges(t *testing.T) {
+	for _, f := range loadOracle(t) {
+		in := Input{Landmarks: f.Landmarks, Width: f.W, Height: f.H}
+		a, err := Fit(in)
+		require.NoError(t, err)
+		p := defaultParams
+		p.rounds = 30
+		b, err := fit(in, p)
+		require.NoError(t, err)
+		var d float64
+		for k := range a.Identity {
+			d += (a.Identity[k] - b.Identity[k]) * (a.Identity[k] - b.Identity[k])
+		}
+		require.Less(t, math.Sqrt(d), 0.05, f.Stem)
+		require.InDelta(t, b.ReprojectionError, a.ReprojectionError, 0.01, f.Stem)
+	}
+}
