@@ -201,7 +201,9 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 			if fe {
 				b = band
 			}
-			f.paintOwn(row, i0, int(sp.x1), ox, oy, odx, ody, b, rowd)
+			if f.paintOwn(row, i0, int(sp.x1), ox, oy, odx, ody, b, rowd) == 0 {
+				continue
+			}
 		}
 		for i := i0; i < int(sp.x1); i++ {
 			px := row[i*4 : i*4+4 : i*4+4]
@@ -243,17 +245,22 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 // at texel lo stepping (dx, dy) per texel, all off the image's last row
 // and column, into the texels of row[lo:hi] coded texOwn whose feather
 // weight is 1: outside band (nil: no band), or within it where the row's
-// interpolated seed distance rowd is at least the feather's width.
-func (f *frame) paintOwn(row []uint8, lo, hi int, x, y, dx, dy int64, band []bool, rowd []float32) {
+// interpolated seed distance rowd is at least the feather's width. It
+// returns how many valid texels it left to paint's general loop.
+func (f *frame) paintOwn(row []uint8, lo, hi int, x, y, dx, dy int64, band []bool, rowd []float32) (left int) {
 	pix, stride, cellOf := f.pix, f.stride, f.cellOf
 	lerpIdx, lerpT, width := f.lerpIdx, f.lerpT, float32(f.seam.feather)
 	for i := lo; i < hi; i, x, y = i+1, x+dx, y+dy {
 		px := row[i*4 : i*4+4 : i*4+4]
-		if px[3] != texOwn {
+		if c := px[3]; c != texOwn {
+			if c != texHole {
+				left++
+			}
 			continue
 		}
 		if band != nil && band[cellOf[i]] {
 			if k, t := lerpIdx[i], lerpT[i]; rowd[k]+(rowd[k+1]-rowd[k])*t < width {
+				left++
 				continue
 			}
 		}
@@ -274,6 +281,7 @@ func (f *frame) paintOwn(row []uint8, lo, hi int, x, y, dx, dy int64, band []boo
 		px[2] = uint8((t2*iy + b2*wy + 1<<15) >> 16)
 		px[3] = 255
 	}
+	return left
 }
 
 // featherWeight is the feather's own weight at the texel whose column
