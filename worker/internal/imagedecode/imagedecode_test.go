@@ -634,6 +634,18 @@ func TestReleaseReuse(t *testing.T) {
 	nilImg.Release()
 }
 
+// TestPoolSkipsOversized: a released buffer more than twice a new image's
+// size is left in the pool (a 1/8 pre-pass must not take a 12 MP buffer).
+func TestPoolSkipsOversized(t *testing.T) {
+	// Not parallel: it reasons about the package's buffer pool.
+	big := newNRGBA(1000, 1000)
+	releasePix(big)
+	small := newNRGBA(100, 100)
+	require.Less(t, cap(small.Pix), 2*4*100*100)
+	again := newNRGBA(900, 900) // within 2×: the big one is reused
+	require.Len(t, again.Pix, 4*900*900)
+}
+
 func TestErrorFormatting(t *testing.T) {
 	t.Parallel()
 	cause := errors.New("boom")

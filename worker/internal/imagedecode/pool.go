@@ -11,14 +11,31 @@ import (
 var pixPool sync.Pool // of *[]byte
 
 // newNRGBA returns a w×h NRGBA, reusing a released buffer when one is large
-// enough. Every byte is overwritten by the callers (toNRGBA, orient).
+// enough and not more than twice the size (a reduced decode's small
+// pre-pass must not hold the big buffer its main decode then allocates
+// again). Every byte is overwritten by the callers (decoders, toNRGBA,
+// orient).
 func newNRGBA(w, h int) *image.NRGBA {
 	n := 4 * w * h
-	if p, ok := pixPool.Get().(*[]byte); ok {
-		if cap(*p) >= n {
+	// A few looks: the pool holds buffers of a run's few sizes (a reduced
+	// decode's pre-pass and main image).
+	var wrong [3]*[]byte
+	defer func() {
+		for _, p := range wrong {
+			if p != nil {
+				pixPool.Put(p) // the wrong size for this one; kept for another
+			}
+		}
+	}()
+	for i := range wrong {
+		p, ok := pixPool.Get().(*[]byte)
+		if !ok {
+			break
+		}
+		if c := cap(*p); c >= n && c <= 2*n {
 			return &image.NRGBA{Pix: (*p)[:n], Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
 		}
-		pixPool.Put(p) // too small for this one; keep it for a smaller image
+		wrong[i] = p
 	}
 	return image.NewNRGBA(image.Rect(0, 0, w, h))
 }
