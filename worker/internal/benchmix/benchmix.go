@@ -108,7 +108,9 @@ func Build(dirs ...string) ([]Photo, error) {
 		}
 		var b bytes.Buffer
 		enc := png.Encoder{CompressionLevel: png.BestSpeed}
-		if err := enc.Encode(&b, img); err != nil {
+		// From NRGBA: 8-bit RGB, as photos are (image/png writes a
+		// decoded JPEG's YCbCr as 16-bit).
+		if err := enc.Encode(&b, toNRGBA(img)); err != nil {
 			return nil, err
 		}
 		mix = append(mix, Photo{stem(src[i].Name) + "-png.png", b.Bytes()}) // own stem: tools key outputs by stem

@@ -3,6 +3,7 @@ package benchmix
 import (
 	"bytes"
 	"image"
+	"image/color"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +45,7 @@ func TestBuildIsTheTwentyPhotoMix(t *testing.T) {
 		switch {
 		case strings.HasSuffix(p.Name, ".png"):
 			require.Equal(t, "png", format)
+			require.Equal(t, color.RGBAModel, cfg.ColorModel, "%s: 8-bit, as photos are", p.Name)
 			kinds["png"]++
 		case strings.Contains(p.Name, "-mirrored"):
 			kinds["mirrored"]++
