@@ -15,51 +15,20 @@ import (
 
 // unwrapRef is unwrapSeam on the reference path.
 func unwrapRef(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, workers int, seam seamParams) (*image.NRGBA, Stats, error) {
-	if err := o.Validate(); err != nil {
-		return nil, Stats{}, err
-	}
-	if err := checkInput(img, landmarks, mesh); err != nil {
-		return nil, Stats{}, err
-	}
-	size := o.size()
-	lay, err := layoutFor(mesh, size)
-	if err != nil {
-		return nil, Stats{}, err
-	}
+	o.Workers = workers
+	return unwrapWith(img, landmarks, mesh, o, seam, (*frame).shadeRefAll)
+}
 
-	f := newFrame(img, landmarks, lay, seam)
-	out := image.NewNRGBA(image.Rect(0, 0, size, size))
-
-	chunks := [][]span{lay.spans}
-	if workers > 1 {
-		chunks = splitSpans(lay.spans, lay.inside, workers, lay.cell)
-	}
-	valid, mirrored := 0, 0.0
-	counts := make([]struct {
-		valid    int
-		mirrored float64
-	}, len(chunks))
-	parallel(len(chunks), func(w int) { counts[w].valid, counts[w].mirrored = f.shadeRef(out, chunks[w]) })
+// shadeRefAll is the reference shader: shadeRef on every chunk's
+// goroutine, then, where the mirror filled texels, the feather's distance
+// grid and featherRef on every chunk's goroutine.
+func (f *frame) shadeRefAll(out *image.NRGBA, chunks [][]span) (valid int, mirrored float64) {
+	valid, mirrored = tally(len(chunks), func(w int) (int, float64) { return f.shadeRef(out, chunks[w]) })
 	if f.featherGrid() {
-		parallel(len(chunks), func(w int) { counts[w].mirrored += f.featherRef(out, chunks[w]) })
+		_, m := tally(len(chunks), func(w int) (int, float64) { return 0, f.featherRef(out, chunks[w]) })
+		mirrored += m
 	}
-	for _, c := range counts {
-		valid += c.valid
-		mirrored += c.mirrored
-	}
-	var holes []uint16
-	if valid < lay.inside {
-		holes = f.holes
-	}
-	gutter(out, lay, holes)
-	st := Stats{BackFacing: f.backFacing}
-	if lay.inside > 0 {
-		st.Coverage = float64(valid) / float64(lay.inside)
-		st.Mirrored = mirrored / float64(lay.inside)
-		st.Seen = max(0, st.Coverage-st.Mirrored)
-		st.Empty = 1 - st.Coverage
-	}
-	return out, st, nil
+	return valid, mirrored
 }
 
 // shadeRef fills the texels of spans in out and returns how many became valid
@@ -139,25 +108,10 @@ func (f *frame) shadeRef(out *image.NRGBA, spans []span) (valid int, mirrored fl
 	return valid, mirrored
 }
 
-// mixRef writes w × the colour at (x0, y0) + (1 − w) × the colour at (x1, y1)
-// into dst with alpha 255.
+// mixRef writes w × the colour at (x0, y0) + (1 − w) × the colour at
+// (x1, y1) into dst with alpha 255.
 func (f *frame) mixRef(dst []uint8, x0, y0, x1, y1, w float64) {
-	switch {
-	case w >= 1:
-		f.sample(dst, x0, y0)
-		return
-	case w <= 0:
-		f.sample(dst, x1, y1)
-		return
-	}
-	var a, b [4]uint8
-	f.sample(a[:], x0, y0)
-	f.sample(b[:], x1, y1)
-	wi := uint32(w*256 + 0.5)
-	for c := range 3 {
-		dst[c] = uint8((uint32(a[c])*wi + uint32(b[c])*(256-wi) + 128) >> 8)
-	}
-	dst[3] = 255
+	f.mixFix(dst, fixPos(x0), fixPos(y0), fixPos(x1), fixPos(y1), w)
 }
 
 // featherRef blends the texels of spans whose own and mirrored samples are

@@ -24,6 +24,15 @@ import (
 // steps them in 32.32 fixed point (sampleFix) instead of converting per
 // texel.
 
+// shade is Unwrap's shader: classify on every chunk's goroutine, the
+// feather's distance grid, then paint on every chunk's goroutine.
+func (f *frame) shade(out *image.NRGBA, chunks [][]span) (valid int, mirrored float64) {
+	valid, mirrored = tally(len(chunks), func(w int) (int, float64) { return f.classify(out, chunks[w]) })
+	feather := f.featherGrid()
+	_, m := tally(len(chunks), func(w int) (int, float64) { return 0, f.paint(out, chunks[w], feather) })
+	return valid, mirrored + m
+}
+
 // Texel codes classify writes into alpha for paint.
 const (
 	texHole   = 0 // neither side visible: stays (0, 0, 0, 0) for the gutter
@@ -265,21 +274,7 @@ func (f *frame) paintOwn(row []uint8, lo, hi int, x, y, dx, dy int64, band []boo
 			}
 		}
 		p := int(y>>32)*stride + int(x>>32)*4
-		wx := uint32((uint64(x)&(fixOne-1) + 1<<23) >> 24)
-		wy := uint32((uint64(y)&(fixOne-1) + 1<<23) >> 24)
-		r0 := pix[p : p+8 : p+8]
-		r1 := pix[p+stride : p+stride+8 : p+stride+8]
-		ix, iy := 256-wx, 256-wy
-		t0 := uint32(r0[0])*ix + uint32(r0[4])*wx
-		t1 := uint32(r0[1])*ix + uint32(r0[5])*wx
-		t2 := uint32(r0[2])*ix + uint32(r0[6])*wx
-		b0 := uint32(r1[0])*ix + uint32(r1[4])*wx
-		b1 := uint32(r1[1])*ix + uint32(r1[5])*wx
-		b2 := uint32(r1[2])*ix + uint32(r1[6])*wx
-		px[0] = uint8((t0*iy + b0*wy + 1<<15) >> 16)
-		px[1] = uint8((t1*iy + b1*wy + 1<<15) >> 16)
-		px[2] = uint8((t2*iy + b2*wy + 1<<15) >> 16)
-		px[3] = 255
+		bilinear(px, pix[p:p+8:p+8], pix[p+stride:p+stride+8:p+stride+8], fixWeight(x), fixWeight(y))
 	}
 	return left
 }
@@ -297,8 +292,19 @@ const fixOne = 1 << 32
 // fixStart is the sample position (sample's px: the photo coordinate less
 // half a pixel) at texel column i of the affine coordinate a·i + c, in
 // 32.32 fixed point.
-func fixStart(a, c float64, i int) int64 {
-	return int64(math.Round((a*float64(i) + c - 0.5) * fixOne))
+func fixStart(a, c float64, i int) int64 { return fixPos(a*float64(i) + c) }
+
+// fixPos is sampleFix's position for the photo coordinate v: v less half a
+// pixel in 32.32 fixed point, limited to ±2³⁰ pixels (far off any image;
+// sampleFix clamps it to the border) so that it cannot overflow.
+func fixPos(v float64) int64 {
+	v -= 0.5
+	if !(v > -1<<30) { // NaN too
+		v = -1 << 30
+	} else if v > 1<<30 {
+		v = 1 << 30
+	}
+	return int64(math.Round(v * fixOne))
 }
 
 // fixStep is one texel column's step of the affine coordinate a·i + c in
@@ -320,8 +326,7 @@ func (f *frame) sampleFix(dst []uint8, x, y int64) {
 		y = f.maxYFix
 	}
 	x0, y0 := int(x>>32), int(y>>32)
-	wx := uint32((uint64(x)&(fixOne-1) + 1<<23) >> 24)
-	wy := uint32((uint64(y)&(fixOne-1) + 1<<23) >> 24)
+	wx, wy := fixWeight(x), fixWeight(y)
 	dy := f.stride
 	if y0 >= f.h-1 {
 		dy = 0
@@ -338,18 +343,23 @@ func (f *frame) sampleFix(dst []uint8, x, y int64) {
 		dst[3] = 255
 		return
 	}
-	r0 := f.pix[p : p+8 : p+8]
-	r1 := f.pix[p+dy : p+dy+8 : p+dy+8]
-	ix := 256 - wx
-	t0 := uint32(r0[0])*ix + uint32(r0[4])*wx
-	t1 := uint32(r0[1])*ix + uint32(r0[5])*wx
-	t2 := uint32(r0[2])*ix + uint32(r0[6])*wx
-	b0 := uint32(r1[0])*ix + uint32(r1[4])*wx
-	b1 := uint32(r1[1])*ix + uint32(r1[5])*wx
-	b2 := uint32(r1[2])*ix + uint32(r1[6])*wx
-	dst[0] = uint8((t0*iy + b0*wy + 1<<15) >> 16)
-	dst[1] = uint8((t1*iy + b1*wy + 1<<15) >> 16)
-	dst[2] = uint8((t2*iy + b2*wy + 1<<15) >> 16)
+	bilinear(dst, f.pix[p:p+8:p+8], f.pix[p+dy:p+dy+8:p+dy+8], wx, wy)
+}
+
+// fixWeight is the 8-bit bilinear weight (0..256) of a 32.32 fixed-point
+// sample position's fraction, rounded.
+func fixWeight(v int64) uint32 { return uint32((uint64(v)&(fixOne-1) + 1<<23) >> 24) }
+
+// bilinear writes into dst the colour between the pixel pairs r0 (top)
+// and r1 (bottom), NRGBA, at 8-bit weights wx, wy towards the second
+// pixel and the bottom row, with alpha 255: (Σ pixel·weight + 2¹⁵) >> 16
+// per channel. (Small enough to inline into paintOwn's loop.)
+func bilinear(dst, r0, r1 []uint8, wx, wy uint32) {
+	ix, iy := 256-wx, 256-wy
+	dst = dst[:4:4]
+	for c := range 3 {
+		dst[c] = uint8(((uint32(r0[c])*ix+uint32(r0[c+4])*wx)*iy + (uint32(r1[c])*ix+uint32(r1[c+4])*wx)*wy + 1<<15) >> 16)
+	}
 	dst[3] = 255
 }
 

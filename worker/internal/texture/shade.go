@@ -140,9 +140,9 @@ func smoothstep(t float64) float64 {
 
 // frame is everything Unwrap derives from one photo and its landmarks.
 type frame struct {
-	pix        []uint8
-	maxX, maxY float64 // w − 1, h − 1: where sample clamps
-	// maxXFix, maxYFix: the same in sampleFix's 32.32 fixed point.
+	pix []uint8
+	// maxXFix, maxYFix: w − 1, h − 1, where sampleFix clamps, in its 32.32
+	// fixed point.
 	maxXFix, maxYFix int64
 	stride           int
 	w, h             int
@@ -176,7 +176,6 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 	f := &frame{
 		pix: img.Pix, stride: img.Stride,
 		w: img.Rect.Dx(), h: img.Rect.Dy(),
-		maxX: float64(img.Rect.Dx() - 1), maxY: float64(img.Rect.Dy() - 1),
 		maxXFix: int64(img.Rect.Dx()-1) << 32, maxYFix: int64(img.Rect.Dy()-1) << 32,
 		minX: float64(img.Rect.Min.X), minY: float64(img.Rect.Min.Y),
 		tris: make([]triFrame, len(md.tris)),
@@ -306,58 +305,10 @@ func texelAffine(tu triUV, s float64, lm [][3]float32, q []float64, v [3]uint16,
 }
 
 // sample writes the bilinearly filtered colour at (x, y) (pixel i covers
-// [i, i+1)) into dst with alpha 255.
+// [i, i+1)) into dst with alpha 255, clamped at the image's border
+// (sampleFix).
 func (f *frame) sample(dst []uint8, x, y float64) {
-	// Plain comparisons: the builtin min and max handle NaN and cost
-	// several times more here.
-	px, py := x-0.5, y-0.5
-	if !(px > 0) {
-		px = 0
-	} else if px > f.maxX {
-		px = f.maxX
-	}
-	if !(py > 0) {
-		py = 0
-	} else if py > f.maxY {
-		py = f.maxY
-	}
-	x0, y0 := int(px), int(py)
-	wx := uint32((px-float64(x0))*256 + 0.5)
-	wy := uint32((py-float64(y0))*256 + 0.5)
-	dx, dy := 4, f.stride
-	if x0 >= f.w-1 {
-		dx = 0
-	}
-	if y0 >= f.h-1 {
-		dy = 0
-	}
-	p := y0*f.stride + x0*4
-	r0 := f.pix[p : p+8 : p+8]
-	r1 := f.pix[p+dy : p+dy+8 : p+dy+8]
-	if dx == 0 { // the last column: both taps on it
-		r0 = f.pix[p : p+4 : p+4]
-		r1 = f.pix[p+dy : p+dy+4 : p+dy+4]
-		for c := range 3 {
-			top := uint32(r0[c]) * 256
-			bot := uint32(r1[c]) * 256
-			dst[c] = uint8((top*(256-wy) + bot*wy + 1<<15) >> 16)
-		}
-		dst[3] = 255
-		return
-	}
-	ix := 256 - wx
-	iy := 256 - wy
-	t0 := uint32(r0[0])*ix + uint32(r0[4])*wx
-	t1 := uint32(r0[1])*ix + uint32(r0[5])*wx
-	t2 := uint32(r0[2])*ix + uint32(r0[6])*wx
-	b0 := uint32(r1[0])*ix + uint32(r1[4])*wx
-	b1 := uint32(r1[1])*ix + uint32(r1[5])*wx
-	b2 := uint32(r1[2])*ix + uint32(r1[6])*wx
-	dst = dst[:4:4]
-	dst[0] = uint8((t0*iy + b0*wy + 1<<15) >> 16)
-	dst[1] = uint8((t1*iy + b1*wy + 1<<15) >> 16)
-	dst[2] = uint8((t2*iy + b2*wy + 1<<15) >> 16)
-	dst[3] = 255
+	f.sampleFix(dst, fixPos(x), fixPos(y))
 }
 
 // visibility answers whether a point of the face is what the photo shows

@@ -164,9 +164,18 @@ func unwrap(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Opt
 	return unwrapSeam(img, landmarks, mesh, o, defaultSeam())
 }
 
-// unwrapSeam is Unwrap with the given seam parameters (see scan.go for
-// the passes).
+// unwrapSeam is Unwrap with the given seam parameters.
 func unwrapSeam(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, seam seamParams) (*image.NRGBA, Stats, error) {
+	return unwrapWith(img, landmarks, mesh, o, seam, (*frame).shade)
+}
+
+// shader colours the texels of chunks (the layout's spans, one part per
+// goroutine) into out and returns how many became valid and the mirrored
+// share of their colour.
+type shader func(f *frame, out *image.NRGBA, chunks [][]span) (valid int, mirrored float64)
+
+// unwrapWith is unwrapSeam shading with shade (see scan.go for Unwrap's).
+func unwrapWith(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, seam seamParams, shade shader) (*image.NRGBA, Stats, error) {
 	if err := o.Validate(); err != nil {
 		return nil, Stats{}, err
 	}
@@ -186,18 +195,7 @@ func unwrapSeam(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o
 	if w := o.workers(); w > 1 {
 		chunks = splitSpans(lay.spans, lay.inside, w, lay.cell)
 	}
-	valid, mirrored := 0, 0.0
-	counts := make([]struct {
-		valid    int
-		mirrored float64
-	}, len(chunks))
-	parallel(len(chunks), func(w int) { counts[w].valid, counts[w].mirrored = f.classify(out, chunks[w]) })
-	feather := f.featherGrid()
-	parallel(len(chunks), func(w int) { counts[w].mirrored += f.paint(out, chunks[w], feather) })
-	for _, c := range counts {
-		valid += c.valid
-		mirrored += c.mirrored
-	}
+	valid, mirrored := shade(f, out, chunks)
 	var holes []uint16
 	if valid < lay.inside {
 		holes = f.holes
@@ -211,6 +209,20 @@ func unwrapSeam(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o
 		st.Empty = 1 - st.Coverage
 	}
 	return out, st, nil
+}
+
+// tally runs fn(0..n-1) (with parallel) and sums what they return.
+func tally(n int, fn func(int) (int, float64)) (valid int, mirrored float64) {
+	counts := make([]struct {
+		valid    int
+		mirrored float64
+	}, n)
+	parallel(n, func(w int) { counts[w].valid, counts[w].mirrored = fn(w) })
+	for _, c := range counts {
+		valid += c.valid
+		mirrored += c.mirrored
+	}
+	return valid, mirrored
 }
 
 // parallel runs fn(0..n-1), on n goroutines when n > 1.
