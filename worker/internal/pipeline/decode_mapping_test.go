@@ -48,51 +48,47 @@ func (m *markerModel) Detect(_ context.Context, img *image.NRGBA, _ engine.Detec
 	return []engine.Detection{{Box: [4]float32{float32(x0), float32(y0), float32(x1 - x0), float32(y1 - y0)}, Score: 0.9}}, nil
 }
 
-func (m *markerModel) Landmarks(_ context.Context, _ *image.NRGBA, dets []engine.Detection) ([]engine.Face, error) {
-	mesh := models.Canonical()
-	var faces []engine.Face
-	for _, d := range dets {
-		s := d.Box[2] / 16
-		cx, cy := d.Box[0]+d.Box[2]/2, d.Box[1]+d.Box[3]/2
-		lm := make([][3]float32, engine.NumLandmarks)
-		for i, v := range mesh.Vertices {
-			lm[i] = [3]float32{cx + s*v[0], cy - s*v[1], -s * v[2]}
-		}
-		for i := engine.NumMeshLandmarks; i < engine.NumLandmarks; i++ {
-			lm[i] = lm[1]
-		}
-		faces = append(faces, engine.Face{Detection: d, Presence: 0.99, Landmarks: lm})
-	}
-	return faces, nil
+// Landmarks are fakeModel's: the canonical mesh laid into each box.
+func (m *markerModel) Landmarks(ctx context.Context, img *image.NRGBA, dets []engine.Detection) ([]engine.Face, error) {
+	return (&fakeModel{}).Landmarks(ctx, img, dets)
 }
 
 func (m *markerModel) Precision() models.Precision { return models.FP32 }
 func (m *markerModel) Device() engine.Device       { return engine.Device{Kind: engine.KindCPU} }
 
-// markerJPEG is a w×h grey JPEG (q95) with a red square at sq, under EXIF
-// orientation o: the pixels are stored so that the upright picture is the
-// one described.
+// markerJPEG is a w×h grey JPEG with a red square at sq, stored for EXIF
+// orientation o (jpegOriented).
 func markerJPEG(t testing.TB, w, h int, sq image.Rectangle, o int) []byte {
 	t.Helper()
 	up := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(up, up.Rect, image.NewUniform(color.RGBA{128, 128, 128, 255}), image.Point{}, draw.Src)
 	draw.Draw(up, sq, image.NewUniform(color.RGBA{230, 20, 20, 255}), image.Point{}, draw.Src)
+	return jpegOriented(t, up, o)
+}
+
+// jpegOriented encodes up (q95) as a camera stores it under EXIF orientation
+// o (1, 3 or 6): the pixels turned so that displaying them as o says gives
+// up, and o in an APP1 Exif segment (a big-endian TIFF header with one IFD
+// entry, Orientation SHORT o).
+func jpegOriented(t testing.TB, up *image.RGBA, o int) []byte {
+	t.Helper()
+	w, h := up.Rect.Dx(), up.Rect.Dy()
 	var stored image.Image = up
 	switch o {
 	case 1:
+	case 3: // displayed = stored turned 180°
+		r := image.NewRGBA(up.Rect)
+		for y := range h {
+			for x := range w {
+				r.SetRGBA(x, y, up.RGBAAt(w-1-x, h-1-y))
+			}
+		}
+		stored = r
 	case 6: // displayed = stored turned 90° clockwise
 		r := image.NewRGBA(image.Rect(0, 0, h, w))
 		for sy := range w {
 			for sx := range h {
 				r.SetRGBA(sx, sy, up.RGBAAt(w-1-sy, sx))
-			}
-		}
-		stored = r
-	case 3:
-		r := image.NewRGBA(up.Rect)
-		for y := range h {
-			for x := range w {
-				r.SetRGBA(x, y, up.RGBAAt(w-1-x, h-1-y))
 			}
 		}
 		stored = r
@@ -159,13 +155,14 @@ func TestReducedDecodeMapsToWholePicture(t *testing.T) {
 					require.InDelta(t, want[i], f.BBox[i], float64(tc.tol), "bbox %v, want %v", f.BBox, want)
 				}
 				// markerModel put the mesh's origin at the square's centre, at
-				// box/16 pixels per unit, z on x's scale: so must the result.
+				// box/18 pixels per unit (fakeModel), z on x's scale: so must
+				// the result.
 				cx, cy := float32(tc.sq.Min.X+tc.sq.Max.X)/2, float32(tc.sq.Min.Y+tc.sq.Max.Y)/2
 				v, got := models.Canonical().Vertices[1], f.Landmarks[1]
-				s := float32(tc.sq.Dx()) / 16
+				s := float32(tc.sq.Dx()) / 18
 				require.InDelta(t, cx, got[0]-s*v[0], float64(tc.tol))
 				require.InDelta(t, cy, got[1]+s*v[1], float64(tc.tol))
-				require.InDelta(t, -s*v[2], got[2], float64(tc.tol)*math.Abs(float64(v[2]))/16+0.5)
+				require.InDelta(t, -s*v[2], got[2], float64(tc.tol)*math.Abs(float64(v[2]))/18+0.5)
 				require.NotNil(t, f.Pose, "a pose from landmarks in whole-picture pixels")
 				// The pre-pass saw the 1/8 picture; the landmarks stage the
 				// reduced one (detected again only when it is the whole frame).

@@ -36,28 +36,14 @@ func bigPhoto(t testing.TB, name string, k int, canvas, at image.Point) []byte {
 }
 
 // rotated6 is bigPhoto as a phone held upright writes it: the pixels stored
-// turned 90° counter-clockwise, with EXIF orientation 6 (rotate 90°
-// clockwise to display).
+// turned 90° counter-clockwise, with EXIF orientation 6.
 func rotated6(t testing.TB, data []byte) []byte {
 	t.Helper()
 	up, err := jpeg.Decode(bytes.NewReader(data))
 	require.NoError(t, err)
-	b := up.Bounds()
-	stored := image.NewRGBA(image.Rect(0, 0, b.Dy(), b.Dx()))
-	for sy := range b.Dx() {
-		for sx := range b.Dy() {
-			stored.Set(sx, sy, up.At(b.Dx()-1-sy, sx))
-		}
-	}
-	var buf bytes.Buffer
-	require.NoError(t, jpeg.Encode(&buf, stored, &jpeg.Options{Quality: 90}))
-	// APP1 "Exif": a big-endian TIFF header and one IFD entry,
-	// Orientation (0x0112) SHORT 6.
-	tiff := []byte{'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0}
-	seg := append([]byte("Exif\x00\x00"), tiff...)
-	j := buf.Bytes()
-	out := append([]byte{0xFF, 0xD8, 0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
-	return append(out, j[2:]...)
+	rgba := image.NewRGBA(up.Bounds())
+	draw.Draw(rgba, rgba.Rect, up, image.Point{}, draw.Src)
+	return jpegOriented(t, rgba, 6)
 }
 
 // TestReducedDecodeLargePhoto runs large JPEGs through the pipeline twice,
