@@ -49,6 +49,18 @@ if [[ ! -f /usr/include/turbojpeg.h ]] || [[ ! -f /usr/include/jpeglib.h ]] || !
     exit 1
   fi
 fi
+# libpng: the worker's decoder of plain 8-bit PNGs (cgo, png.h; image/png
+# decodes the rest and everything with CGO_ENABLED=0 or -tags purepng).
+if [[ ! -f /usr/include/png.h ]]; then
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends libpng-dev >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libpng-dev >/dev/null; }
+  else
+    echo "libpng is missing: install it (Debian: sudo apt-get install libpng-dev)" >&2
+    exit 1
+  fi
+fi
 # libwebp: the worker's WebP texture writer and WebP decoder (cgo, webp/encode.h,
 # webp/decode.h; uv_format "webp"), and dwebp (Debian webp), the reference the
 # decoder's tests compare against.

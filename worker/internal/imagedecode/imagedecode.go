@@ -201,7 +201,7 @@ func DecodeRequest(data []byte, lim Limits, r Request) (*Image, error) {
 		n, sc, origin, err = decodeJPEG(data, sw, sh, r.Scale, crop)
 		src, cropped = n, err == nil && (n.Rect.Dx() != sc.of(sw) || n.Rect.Dy() != sc.of(sh))
 	case FormatPNG:
-		src, err = png.Decode(bytes.NewReader(data))
+		src, err = decodePNG(data, sw, sh)
 	case FormatWebP:
 		src, err = decodeWebP(data, sw, sh)
 	}
