@@ -3,6 +3,7 @@ package texture
 import (
 	"image"
 	"math"
+	"sync"
 )
 
 // Unwrap shades a texture in two passes over the layout's spans (runs of
@@ -27,13 +28,33 @@ import (
 // shade is Unwrap's shader: classify on every chunk's goroutine, the
 // feather's distance grid, then paint on every chunk's goroutine.
 func (f *frame) shade(out *image.NRGBA, chunks [][]span) (valid int, mirrored float64) {
-	valid, mirrored = tally(len(chunks), func(w int) (int, float64) { return f.classify(out, chunks[w]) })
+	size := out.Rect.Dx()
+	codes := getCodes(size * size)
+	defer codesPool.Put(codes)
+	f.codes, f.size = *codes, size
+	valid, mirrored = tally(len(chunks), func(w int) (int, float64) { return f.classify(chunks[w]) })
 	feather := f.featherGrid()
 	_, m := tally(len(chunks), func(w int) (int, float64) { return 0, f.paint(out, chunks[w], feather) })
+	f.codes = nil
 	return valid, mirrored + m
 }
 
-// Texel codes classify writes into alpha for paint.
+// codesPool holds texel code buffers (f.codes) for reuse: classify writes
+// every code paint reads, so a buffer needs no clearing, and a 1024²
+// unwrap does not allocate (and zero) a megabyte for them.
+var codesPool sync.Pool
+
+// getCodes returns a pooled code buffer of at least n bytes.
+func getCodes(n int) *[]uint8 {
+	if b, ok := codesPool.Get().(*[]uint8); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]uint8, n)
+	return &b
+}
+
+// Texel codes classify writes into f.codes for paint.
 const (
 	texHole   = 0 // neither side visible: stays (0, 0, 0, 0) for the gutter
 	texOwn    = 1 // the own point; the mirror not visible or not needed
@@ -42,13 +63,15 @@ const (
 	// texPending: classifyOwn found the own side hidden; classify's
 	// general loop decides.
 	texPending = 4
+	// texDone: paintOwn painted the texel.
+	texDone = 5
 )
 
-// classify writes the texel code of every texel of spans into out's alpha,
+// classify writes the texel code of every texel of spans into f.codes,
 // counts the texels per cell it leaves invalid (f.holes), marks seed cells
 // (f.seed) and returns how many texels are valid and how many come from
 // the mirror alone.
-func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored float64) {
+func (f *frame) classify(spans []span) (valid int, mirrored float64) {
 	cellOf := f.cellOf
 	for _, sp := range spans {
 		tf := &f.tris[sp.tri]
@@ -66,20 +89,20 @@ func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored fl
 		o, m := &tf.own, &tf.mir
 		ox, oy, oz, oq := o.bx*j+o.cx, o.by*j+o.cy, o.bz*j+o.cz, o.bq*j+o.cq
 		mx, my, mz, mq := m.bx*j+m.cx, m.by*j+m.cy, m.bz*j+m.cz, m.bq*j+m.cq
-		row := out.Pix[int(sp.y)*out.Stride:]
+		cr := f.codes[int(sp.y)*f.size:]
 		seeds := f.seed[int(sp.y)/f.cell*f.cells:]
 		// Without a geometric blend the own side decides alone where it
 		// is visible: a tight loop first, then the rest for what it left.
 		if tf.seen {
 			for i := int(sp.x0); i < int(sp.x1); i++ {
-				row[i*4+3] = texOwn
+				cr[i] = texOwn
 			}
 			valid += int(sp.x1 - sp.x0)
 			continue
 		}
 		ownDone := tf.ownOK && !tf.blend
 		if ownDone {
-			left := f.classifyOwn(row, int(sp.x0), int(sp.x1), o.ax, ox, o.ay, oy, o.az, oz, &tf.os)
+			left := f.classifyOwn(cr, int(sp.x0), int(sp.x1), o.ax, ox, o.ay, oy, o.az, oz, &tf.os)
 			valid += int(sp.x1-sp.x0) - left
 			if left == 0 {
 				continue
@@ -87,7 +110,7 @@ func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored fl
 		}
 		for i := int(sp.x0); i < int(sp.x1); i++ {
 			fi := float64(i)
-			a := row[i*4+3 : i*4+4 : i*4+4]
+			a := cr[i : i+1 : i+1]
 			ownV := false
 			if ownDone {
 				if a[0] != texPending {
@@ -111,6 +134,7 @@ func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored fl
 					a[0] = texOwn
 					valid++
 				} else {
+					a[0] = texHole
 					holes[cellOf[i]]++
 				}
 				continue
@@ -132,6 +156,7 @@ func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored fl
 				mirrored++
 				seeds[cellOf[i]] = 1
 			default:
+				a[0] = texHole
 				holes[cellOf[i]]++
 			}
 		}
@@ -139,10 +164,10 @@ func (f *frame) classify(out *image.NRGBA, spans []span) (valid int, mirrored fl
 	return valid, mirrored
 }
 
-// classifyOwn codes the texels of row[lo:hi] texOwn where the own point
+// classifyOwn codes the texels of codes[lo:hi] (a row of f.codes) texOwn where the own point
 // (image-local x = ax·i + cx, likewise y and z, on side s) is visible and
 // texPending where it is not, and returns how many are pending.
-func (f *frame) classifyOwn(row []uint8, lo, hi int, ax, cx, ay, cy, az, cz float64, s *side) (pending int) {
+func (f *frame) classifyOwn(codes []uint8, lo, hi int, ax, cx, ay, cy, az, cz float64, s *side) (pending int) {
 	v := &f.vis
 	for i := lo; i < hi; i++ {
 		fi := float64(i)
@@ -152,7 +177,7 @@ func (f *frame) classifyOwn(row []uint8, lo, hi int, ax, cx, ay, cy, az, cz floa
 		} else {
 			pending++
 		}
-		row[i*4+3] = code
+		codes[i] = code
 	}
 	return pending
 }
@@ -200,7 +225,7 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 		mx, my, mdx, mdy := fixStart(m.ax, m.bx*fj+m.cx, i0), fixStart(m.ay, m.by*fj+m.cy, i0), fixStep(m.ax), fixStep(m.ay)
 		oq, mq := o.bq*fj+o.cq, m.bq*fj+m.cq
 		fmx, fmy, fmz := m.bx*fj+m.cx, m.by*fj+m.cy, m.bz*fj+m.cz
-		row := out.Pix[j*out.Stride:]
+		row, cr := out.Pix[j*out.Stride:], f.codes[j*f.size:]
 		// Where the own positions of the whole span stay off the image's
 		// last row and column (the usual case), the texels of the own side
 		// alone outside the feather band go first, in a tight loop.
@@ -210,16 +235,16 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 			if fe {
 				b = band
 			}
-			if f.paintOwn(row, i0, int(sp.x1), ox, oy, odx, ody, b, rowd) == 0 {
+			if f.paintOwn(row, cr, i0, int(sp.x1), ox, oy, odx, ody, b, rowd) == 0 {
 				continue
 			}
 		}
 		for i := i0; i < int(sp.x1); i++ {
-			px := row[i*4 : i*4+4 : i*4+4]
-			code := px[3]
-			if code == texHole || code == 255 {
+			code := cr[i]
+			if code == texHole || code == texDone {
 				continue
 			}
+			px := row[i*4 : i*4+4 : i*4+4]
 			k := int64(i - i0)
 			switch code {
 			case texMirror:
@@ -252,16 +277,16 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 
 // paintOwn samples the own side, at fixed-point sample positions (x, y)
 // at texel lo stepping (dx, dy) per texel, all off the image's last row
-// and column, into the texels of row[lo:hi] coded texOwn whose feather
-// weight is 1: outside band (nil: no band), or within it where the row's
-// interpolated seed distance rowd is at least the feather's width. It
-// returns how many valid texels it left to paint's general loop.
-func (f *frame) paintOwn(row []uint8, lo, hi int, x, y, dx, dy int64, band []bool, rowd []float32) (left int) {
+// and column, into the texels of row[lo:hi] coded texOwn in codes (their
+// row of f.codes) whose feather weight is 1: outside band (nil: no band),
+// or within it where the row's interpolated seed distance rowd is at
+// least the feather's width; it recodes them texDone. It returns how many
+// valid texels it left to paint's general loop.
+func (f *frame) paintOwn(row, codes []uint8, lo, hi int, x, y, dx, dy int64, band []bool, rowd []float32) (left int) {
 	pix, stride, cellOf := f.pix, f.stride, f.cellOf
 	lerpIdx, lerpT, width := f.lerpIdx, f.lerpT, float32(f.seam.feather)
 	for i := lo; i < hi; i, x, y = i+1, x+dx, y+dy {
-		px := row[i*4 : i*4+4 : i*4+4]
-		if c := px[3]; c != texOwn {
+		if c := codes[i]; c != texOwn {
 			if c != texHole {
 				left++
 			}
@@ -274,7 +299,8 @@ func (f *frame) paintOwn(row []uint8, lo, hi int, x, y, dx, dy int64, band []boo
 			}
 		}
 		p := int(y>>32)*stride + int(x>>32)*4
-		bilinear(px, pix[p:p+8:p+8], pix[p+stride:p+stride+8:p+stride+8], fixWeight(x), fixWeight(y))
+		bilinear(row[i*4:i*4+4:i*4+4], pix[p:p+8:p+8], pix[p+stride:p+stride+8:p+stride+8], fixWeight(x), fixWeight(y))
+		codes[i] = texDone
 	}
 	return left
 }

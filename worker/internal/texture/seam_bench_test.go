@@ -34,8 +34,9 @@ func BenchmarkStages(b *testing.B) {
 		})
 		f := newFrame(img, lm, lay, defaultSeam())
 		tex := image.NewNRGBA(out.Rect)
-		f.classify(tex, lay.spans)
-		codes := append([]uint8(nil), tex.Pix...)
+		f.codes, f.size = make([]uint8, 1024*1024), 1024
+		f.classify(lay.spans)
+		codes := append([]uint8(nil), f.codes...)
 		feather := f.featherGrid()
 		holes := append([]uint16(nil), f.holes...)
 		if st.Coverage == 1 {
@@ -43,10 +44,10 @@ func BenchmarkStages(b *testing.B) {
 		}
 		b.Run(name+"/classify", func(b *testing.B) {
 			f := newFrame(img, lm, lay, defaultSeam())
+			f.codes, f.size = make([]uint8, 1024*1024), 1024
 			cpuLoop(b, func() {
-				clear(tex.Pix)
 				clear(f.holes)
-				f.classify(tex, lay.spans)
+				f.classify(lay.spans)
 			})
 		})
 		b.Run(name+"/feather-grid", func(b *testing.B) {
@@ -56,7 +57,7 @@ func BenchmarkStages(b *testing.B) {
 		})
 		b.Run(name+"/paint", func(b *testing.B) {
 			cpuLoop(b, func() {
-				copy(tex.Pix, codes)
+				copy(f.codes, codes)
 				f.paint(tex, lay.spans, feather)
 			})
 		})

@@ -169,6 +169,10 @@ type frame struct {
 	lerpT   []float32
 	// cellOf is the layout's texel coordinate → coarse cell table.
 	cellOf []uint16
+	// codes holds, while shade runs, a texel code (scan.go) per texel of
+	// the size×size texture, row by row.
+	codes []uint8
+	size  int
 }
 
 func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *frame {
