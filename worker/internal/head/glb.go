@@ -372,6 +372,10 @@ func (h *Head) WriteGLB(w io.Writer, texturePNG []byte) (GLBStats, error) {
 	doc.Meshes = []gMesh{mesh}
 	geometry.PadGLBBin(&bin)
 	doc.Buffers[0].ByteLength = bin.Len()
+	if bb, ok := w.(*bytes.Buffer); ok {
+		// The file once, without the doubling of growth (the JSON is ~20 KB).
+		bb.Grow(bin.Len() + 64<<10)
+	}
 	n, err := geometry.WriteGLBContainer(w, doc, bin.Bytes())
 	if err != nil {
 		return stats, fmt.Errorf("head: %w", err)

@@ -2,6 +2,7 @@ package head
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -73,10 +74,14 @@ func (h *Head) WriteOBJ(w io.Writer, mtlName string) error {
 		}
 		b = append(b, '\n')
 	}
+	tail := objTail()
+	if bb, ok := w.(*bytes.Buffer); ok {
+		bb.Grow(len(b) + len(tail)) // the file once, without the doubling of growth
+	}
 	if _, err := w.Write(b); err != nil {
 		return err
 	}
-	_, err := w.Write(objTail())
+	_, err := w.Write(tail)
 	return err
 }
 
