@@ -54,6 +54,16 @@ type DetectOptions struct {
 	MaxFaces int
 	// MinScore is the score threshold; 0 means DefaultMinScore.
 	MinScore float32
+	// Frame, when not empty, is the whole picture img is a part of, in
+	// img's coordinates (those of img.Rect, which it is widened to contain): the
+	// detector letterboxes that frame as it would the whole picture, with
+	// img's pixels in their place and, outside img, Background's (the
+	// whole frame at any resolution, same aspect) or black without one. A
+	// decode of part of a picture is then detected as the whole picture
+	// would be. Detections stay in img's pixels.
+	Frame image.Rectangle
+	// Background is the whole frame for Frame; ignored without it.
+	Background *image.NRGBA
 }
 
 // Detection is one detected face. Coordinates are continuous pixel
@@ -305,7 +315,15 @@ func (e *Engine) Detect(ctx context.Context, img *image.NRGBA, o DetectOptions) 
 	if err != nil {
 		return nil, err
 	}
-	lb := letterboxInto(buf.in, img, d.spec.size)
+	frame, keep := img.Rect, false
+	if !o.Frame.Empty() {
+		frame = o.Frame.Union(img.Rect)
+		if o.Background != nil && !o.Background.Rect.Empty() {
+			letterboxInto(buf.in, o.Background, d.spec.size) // then img over it
+			keep = true
+		}
+	}
+	lb := letterboxFrameInto(buf.in, img, d.spec.size, frame, keep)
 	outs, err := d.sess.run(1)
 	if err != nil {
 		return nil, err

@@ -30,9 +30,25 @@ type sampleTap struct {
 // keep_aspect_ratio and BORDER_ZERO. Bilinear, one pass, straight into dst
 // (len ≥ size*size*3). Alpha is ignored.
 func letterboxInto(dst []float32, img *image.NRGBA, size int) letterbox {
+	return letterboxFrameInto(dst, img, size, img.Rect, false)
+}
+
+// letterboxFrameInto is letterboxInto of the frame img is part of (frame in
+// img's coordinates, those of img.Rect, containing it): the frame is scaled and
+// centred and img's pixels sampled in their place; the tensor pixels img
+// does not reach are black like the padding, or with keep left as dst has
+// them (a background letterboxed there first). The returned letterbox maps
+// to img's pixels, relative to img.Rect.Min as letterboxInto's.
+func letterboxFrameInto(dst []float32, img *image.NRGBA, size int, frame image.Rectangle, keep bool) letterbox {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
-	s := float32(size) / float32(max(w, h))
-	lb := letterbox{scale: s, padX: (float32(size) - float32(w)*s) / 2, padY: (float32(size) - float32(h)*s) / 2}
+	fw, fh := frame.Dx(), frame.Dy()
+	s := float32(size) / float32(max(fw, fh))
+	off := frame.Min.Sub(img.Rect.Min) // the frame's corner from img's
+	lb := letterbox{
+		scale: s,
+		padX:  (float32(size)-float32(fw)*s)/2 - float32(off.X)*s,
+		padY:  (float32(size)-float32(fh)*s)/2 - float32(off.Y)*s,
+	}
 	var xsArr, ysArr [256]sampleTap
 	xs, ys := xsArr[:0], ysArr[:0]
 	if size > len(xsArr) {
@@ -45,17 +61,21 @@ func letterboxInto(dst []float32, img *image.NRGBA, size int) letterbox {
 	i := 0
 	for _, ty := range ys {
 		if !ty.inside {
-			for range size * 3 {
-				dst[i] = -1
-				i++
+			if !keep {
+				for j := range size * 3 {
+					dst[i+j] = -1
+				}
 			}
+			i += size * 3
 			continue
 		}
 		r0, r1 := pix[ty.o0:], pix[ty.o1:]
 		fy := ty.f
 		for _, tx := range xs {
 			if !tx.inside {
-				dst[i], dst[i+1], dst[i+2] = -1, -1, -1
+				if !keep {
+					dst[i], dst[i+1], dst[i+2] = -1, -1, -1
+				}
 				i += 3
 				continue
 			}
