@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,9 +31,8 @@ import (
 //     cutMargin);
 //  3. decode that region at that scale (imagedecode.DecodeRequest: the
 //     rows above it entropy-decoded only, the rows below not read, only
-//     the region transformed and upsampled) for the landmarks
-//     and texture to run on as before (and the detector, when the region
-//     is the whole frame: see decode);
+//     the region transformed and upsampled) for the detector (a region in
+//     its whole frame: see decode), landmarks and texture to run on;
 //  4. map every coordinate back to the whole picture's pixels (faceToFull),
 //     so result.json, the pose and the depth and normal maps are what a
 //     whole decode gives, within the differences of the pixels.
@@ -51,11 +51,8 @@ const (
 	// cutMargin (full-size pixels) is added beyond that: two 16-pixel MCUs,
 	// as near a cut chroma upsampling differs from the whole decode's.
 	cutMargin = 32
-	// maxRegionShare: a region covering more of the picture is not cut
-	// out: it would save little, and a whole frame is detected again at its
-	// own resolution, which keeps results nearer a whole decode's (0.04 %
-	// of the inter-ocular distance on the test's upscaled photo, against
-	// 0.36 % with the pre-pass's boxes in a region).
+	// maxRegionShare: a region covering more of the picture is not cut out
+	// (it would save little).
 	maxRegionShare = 0.6
 )
 
@@ -75,21 +72,49 @@ var uvSpan = sync.OnceValue(func() float64 {
 // decoded is what the decode stage hands on.
 type decoded struct {
 	img *imagedecode.Image
-	// dets, when not nil, are the faces in img's pixels, from the
-	// pre-pass: the detect stage uses them instead of running the detector.
-	dets []engine.Detection
 	// detect is the time the pre-pass spent detecting.
 	detect time.Duration
+	// frame, for a region, is the whole picture in img's pixels and pre
+	// the pre-pass's picture of it: the detector letterboxes that frame,
+	// img's pixels in their place and pre's around them, so it sees what a
+	// whole decode shows it (engine.DetectOptions.Frame, Background).
+	frame image.Rectangle
+	pre   *imagedecode.Image
+}
+
+// detectOptions are the detect stage's options for d.img.
+func (d *decoded) detectOptions(o Options) engine.DetectOptions {
+	do := engine.DetectOptions{Detector: o.Detector, MaxFaces: o.MaxFaces}
+	if d.pre != nil {
+		do.Frame, do.Background = d.frame, d.pre.NRGBA
+	}
+	return do
+}
+
+// detected keeps the faces whose box centre lies in d.img (for a region,
+// the frame around it can show a face that is not in it) and hands the
+// pre-pass picture back.
+func (d *decoded) detected(dets []engine.Detection) []engine.Detection {
+	if d.pre == nil {
+		return dets
+	}
+	d.pre.Release()
+	d.pre = nil
+	w, h := float32(d.img.Rect.Dx()), float32(d.img.Rect.Dy())
+	return slices.DeleteFunc(dets, func(f engine.Detection) bool {
+		cx, cy := f.Box[0]+f.Box[2]/2, f.Box[1]+f.Box[3]/2
+		return cx < 0 || cy < 0 || cx >= w || cy >= h
+	})
 }
 
 // decode is the decode stage: the image the other stages work on, whole or
-// reduced as above. A reduced image that is a region keeps the pre-pass's
-// detections (mapped into it): the detector must see the framing a whole
-// decode gives it (it sees 128 or 256 pixels of the whole frame either
-// way), not the cut-out region, where a face is larger and is boxed
-// differently — on the framed test photo that moved the landmarks 1.6 %
-// of the inter-ocular distance, the pre-pass's boxes 0.36 %. A whole frame
-// at a smaller scale is detected again, at its finer resolution.
+// reduced as above. A region is detected in the whole frame (decoded):
+// detected in the cut-out region alone, where a face fills more of the
+// detector's input, the framed test photo's face was boxed differently and
+// its landmarks moved 1.6 % of the inter-ocular distance (0.66 % with the
+// frame around the region black, 0.36 % taking the pre-pass's boxes); in
+// the frame over the pre-pass picture they are 0.001 % from a whole
+// decode's.
 func (p *Pipeline) decode(ctx context.Context, data []byte, o Options) (decoded, error) {
 	pl, err := p.plan(ctx, data, o)
 	if err != nil || pl.img != nil {
@@ -97,20 +122,24 @@ func (p *Pipeline) decode(ctx context.Context, data []byte, o Options) (decoded,
 	}
 	img, err := imagedecode.DecodeRequest(data, p.lim, pl.req)
 	d := decoded{img: img, detect: pl.detect}
-	if err == nil && !pl.req.Region.Empty() {
-		d.dets = make([]engine.Detection, len(pl.dets))
-		for i, f := range pl.dets {
-			d.dets[i] = detectionFromFull(img, f)
-		}
+	if err != nil || pl.req.Region.Empty() {
+		pl.pre.Release()
+		return d, err
 	}
-	return d, err
+	x0, y0 := img.FromFull(0, 0)
+	x1, y1 := img.FromFull(float32(img.Full.X), float32(img.Full.Y))
+	d.frame = image.Rect(int(math.Floor(float64(x0))), int(math.Floor(float64(y0))), int(math.Ceil(float64(x1))), int(math.Ceil(float64(y1))))
+	d.pre = pl.pre
+	return d, nil
 }
 
 // decodePlan is what plan decided.
 type decodePlan struct {
 	req    imagedecode.Request // the zero Request: whole
-	dets   []engine.Detection  // the pre-pass's, in the whole picture's pixels
 	detect time.Duration       // the pre-pass's detection time
+	// pre is the pre-pass picture (nil when plan decoded none), which the
+	// caller releases.
+	pre *imagedecode.Image
 	// img, when not nil, is the decoded picture already: the pre-pass
 	// came back whole (a CMYK JPEG: image/jpeg, full size).
 	img *imagedecode.Image
@@ -148,15 +177,15 @@ func (p *Pipeline) plan(ctx context.Context, data []byte, o Options) (decodePlan
 	if !pre.Reduced() {
 		return decodePlan{img: pre}, nil
 	}
-	defer pre.Release()
 	t := time.Now()
 	dets, err := p.model.Detect(ctx, pre.NRGBA, engine.DetectOptions{Detector: o.Detector, MaxFaces: o.MaxFaces})
 	whole.detect = time.Since(t)
-	if err != nil {
-		return whole, fmt.Errorf("pipeline: detect (pre-pass at %d/%d): %w", preScale.Num, preScale.Denom, err)
-	}
-	if len(dets) == 0 {
-		return whole, nil
+	if err != nil || len(dets) == 0 {
+		pre.Release()
+		if err != nil {
+			err = fmt.Errorf("pipeline: detect (pre-pass at %d/%d): %w", preScale.Num, preScale.Denom, err)
+		}
+		return whole, err
 	}
 	need := max(engine.FaceCropPixels, uvSpan()*float64(o.UVSize))
 	full := image.Rect(0, 0, pre.Full.X, pre.Full.Y)
@@ -186,7 +215,7 @@ func (p *Pipeline) plan(ctx context.Context, data []byte, o Options) (decodePlan
 	}
 	p.log.Debug("reduced decode", "width", hdr.Width, "height", hdr.Height, "faces", len(dets),
 		"scale", fmt.Sprintf("%d/%d", req.Scale.Num, req.Scale.Denom), "region", req.Region)
-	return decodePlan{req: req, dets: dets, detect: whole.detect}, nil
+	return decodePlan{req: req, detect: whole.detect, pre: pre}, nil
 }
 
 // detectionToFull maps d, found in img, to the whole upright picture's pixels.
@@ -196,17 +225,6 @@ func detectionToFull(img *imagedecode.Image, d engine.Detection) engine.Detectio
 	d.Box[2], d.Box[3] = d.Box[2]*k, d.Box[3]*k
 	for i := range d.Keypoints {
 		d.Keypoints[i][0], d.Keypoints[i][1] = img.ToFull(d.Keypoints[i][0], d.Keypoints[i][1])
-	}
-	return d
-}
-
-// detectionFromFull maps d from the whole picture's pixels into img's.
-func detectionFromFull(img *imagedecode.Image, d engine.Detection) engine.Detection {
-	k := float32(img.Scale.Factor())
-	d.Box[0], d.Box[1] = img.FromFull(d.Box[0], d.Box[1])
-	d.Box[2], d.Box[3] = d.Box[2]*k, d.Box[3]*k
-	for i := range d.Keypoints {
-		d.Keypoints[i][0], d.Keypoints[i][1] = img.FromFull(d.Keypoints[i][0], d.Keypoints[i][1])
 	}
 	return d
 }

@@ -25,14 +25,16 @@ import (
 // square really is in the whole picture, without ONNX Runtime.
 type markerModel struct {
 	mu    sync.Mutex
-	sizes []image.Point // of the images Detect saw
+	sizes []image.Point          // of the images Detect saw
+	opts  []engine.DetectOptions // and its options
 }
 
 var _ Model = (*markerModel)(nil)
 
-func (m *markerModel) Detect(_ context.Context, img *image.NRGBA, _ engine.DetectOptions) ([]engine.Detection, error) {
+func (m *markerModel) Detect(_ context.Context, img *image.NRGBA, o engine.DetectOptions) ([]engine.Detection, error) {
 	m.mu.Lock()
 	m.sizes = append(m.sizes, img.Rect.Size())
+	m.opts = append(m.opts, o)
 	m.mu.Unlock()
 	x0, y0, x1, y1 := math.MaxInt, math.MaxInt, -1, -1
 	for y := range img.Rect.Dy() {
@@ -112,9 +114,10 @@ func jpegOriented(t testing.TB, up *image.RGBA, o int) []byte {
 // landmarks must be where the square is in the whole upright picture (to
 // within a pixel of the decoded scale, plus JPEG's blur at the edges) under
 // EXIF orientations 1, 3 and 6, whether the decode was scaled (a big
-// square: the whole frame at 5/8, detected again there) or a region (a
-// small square: scale 1, the pre-pass's box, from a 1/8 decode: within 8 px),
-// and the detector must have seen the pictures the plan says.
+// square: the whole frame at 5/8) or a region (a small square: scale 1),
+// and the detector must have seen the pictures the plan says: the 1/8
+// pre-pass, then the reduced picture (a region with the whole frame around
+// it, over the pre-pass picture).
 func TestReducedDecodeMapsToWholePicture(t *testing.T) {
 	if imagedecode.JPEGDecoder != "libjpeg-turbo" {
 		t.Skip("the reduced decode needs libjpeg-turbo's DCT scaling (image/jpeg decodes whole)")
@@ -128,7 +131,7 @@ func TestReducedDecodeMapsToWholePicture(t *testing.T) {
 		tol    float32 // px in the whole picture
 	}{
 		{"big", image.Rect(1100, 600, 2900, 2400), imagedecode.Scale{Num: 5, Denom: 8}, false, 3},
-		{"small", image.Rect(2900, 1900, 3300, 2300), imagedecode.Scale{Num: 1, Denom: 1}, true, 9},
+		{"small", image.Rect(2900, 1900, 3300, 2300), imagedecode.Scale{Num: 1, Denom: 1}, true, 2},
 	} {
 		for _, o := range []int{1, 3, 6} {
 			t.Run(fmt.Sprintf("%s-o%d", tc.name, o), func(t *testing.T) {
@@ -143,7 +146,7 @@ func TestReducedDecodeMapsToWholePicture(t *testing.T) {
 				if tc.region {
 					require.True(t, tc.sq.In(pl.req.Region), "region %v holds the square %v", pl.req.Region, tc.sq)
 				}
-				m.sizes = nil
+				m.sizes, m.opts = nil, nil
 				out, err := p.Run(t.Context(), data, Options{Geometry: true}, nil)
 				require.NoError(t, err)
 				defer out.Release()
@@ -164,14 +167,22 @@ func TestReducedDecodeMapsToWholePicture(t *testing.T) {
 				require.InDelta(t, cy, got[1]+s*v[1], float64(tc.tol))
 				require.InDelta(t, -s*v[2], got[2], float64(tc.tol)*math.Abs(float64(v[2]))/18+0.5)
 				require.NotNil(t, f.Pose, "a pose from landmarks in whole-picture pixels")
-				// The pre-pass saw the 1/8 picture; the landmarks stage the
-				// reduced one (detected again only when it is the whole frame).
+				// The pre-pass saw the 1/8 picture, the detect stage the
+				// reduced one.
+				require.Len(t, m.sizes, 2)
 				require.Equal(t, image.Pt(504, 378), m.sizes[0])
+				require.Empty(t, m.opts[0].Frame)
 				if !tc.region {
-					require.Len(t, m.sizes, 2)
 					require.Equal(t, image.Pt(2520, 1890), m.sizes[1])
+					require.Empty(t, m.opts[1].Frame)
+					require.Nil(t, m.opts[1].Background)
 				} else {
-					require.Len(t, m.sizes, 1)
+					// The region's own size, framed in the whole picture.
+					require.Less(t, m.sizes[1].X, 1200)
+					fr := m.opts[1].Frame
+					require.Equal(t, image.Pt(4032, 3024), fr.Size())
+					require.True(t, image.Rectangle{Max: m.sizes[1]}.In(fr), "frame %v holds the region", fr)
+					require.Equal(t, image.Pt(504, 378), m.opts[1].Background.Rect.Size())
 				}
 			})
 		}

@@ -175,12 +175,11 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	}
 
 	done = lap(&tm.Detect)
-	dets := dec.dets
-	if dets == nil {
-		if dets, err = p.model.Detect(ctx, img.NRGBA, engine.DetectOptions{Detector: o.Detector, MaxFaces: o.MaxFaces}); err != nil {
-			return nil, fmt.Errorf("pipeline: detect: %w", err)
-		}
+	dets, err := p.model.Detect(ctx, img.NRGBA, dec.detectOptions(o))
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: detect: %w", err)
 	}
+	dets = dec.detected(dets) // decode.go
 	done()
 	tm.Detect += ms(dec.detect)
 	if err := checkpoint(StageDetect, 25); err != nil {
