@@ -72,7 +72,7 @@ func TestVisibilityNoDepthSlack(t *testing.T) {
 		{40, 40, 48.5}, {100, 40, 48.5}, {40, 100, 48.5},
 	}
 	tris := [][3]uint16{{0, 1, 2}, {3, 4, 5}}
-	v := newVisibility(lm, tris, []bool{true, true}, 200, 200, 0, 0)
+	v := newVisibility(lm, tris, []bool{true, true}, 200, 200, 0, 0, new(scratch))
 	require.Equal(t, uint8(1), v.margin)
 	far, near := &side{v: tris[0], id: 0}, &side{v: tris[1], id: 1}
 	fold := &side{v: tris[0], id: 0, fold: true}

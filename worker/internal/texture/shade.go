@@ -4,6 +4,7 @@ import (
 	"image"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/facefleet/facefleet/worker/internal/geometry"
 )
@@ -168,7 +169,8 @@ type frame struct {
 	lerpIdx []uint16
 	lerpT   []float32
 	// cellOf is the layout's texel coordinate → coarse cell table.
-	cellOf []uint16
+	cellOf  []uint16
+	scratch *scratch // pooled buffers: tris, vis.tri (release)
 	// codes holds, while shade runs, a texel code (scan.go) per texel of
 	// the size×size texture, row by row.
 	codes []uint8
@@ -177,12 +179,19 @@ type frame struct {
 
 func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *frame {
 	md := lay.mesh
+	sc, _ := scratchPool.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	sc.tris = grown(sc.tris, len(md.tris))
+	clear(sc.tris)
 	f := &frame{
-		pix: img.Pix, stride: img.Stride,
+		scratch: sc,
+		pix:     img.Pix, stride: img.Stride,
 		w: img.Rect.Dx(), h: img.Rect.Dy(),
 		maxXFix: int64(img.Rect.Dx()-1) << 32, maxYFix: int64(img.Rect.Dy()-1) << 32,
 		minX: float64(img.Rect.Min.X), minY: float64(img.Rect.Min.Y),
-		tris: make([]triFrame, len(md.tris)),
+		tris: sc.tris,
 		seam: seam,
 		cell: lay.cell, cells: lay.cells,
 		seed:  make([]uint8, lay.cells*lay.cells),
@@ -235,7 +244,7 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 	for t, tri := range mesh {
 		usable[t] = md.tris[t].ok && (front[t] || q[tri[0]] > seam.foldQ && q[tri[1]] > seam.foldQ && q[tri[2]] > seam.foldQ)
 	}
-	f.vis = newVisibility(lm, mesh, usable, f.w, f.h, f.minX, f.minY)
+	f.vis = newVisibility(lm, mesh, usable, f.w, f.h, f.minX, f.minY, sc)
 	s := 1 / float64(lay.size)
 	for t := range md.tris {
 		tu := md.tris[t]
@@ -378,7 +387,7 @@ const (
 	turnFree   = 0.02
 )
 
-func newVisibility(lm [][3]float32, tris [][3]uint16, use []bool, w, h int, minX, minY float64) visibility {
+func newVisibility(lm [][3]float32, tris [][3]uint16, use []bool, w, h int, minX, minY float64, buf *scratch) visibility {
 	bx0, by0 := math.Inf(1), math.Inf(1)
 	bx1, by1 := math.Inf(-1), math.Inf(-1)
 	local := make([][3]float32, len(lm))
@@ -420,28 +429,59 @@ func newVisibility(lm [][3]float32, tris [][3]uint16, use []bool, w, h int, minX
 	// One cell at a slope of 1 (z on x's scale): the grid's own slack.
 	v.eps = float32(1 / sc)
 	v.z = zb.Z
-	v.tri = make([]uint16, v.w*v.h)
+	// Every cell is set here or hidden by insideDistance (an uncovered
+	// cell is at distance 0), so a pooled array needs no clearing.
+	buf.cells = grown(buf.cells, v.w*v.h)
+	v.tri = buf.cells
 	for k, t := range zb.Tri {
 		if t >= 0 {
 			v.tri[k] = ids[t]
 		}
 	}
-	insideDistance(v.tri, zb.Tri, v.w, v.h, v.margin)
+	insideDistance(v.tri, zb.Tri, v.w, v.h, v.margin, buf)
 	return v
+}
+
+// scratch holds a frame's larger buffers for the next Unwrap (release):
+// without it each 1024² unwrap allocates about 0.65 MB more.
+type scratch struct {
+	tris    []triFrame
+	cells   []uint16 // visibility.tri
+	chamfer []uint8  // insideDistance's grid
+}
+
+var scratchPool sync.Pool
+
+// release returns f's buffers to the pool; f must not be used afterwards.
+func (f *frame) release() {
+	if f.scratch != nil {
+		scratchPool.Put(f.scratch)
+		f.scratch, f.tris, f.vis.tri = nil, nil, nil
+	}
+}
+
+// grown is s resliced to n elements, or a new slice where s holds fewer.
+func grown[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // insideDistance sets cells[k] to cellHidden where the two-pass 3-4
 // chamfer distance from cell k to the nearest uncovered cell (tri < 0) or
 // the grid's border is at most margin (≤ 60) whole cells: uncovered cells,
 // the outline (distance 1) and the margin's band inside it.
-func insideDistance(cells []uint16, tri []int32, w, h int, margin uint8) {
+func insideDistance(cells []uint16, tri []int32, w, h int, margin uint8, buf *scratch) {
 	if w == 0 || h == 0 {
 		return
 	}
 	limit := margin + 1
 	// d is the grid with a border of zeros (outside), in thirds of a cell.
 	pw := w + 2
-	d := make([]uint8, pw*(h+2))
+	buf.chamfer = grown(buf.chamfer, pw*(h+2))
+	d := buf.chamfer
+	clear(d)
 	capD := 3 * limit
 	for y := range h {
 		row := d[(y+1)*pw+1 : (y+1)*pw+1+w]

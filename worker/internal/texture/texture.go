@@ -189,6 +189,7 @@ func unwrapWith(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o
 	}
 
 	f := newFrame(img, landmarks, lay, seam)
+	defer f.release()
 	out := image.NewNRGBA(image.Rect(0, 0, size, size))
 
 	chunks := [][]span{lay.spans}
