@@ -98,3 +98,21 @@ func BenchmarkEncodePNG1024(b *testing.B) {
 	run("fast-1band", func(w io.Writer) error { return texture.EncodePNGBands(w, tex, 1) })
 	run("fast", func(w io.Writer) error { return texture.EncodePNG(w, tex) })
 }
+
+// BenchmarkUnwrapSizes unwraps the frontal photo into 512², 2048² and
+// 4096² textures on one goroutine (BenchmarkUnwrap1024 has 1024²).
+func BenchmarkUnwrapSizes(b *testing.B) {
+	m := models.Canonical()
+	img, lm := texture.Fixture(b, texture.Frontal)
+	for _, size := range []int{512, 2048, 4096} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			o := texture.Options{Size: size, Workers: 1}
+			_, _, err := texture.Unwrap(img, lm, m, o) // warm the layout cache
+			require.NoError(b, err)
+			loopCPU(b, func() error {
+				_, _, err := texture.Unwrap(img, lm, m, o)
+				return err
+			})
+		})
+	}
+}

@@ -45,6 +45,12 @@ type layout struct {
 	spans  []span  // sorted by row, then x
 	inside int     // texels covered by a triangle
 	texels []int32 // texels per triangle
+	// A texel code (scan.go) of texel (i, j) inside the layout is at
+	// codeRow[j] + i in a buffer of codeLen bytes: each row keeps the
+	// columns from its first to its last texel inside, after a lead of
+	// size bytes (so that codeRow[j] ≥ 0).
+	codeRow []int32
+	codeLen int
 	// cell is the side in texels of the coarse grid the seam feather is
 	// computed on; cells is its side in cells.
 	cell, cells int
@@ -220,6 +226,17 @@ func newLayout(m *facemesh.Mesh, md *meshData, size int) *layout {
 			}
 			i = k
 		}
+	}
+	lay.codeRow = make([]int32, size)
+	lay.codeLen = size
+	for k := 0; k < len(lay.spans); {
+		j, lo := lay.spans[k].y, int(lay.spans[k].x0)
+		for k < len(lay.spans) && lay.spans[k].y == j {
+			k++
+		}
+		hi := int(lay.spans[k-1].x1)
+		lay.codeRow[j] = int32(lay.codeLen - lo)
+		lay.codeLen += hi - lo
 	}
 	return lay
 }

@@ -28,10 +28,9 @@ import (
 // shade is Unwrap's shader: classify on every chunk's goroutine, the
 // feather's distance grid, then paint on every chunk's goroutine.
 func (f *frame) shade(out *image.NRGBA, chunks [][]span) (valid int, mirrored float64) {
-	size := out.Rect.Dx()
-	codes := getCodes(size * size)
+	codes := getCodes(f.codeLen)
 	defer codesPool.Put(codes)
-	f.codes, f.size = *codes, size
+	f.codes = *codes
 	valid, mirrored = tally(len(chunks), func(w int) (int, float64) { return f.classify(chunks[w]) })
 	feather := f.featherGrid()
 	_, m := tally(len(chunks), func(w int) (int, float64) { return 0, f.paint(out, chunks[w], feather) })
@@ -40,8 +39,8 @@ func (f *frame) shade(out *image.NRGBA, chunks [][]span) (valid int, mirrored fl
 }
 
 // codesPool holds texel code buffers (f.codes) for reuse: classify writes
-// every code paint reads, so a buffer needs no clearing, and a 1024²
-// unwrap does not allocate (and zero) a megabyte for them.
+// every code paint reads, so a buffer needs no clearing, and an unwrap
+// does not allocate (and zero) one (about 0.7 MB at 1024²).
 var codesPool sync.Pool
 
 // getCodes returns a pooled code buffer of at least n bytes.
@@ -89,7 +88,7 @@ func (f *frame) classify(spans []span) (valid int, mirrored float64) {
 		o, m := &tf.own, &tf.mir
 		ox, oy, oz, oq := o.bx*j+o.cx, o.by*j+o.cy, o.bz*j+o.cz, o.bq*j+o.cq
 		mx, my, mz, mq := m.bx*j+m.cx, m.by*j+m.cy, m.bz*j+m.cz, m.bq*j+m.cq
-		cr := f.codes[int(sp.y)*f.size:]
+		cr := f.codes[f.codeRow[sp.y]:]
 		seeds := f.seed[int(sp.y)/f.cell*f.cells:]
 		// Without a geometric blend the own side decides alone where it
 		// is visible: a tight loop first, then the rest for what it left.
@@ -225,7 +224,7 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 		mx, my, mdx, mdy := fixStart(m.ax, m.bx*fj+m.cx, i0), fixStart(m.ay, m.by*fj+m.cy, i0), fixStep(m.ax), fixStep(m.ay)
 		oq, mq := o.bq*fj+o.cq, m.bq*fj+m.cq
 		fmx, fmy, fmz := m.bx*fj+m.cx, m.by*fj+m.cy, m.bz*fj+m.cz
-		row, cr := out.Pix[j*out.Stride:], f.codes[j*f.size:]
+		row, cr := out.Pix[j*out.Stride:], f.codes[f.codeRow[j]:]
 		// Where the own positions of the whole span stay off the image's
 		// last row and column (the usual case), the texels of the own side
 		// alone outside the feather band go first, in a tight loop.

@@ -34,7 +34,7 @@ func BenchmarkStages(b *testing.B) {
 		})
 		f := newFrame(img, lm, lay, defaultSeam())
 		tex := image.NewNRGBA(out.Rect)
-		f.codes, f.size = make([]uint8, 1024*1024), 1024
+		f.codes = make([]uint8, f.codeLen)
 		f.classify(lay.spans)
 		codes := append([]uint8(nil), f.codes...)
 		feather := f.featherGrid()
@@ -44,7 +44,7 @@ func BenchmarkStages(b *testing.B) {
 		}
 		b.Run(name+"/classify", func(b *testing.B) {
 			f := newFrame(img, lm, lay, defaultSeam())
-			f.codes, f.size = make([]uint8, 1024*1024), 1024
+			f.codes = make([]uint8, f.codeLen)
 			cpuLoop(b, func() {
 				clear(f.holes)
 				f.classify(lay.spans)

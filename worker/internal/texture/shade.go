@@ -171,10 +171,11 @@ type frame struct {
 	// cellOf is the layout's texel coordinate → coarse cell table.
 	cellOf  []uint16
 	scratch *scratch // pooled buffers: tris, vis.tri (release)
-	// codes holds, while shade runs, a texel code (scan.go) per texel of
-	// the size×size texture, row by row.
-	codes []uint8
-	size  int
+	// codes holds, while shade runs, a texel code (scan.go) per texel
+	// inside the layout: texel (i, j) at codeRow[j] + i.
+	codes   []uint8
+	codeRow []int32
+	codeLen int
 }
 
 func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *frame {
@@ -198,6 +199,7 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 		holes: make([]uint16, lay.cells*lay.cells),
 
 		lerpIdx: lay.lerpIdx, lerpT: lay.lerpT, cellOf: lay.cellOf,
+		codeRow: lay.codeRow, codeLen: lay.codeLen,
 	}
 	mesh := md.verts
 	front := make([]bool, len(md.tris))
