@@ -178,7 +178,7 @@ func TestReducedDecodeMapsToWholePicture(t *testing.T) {
 					require.Nil(t, m.opts[1].Background)
 				} else {
 					// The region's own size, framed in the whole picture.
-					require.Less(t, m.sizes[1].X, 1200)
+					require.Less(t, m.sizes[1].X, 2000)
 					fr := m.opts[1].Frame
 					require.Equal(t, image.Pt(4032, 3024), fr.Size())
 					require.True(t, image.Rectangle{Max: m.sizes[1]}.In(fr), "frame %v holds the region", fr)
