@@ -44,6 +44,8 @@ type bakeTable struct {
 	bary [][6]float64
 	// covered is the number of face-tile texels the spans hold.
 	covered int
+	// texels[t] is the number of texels triangle t owns.
+	texels []int32
 	// gutter is the dilation of the atlas (see dilatePlan): which texels
 	// outside every triangle copy which neighbour's colour, in order. The
 	// covered texels do not depend on the fit, so neither does this.
@@ -109,6 +111,12 @@ var loadBakeTable = sync.OnceValue(func() *bakeTable {
 		bt.spans = append(bt.spans, sp...)
 	}
 	bt.first[len(bt.tris)] = int32(len(bt.spans))
+	bt.texels = make([]int32, len(bt.tris))
+	for t := range bt.tris {
+		for _, sp := range bt.spans[bt.first[t]:bt.first[t+1]] {
+			bt.texels[t] += int32(sp.n)
+		}
+	}
 	// The texels the bake writes: the face triangles' spans and, when the
 	// model has the back-head material, the whole right tile.
 	state := make([]uint8, tw*th)
@@ -239,28 +247,50 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 		}
 		vals[i] = e
 	}
+	// The skin tone: the median photo colour of the face tile's seen
+	// texels of weight > ½, each triangle seen whole sampled at its centre
+	// for all its texels (the texels first, so the bake is one pass).
+	var hist [3][256]int
+	for t, tri := range bt.tris {
+		s0, s1, s2 := tp.src[tri[0]], tp.src[tri[1]], tp.src[tri[2]]
+		if vis[s0]&vis[s1]&vis[s2]&1 == 0 {
+			continue
+		}
+		v0, v1, v2 := &vals[s0], &vals[s1], &vals[s2]
+		if v0[8]+v1[8]+v2[8] <= 3*128 {
+			continue
+		}
+		c := bilinear(img, (v0[0]+v1[0]+v2[0])/3, (v0[1]+v1[1]+v2[1])/3)
+		n := int(bt.texels[t])
+		hist[0][c.R] += n
+		hist[1][c.G] += n
+		hist[2][c.B] += n
+	}
+	skin := medianColour(&hist)
+	sk := [3]uint32{uint32(skin.R), uint32(skin.G), uint32(skin.B)}
 	out := image.NewNRGBA(image.Rect(0, 0, tw, th))
 	pix := out.Pix
-	// blend is the photo's weight × 255 of each face-tile texel (0: skin).
-	blend := make([]uint8, TextureTile*th)
-	// hist is the histogram of the seen texels (alpha > 128) for the skin tone.
-	var hist [3][256]int
-	var seenN, mirrN int
-	seenPix := func(i int, brow []uint8, x int, c color.NRGBA, wt uint8) {
+	// A photo colour fades into the skin tone by its weight wt (× 255); a
+	// seen texel's alpha is wt (at least 1), a mirrored one's 0.
+	blended := func(p []uint8, c color.NRGBA, wt uint8) {
+		w := uint32(wt)
+		p[0] = uint8((uint32(c.R)*w + sk[0]*(255-w) + 127) / 255)
+		p[1] = uint8((uint32(c.G)*w + sk[1]*(255-w) + 127) / 255)
+		p[2] = uint8((uint32(c.B)*w + sk[2]*(255-w) + 127) / 255)
+	}
+	seenPix := func(i int, c color.NRGBA, wt uint8) {
 		p := pix[4*i : 4*i+4 : 4*i+4]
-		p[0], p[1], p[2], p[3] = c.R, c.G, c.B, max(1, wt)
-		brow[x] = wt
-		if wt > 128 {
-			hist[0][c.R]++
-			hist[1][c.G]++
-			hist[2][c.B]++
-		}
+		blended(p, c, wt)
+		p[3] = max(1, wt)
 	}
-	mirrPix := func(i int, brow []uint8, x int, c color.NRGBA, wt uint8) {
+	mirrPix := func(i int, c color.NRGBA, wt uint8) {
+		blended(pix[4*i:4*i+3:4*i+3], c, wt)
+	}
+	fillPix := func(i int) {
 		p := pix[4*i : 4*i+3 : 4*i+3]
-		p[0], p[1], p[2] = c.R, c.G, c.B
-		brow[x] = wt
+		p[0], p[1], p[2] = skin.R, skin.G, skin.B
 	}
+	var seenN, mirrN int
 	for t, tri := range bt.tris {
 		sp := bt.spans[bt.first[t]:bt.first[t+1]]
 		if len(sp) == 0 {
@@ -274,8 +304,8 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 		// interpolate the corners' weights and skip the per-texel tests.
 		// One whose corners are all unseen directly and all seen mirrored
 		// is mirrored whole; one where neither lookup can succeed anywhere
-		// (its corners bound position and facing) is skin fill. The rest
-		// test every texel.
+		// (its corners bound position and facing), or whose corners are all
+		// unseen both ways, is skin fill. The rest test every texel.
 		all := vis[s0] & vis[s1] & vis[s2]
 		anyDirect := (vis[s0]|vis[s1]|vis[s2])&1 != 0
 		mode := 0 // per-texel
@@ -287,7 +317,18 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 		}
 		direct := max(v0[3], v1[3], v2[3]) > minFacing && !(max(v0[0], v1[0], v2[0]) < hx0 || min(v0[0], v1[0], v2[0]) > hx1 || max(v0[1], v1[1], v2[1]) < hy0 || min(v0[1], v1[1], v2[1]) > hy1)
 		mirror := max(v0[7], v1[7], v2[7]) > minFacing && !(max(v0[4], v1[4], v2[4]) < hx0 || min(v0[4], v1[4], v2[4]) > hx1 || max(v0[5], v1[5], v2[5]) < hy0 || min(v0[5], v1[5], v2[5]) > hy1)
+		if mode == 0 && (vis[s0]|vis[s1]|vis[s2]) == 0 {
+			// No corner seen either way: skin fill whole (as a triangle
+			// seen at every corner is seen whole).
+			direct, mirror = false, false
+		}
 		if mode == 0 && !direct && !mirror {
+			for _, s := range sp {
+				o := int(s.y)*tw + int(s.x0)
+				for i := o; i < o+int(s.n); i++ {
+					fillPix(i)
+				}
+			}
 			continue
 		}
 		// Each interpolated quantity is e = base + ex·x + ey·y.
@@ -306,13 +347,12 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 				e[c] = base[c] + ex[c]*float64(s.x0) + ey[c]*y
 			}
 			row := int(s.y) * tw
-			brow := blend[int(s.y)*TextureTile : (int(s.y)+1)*TextureTile]
 			x0, x1 := int(s.x0), int(s.x0)+int(s.n)
 			switch mode {
 			case 1:
 				qx, qy, w := e[0], e[1], e[8]
 				for x := x0; x < x1; x++ {
-					seenPix(row+x, brow, x, bilinear(img, qx, qy), uint8(w+0.5))
+					seenPix(row+x, bilinear(img, qx, qy), uint8(w+0.5))
 					qx, qy, w = qx+ex[0], qy+ex[1], w+ex[8]
 				}
 				seenN += x1 - x0
@@ -320,7 +360,7 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 			case 2:
 				qx, qy, w := e[4], e[5], e[9]
 				for x := x0; x < x1; x++ {
-					mirrPix(row+x, brow, x, bilinear(img, qx, qy), uint8(w+0.5))
+					mirrPix(row+x, bilinear(img, qx, qy), uint8(w+0.5))
 					qx, qy, w = qx+ex[4], qy+ex[5], w+ex[9]
 				}
 				mirrN += x1 - x0
@@ -329,36 +369,16 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 			for x := x0; x < x1; x, e = x+1, e.add(ex) {
 				i := row + x
 				if direct && visible(e[0], e[1], e[2], e[3]) {
-					seenPix(i, brow, x, bilinear(img, e[0], e[1]), uint8(math.Round(255*weight(e[0], e[1], e[3]))))
+					seenPix(i, bilinear(img, e[0], e[1]), uint8(math.Round(255*weight(e[0], e[1], e[3]))))
 					seenN++
 					continue
 				}
 				if mirror && visible(e[4], e[5], e[6], e[7]) {
-					mirrPix(i, brow, x, bilinear(img, e[4], e[5]), uint8(math.Round(255*weight(e[4], e[5], e[7]))))
+					mirrPix(i, bilinear(img, e[4], e[5]), uint8(math.Round(255*weight(e[4], e[5], e[7]))))
 					mirrN++
+					continue
 				}
-			}
-		}
-	}
-	skin := medianColour(&hist)
-	// Photo colours fade into the skin tone by their weight; the rest of
-	// the face tile (weight 0) is the skin tone.
-	sk := [3]uint32{uint32(skin.R), uint32(skin.G), uint32(skin.B)}
-	for _, s := range bt.spans {
-		o := int(s.y)*tw + int(s.x0)
-		bw := blend[int(s.y)*TextureTile+int(s.x0):][:s.n]
-		p := pix[4*o : 4*(o+int(s.n))]
-		for x, b := range bw {
-			q := p[4*x : 4*x+3 : 4*x+3]
-			switch b {
-			case 255:
-			case 0:
-				q[0], q[1], q[2] = skin.R, skin.G, skin.B
-			default:
-				wt := uint32(b)
-				for k := range 3 {
-					q[k] = uint8((uint32(q[k])*wt + sk[k]*(255-wt) + 127) / 255)
-				}
+				fillPix(i)
 			}
 		}
 	}
@@ -466,20 +486,23 @@ func bilinear(img *image.NRGBA, x, y float64) color.NRGBA {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	x, y = x-0.5, y-0.5
-	x0, y0 := int(math.Floor(x)), int(math.Floor(y))
-	fx, fy := x-float64(x0), y-float64(y0)
-	if x0 >= 0 && y0 >= 0 && x0+1 < w && y0+1 < h {
-		// Inside: the four texels without clamping.
+	if x >= 0 && y >= 0 && x < float64(w-1) && y < float64(h-1) {
+		// Inside: the four texels without clamping, 8-bit fixed-point weights.
+		ix, iy := int(x*256), int(y*256)
+		x0, y0, fx, fy := ix>>8, iy>>8, uint32(ix&255), uint32(iy&255)
 		o := img.PixOffset(b.Min.X+x0, b.Min.Y+y0)
 		p0 := img.Pix[o : o+8 : o+8]
 		p1 := img.Pix[o+img.Stride : o+img.Stride+8 : o+img.Stride+8]
-		w00, w10, w01, w11 := (1-fx)*(1-fy), fx*(1-fy), (1-fx)*fy, fx*fy
 		var c [3]uint8
 		for k := range 3 {
-			c[k] = uint8(w00*float64(p0[k]) + w10*float64(p0[4+k]) + w01*float64(p1[k]) + w11*float64(p1[4+k]) + 0.5)
+			top := uint32(p0[k])*(256-fx) + uint32(p0[4+k])*fx
+			bot := uint32(p1[k])*(256-fx) + uint32(p1[4+k])*fx
+			c[k] = uint8((top*(256-fy) + bot*fy + 1<<15) >> 16)
 		}
 		return color.NRGBA{c[0], c[1], c[2], 255}
 	}
+	x0, y0 := int(math.Floor(x)), int(math.Floor(y))
+	fx, fy := x-float64(x0), y-float64(y0)
 	var acc [3]float64
 	for _, c := range [4]struct {
 		dx, dy int
