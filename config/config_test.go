@@ -49,7 +49,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, "cuda", w.GPUProvider)
 	require.Equal(t, "auto", w.Precision)
 	require.Equal(t, 2, w.SlotsPerDevice)
-	require.Equal(t, 50, w.GCPercent)
+	require.Equal(t, 25, w.GCPercent)
 	require.Equal(t, 5*time.Minute, w.JobTimeout)
 	require.Equal(t, 60*time.Second, w.DrainTimeout)
 	require.Equal(t, 60*time.Second, w.AckWait)

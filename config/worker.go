@@ -47,8 +47,8 @@ type Worker struct {
 	// files) hold no pointers, so collecting more often costs little CPU and
 	// keeps two slots' peak memory down (docs/PERFORMANCE.md has the
 	// figures). A GOGC environment variable, when set, wins.
-	// Env FACEFLEET_GC_PERCENT, default 50.
-	GCPercent int `env:"GC_PERCENT" default:"50" usage:"Go GC target percent, as GOGC (a GOGC variable wins)"`
+	// Env FACEFLEET_GC_PERCENT, default 25.
+	GCPercent int `env:"GC_PERCENT" default:"25" usage:"Go GC target percent, as GOGC (a GOGC variable wins)"`
 	// JobTimeout bounds one job's processing.
 	// Env FACEFLEET_JOB_TIMEOUT, default 5m.
 	JobTimeout time.Duration `env:"JOB_TIMEOUT" default:"5m" usage:"per-job timeout"`
