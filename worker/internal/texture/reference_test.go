@@ -6,12 +6,15 @@ import (
 	"github.com/facefleet/facefleet/models/facemesh"
 )
 
-// The reference unwrap: how Unwrap shaded textures before the one-pass
-// classify/paint split (shadeRef samples every texel, featherRef then
-// revisits the texels near mirror-filled ones, re-testing visibility and
-// re-sampling the mirror). It is kept, in tests only, as the oracle the
-// fast path is compared with (TestFastMatchesReference) and as the "old"
-// side of BenchmarkUnwrapPaths.
+// The reference unwrap: how Unwrap shaded textures before the
+// classify/paint split (shadeRef tests visibility and samples every texel
+// at its geometric weight, featherRef then revisits the texels near
+// mirror-filled ones, re-testing visibility and re-sampling the mirror to
+// blend again). It is kept, in tests only, as the oracle the fast path is
+// compared with (TestFastMatchesReference) and as the other side of
+// BenchmarkUnwrapAlternate and BenchmarkStages. It shares the frame, the
+// visibility cells and the bilinear sampler (sampleFix) with Unwrap; the
+// pass structure and the two-step blend are the old ones.
 
 // unwrapRef is unwrapSeam on the reference path.
 func unwrapRef(img *image.NRGBA, landmarks [][3]float32, mesh *facemesh.Mesh, o Options, workers int, seam seamParams) (*image.NRGBA, Stats, error) {

@@ -29,6 +29,12 @@
 // not show their own point (hidden, facing away, in the silhouette's
 // margin), so the change-over is a ramp, not a step.
 //
+// Unwrap shades in two passes over the layout's spans, split by rows across
+// Options.Workers goroutines (scan.go): classify decides every texel's
+// sources, paint samples each texel once at its final weight. The pipeline
+// unwraps the faces of a photo in parallel and divides DefaultWorkers
+// among them.
+//
 // The result is an NRGBA image whose alpha is 255 for valid texels and 0 for
 // the rest. Around the valid texels a gutter of gutterWidth texels (2 up to
 // 512², size/256 above, at most 8) carries the colour of the nearest valid
