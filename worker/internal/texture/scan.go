@@ -220,8 +220,14 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 		}
 		o, m := &tf.own, &tf.mir
 		i0 := int(sp.x0)
-		ox, oy, odx, ody := fixStart(o.ax, o.bx*fj+o.cx, i0), fixStart(o.ay, o.by*fj+o.cy, i0), fixStep(o.ax), fixStep(o.ay)
-		mx, my, mdx, mdy := fixStart(m.ax, m.bx*fj+m.cx, i0), fixStart(m.ay, m.by*fj+m.cy, i0), fixStep(m.ax), fixStep(m.ay)
+		odx, ody, mdx, mdy := tf.step[0], tf.step[1], tf.step[2], tf.step[3]
+		var ox, oy, mx, my int64
+		if tf.ownOK {
+			ox, oy = fixStart(o.ax, o.bx*fj+o.cx, i0), fixStart(o.ay, o.by*fj+o.cy, i0)
+		}
+		if tf.mirOK {
+			mx, my = fixStart(m.ax, m.bx*fj+m.cx, i0), fixStart(m.ay, m.by*fj+m.cy, i0)
+		}
 		oq, mq := o.bq*fj+o.cq, m.bq*fj+m.cq
 		fmx, fmy, fmz := m.bx*fj+m.cx, m.by*fj+m.cy, m.bz*fj+m.cz
 		row, cr := out.Pix[j*out.Stride:], f.codes[f.codeRow[j]:]

@@ -30,6 +30,9 @@ type triFrame struct {
 	// own side is seen at a grazing angle while the mirror is not, so the
 	// geometric own weight may be below 1.
 	blend bool
+	// step: one texel column's step of the own and the mirrored sample
+	// position (x, y) in sampleFix's fixed point.
+	step [4]int64
 	// seen: the own side is sampled and visible at every point of the
 	// triangle, and nothing is blended (visibility.seesAll): classify
 	// needs no per-texel test.
@@ -274,7 +277,9 @@ func newFrame(img *image.NRGBA, lm [][3]float32, lay *layout, seam seamParams) *
 		}
 	}
 	for t := range f.tris {
-		if tf := &f.tris[t]; tf.ownOK && !tf.blend && lay.texels[t] > 0 {
+		tf := &f.tris[t]
+		tf.step = [4]int64{fixStep(tf.own.ax), fixStep(tf.own.ay), fixStep(tf.mir.ax), fixStep(tf.mir.ay)}
+		if tf.ownOK && !tf.blend && lay.texels[t] > 0 {
 			var p [3][2]float64
 			for c, k := range mesh[t] {
 				p[c] = [2]float64{float64(lm[k][0]) - f.minX, float64(lm[k][1]) - f.minY}
