@@ -50,7 +50,7 @@ func TestFusePReluLeavesOtherGraphsAlone(t *testing.T) {
 			g.Output = append(g.Output, &onnxpb.ValueInfoProto{Name: proto.String("y/scaled")})
 		},
 		"slope not an initializer": func(g *onnxpb.GraphProto) { g.Initializer = nil },
-		"sub of another tensor": func(g *onnxpb.GraphProto) { g.Node[1].Input[0] = "w" },
+		"sub of another tensor":    func(g *onnxpb.GraphProto) { g.Node[1].Input[0] = "w" },
 		"sub the other way round": func(g *onnxpb.GraphProto) {
 			g.Node[1].Input[0], g.Node[1].Input[1] = g.Node[1].Input[1], g.Node[1].Input[0]
 		},
