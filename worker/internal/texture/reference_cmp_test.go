@@ -11,13 +11,13 @@ import (
 
 // TestFastMatchesReference: on the real photos with the engine's
 // landmarks, at 256², 512², 1024² and 2048², on one and on three
-// goroutines, Unwrap's
-// texture is the reference path's (unwrapRef) up to rounding: the same
-// alpha everywhere (the same texels valid, the same gutter), the same
-// coverage and mirrored share, colours at most 2 levels apart (the fast
-// path mixes own and mirror once at the final weight where the reference
-// rounds twice, and steps sample positions in fixed point) and a PSNR over
-// the valid texels above 55 dB.
+// goroutines, Unwrap's texture is the reference path's (unwrapRef) up to
+// rounding: the same alpha everywhere (the same texels valid, the same
+// gutter), the same coverage and mirrored share, colours at most 2 levels
+// apart (the fast path blends own and mirror once, at the final weight,
+// where the reference blends at the geometric weight and then again
+// towards the mirror in the feather band) and a PSNR over the valid texels
+// above 55 dB.
 func TestFastMatchesReference(t *testing.T) {
 	t.Parallel()
 	m := models.Canonical()

@@ -136,12 +136,7 @@ func (f *frame) featherRef(out *image.NRGBA, spans []span) (mirrored float64) {
 		j := int(sp.y)
 		if j != rowj {
 			rowj = j
-			k, t := f.lerpIdx[j], f.lerpT[j]
-			r0, r1 := f.dist[int(k)*f.cells:], f.dist[min(int(k)+1, f.cells-1)*f.cells:]
-			for x := range f.cells {
-				rowd[x] = r0[x] + (r1[x]-r0[x])*t
-			}
-			rowd[f.cells] = rowd[f.cells-1]
+			f.rowDist(rowd, j)
 		}
 		fj := float64(j)
 		o, m := &tf.own, &tf.mir

@@ -209,12 +209,7 @@ func (f *frame) paint(out *image.NRGBA, spans []span, feather bool) (mirrored fl
 		if fe {
 			if j != rowj {
 				rowj = j
-				k, t := f.lerpIdx[j], f.lerpT[j]
-				r0, r1 := f.dist[int(k)*f.cells:], f.dist[min(int(k)+1, f.cells-1)*f.cells:]
-				for x := range f.cells {
-					rowd[x] = r0[x] + (r1[x]-r0[x])*t
-				}
-				rowd[f.cells] = rowd[f.cells-1]
+				f.rowDist(rowd, j)
 			}
 			band = f.band[j/f.cell*f.cells:]
 		}
@@ -308,6 +303,18 @@ func (f *frame) paintOwn(row, codes []uint8, lo, hi int, x, y, dx, dy int64, ban
 		codes[i] = texDone
 	}
 	return left
+}
+
+// rowDist sets rowd (f.cells + 1 long) to f.dist interpolated to texel
+// row j (cell centres are at (k+0.5)·cell texels), padded by one so that
+// k+1 is always in range.
+func (f *frame) rowDist(rowd []float32, j int) {
+	k, t := f.lerpIdx[j], f.lerpT[j]
+	r0, r1 := f.dist[int(k)*f.cells:], f.dist[min(int(k)+1, f.cells-1)*f.cells:]
+	for x := range f.cells {
+		rowd[x] = r0[x] + (r1[x]-r0[x])*t
+	}
+	rowd[f.cells] = rowd[f.cells-1]
 }
 
 // featherWeight is the feather's own weight at the texel whose column
