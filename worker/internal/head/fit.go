@@ -81,7 +81,7 @@ const npose = 7
 
 // Fit parameters.
 const (
-	Rounds         = 6    // rounds of pose and coefficients (converged: TestFitConverges)
+	Rounds         = 5    // rounds of pose and coefficients (converged: TestFitConverges)
 	IdentityPrior  = 0.1  // cm² per SD²: weight of |identity|²
 	ExpressionPull = 0.01 // cm²: weight of |expression − blendshape scores|²
 	ZWeight        = 0.5  // weight of z residuals relative to x and y
