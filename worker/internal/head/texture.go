@@ -46,6 +46,8 @@ type bakeTable struct {
 	covered int
 	// texels[t] is the number of texels triangle t owns.
 	texels []int32
+	// verts are the ICT vertices of the face triangles.
+	verts []int32
 	// gutter is the dilation of the atlas (see dilatePlan): which texels
 	// outside every triangle copy which neighbour's colour, in order. The
 	// covered texels do not depend on the fit, so neither does this.
@@ -111,6 +113,15 @@ var loadBakeTable = sync.OnceValue(func() *bakeTable {
 		bt.spans = append(bt.spans, sp...)
 	}
 	bt.first[len(bt.tris)] = int32(len(bt.spans))
+	used := make([]bool, len(tp.m.Neutral))
+	for _, tri := range bt.tris {
+		for _, k := range tri {
+			if v := tp.src[k]; !used[v] {
+				used[v] = true
+				bt.verts = append(bt.verts, v)
+			}
+		}
+	}
 	bt.texels = make([]int32, len(bt.tris))
 	for t := range bt.tris {
 		for _, sp := range bt.spans[bt.first[t]:bt.first[t+1]] {
@@ -233,7 +244,8 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 	// Per vertex: the interpolated quantities and whether the vertex is
 	// seen directly (bit 0) and as a mirror image (bit 1).
 	vis := make([]uint8, nv)
-	for i, v := range h.Posed {
+	for _, i := range bt.verts {
+		v := h.Posed[i]
 		qm := pose.Project([3]float64{-float64(v[0]), float64(v[1]), float64(v[2])}, W, H)
 		n := normals[i]
 		e := vq{proj[i][0], proj[i][1], proj[i][2], facing(n), qm[0], qm[1], qm[2], facing([3]float64{-n[0], n[1], n[2]})}
