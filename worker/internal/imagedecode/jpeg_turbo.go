@@ -192,8 +192,9 @@ func decodeJPEG(data []byte, w, h int, sc Scale, crop image.Rectangle) (*image.N
 }
 
 // maxCropAlign bounds how far jpeg_crop_scanline moves the left edge: one
-// iMCU, at most 8 DCT samples × 2 (h2 subsampling) × the largest scale (2).
-const maxCropAlign = 32
+// iMCU, at most 8 DCT samples × 4 (h4 subsampling: 4:1:1, JPEG's largest
+// sampling factor) × the largest scale (2).
+const maxCropAlign = 64
 
 // decodeJPEGRegion is decodeJPEG's crop (stored full-size pixels) at sc.
 func decodeJPEGRegion(src *C.uchar, n C.ulong, w, h int, sc Scale, crop image.Rectangle) (*image.NRGBA, Scale, [2]float64, error) {

@@ -169,6 +169,35 @@ func TestDecodeRegionMatchesDjpeg(t *testing.T) {
 	}
 }
 
+// TestDecodeRegionWidestIMCU: a 4:1:1 file (32-pixel iMCUs, 64 at scale
+// 2) cut one pixel short of an iMCU boundary moves the left edge furthest;
+// the region still decodes, exactly as djpeg -crop writes it.
+func TestDecodeRegionWidestIMCU(t *testing.T) {
+	t.Parallel()
+	if JPEGDecoder != "libjpeg-turbo" {
+		t.Skip("image/jpeg decodes whole only")
+	}
+	ppm := tool(t, readFile(t, "ddfa_jianzhuguo.jpg"), "djpeg", "-pnm")
+	data := tool(t, ppm, "cjpeg", "-quality", "92", "-sample", "4x1")
+	h, err := DecodeHeader(data, DefaultLimits())
+	require.NoError(t, err)
+	r := image.Rect(5*32-1, h.Height/3, 200, h.Height/2)
+	for _, sc := range []Scale{{1, 1}, {2, 1}, {15, 8}} {
+		t.Run(fmt.Sprintf("%d_%d", sc.Num, sc.Denom), func(t *testing.T) {
+			t.Parallel()
+			img, err := DecodeRequest(data, DefaultLimits(), Request{Scale: sc, Region: r})
+			require.NoError(t, err)
+			f := sc.Factor()
+			sx0, sy0 := int(float64(r.Min.X)*f), int(float64(r.Min.Y)*f)
+			sx1, sy1 := int(math.Ceil(float64(r.Max.X)*f)), int(math.Ceil(float64(r.Max.Y)*f))
+			want := djpegArgs(t, data, "-scale", fmt.Sprintf("%d/%d", sc.Num, sc.Denom), "-crop", fmt.Sprintf("%dx%d+%d+%d", sx1-sx0, sy1-sy0, sx0, sy0))
+			requireClose(t, want, img.NRGBA, 0)
+			x0, _ := img.ToFull(0, 0)
+			require.LessOrEqual(t, x0, float32(r.Min.X))
+		})
+	}
+}
+
 // TestDecodeRegionMapsToWhole checks ToFull under every EXIF orientation:
 // each pixel of a region decode at least one MCU (at scale) away from a cut
 // edge equals, exactly, the pixel of the whole decode at the same scale that
