@@ -42,7 +42,7 @@ const (
 // pipeline in child processes (so each measures its own RSS), decoding
 // whole and reduced, and logs peak heap, peak RSS, bytes allocated and time
 // per run. It requires the reduced decode's peak heap to be below the whole
-// decode's. Photos: "selfie" (the test face 3× in a 4032×3024 frame: a
+// decode's where the decode is what dominates (no geometry). Photos: "selfie" (the test face 3× in a 4032×3024 frame: a
 // smaller DCT scale) and "framed" (the face at 1× in a corner: only its
 // region is decoded), with default options, "framed" with geometry (whose
 // depth and normal maps are full-size images either way), and "selfie"
@@ -93,7 +93,12 @@ func TestPeakMemory12MP(t *testing.T) {
 			fmt.Fprintf(&table, "%-17s %-8s %8.1f %8.1f %9.1f %8.1f %7.0f  decode %.0f detect %.0f landmarks %.0f texture %.0f encode %.0f\n",
 				name, mode, m.HeapMB, m.RSSMB, m.AllocMB, m.BaseMB, m.RunMS, tm.Decode, tm.Detect, tm.Landmarks, tm.Texture, tm.Encode)
 		}
-		require.Less(t, got["reduced"].HeapMB, got["whole"].HeapMB, "%s: reduced decode's peak heap", c.photo)
+		if !c.geom {
+			// With geometry the full-size depth and normal maps outweigh
+			// the decode, and the sampled peak moves with the collector's
+			// timing by more than the decode saves: logged, not asserted.
+			require.Less(t, got["reduced"].HeapMB, got["whole"].HeapMB, "%s ×%d: reduced decode's peak heap", c.photo, c.slots)
+		}
 	}
 	t.Logf("12 MP through the pipeline, two runs (of every slot) per child process; alloc and stage times per run:\n%s", table.String())
 }
