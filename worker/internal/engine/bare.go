@@ -108,9 +108,10 @@ func (e *Engine) NewBare(m models.Model, p models.Precision) (*Bare, error) {
 func (b *Bare) Run() error { return b.sess.Run(b.in, b.outs) }
 
 // SetInput copies x into the first input tensor, which must have len(x)
-// values. Network cost depends on the data: on the CPU FaceMesh, the iris
-// model and Face Landmarker v2 take about twice as long on a real crop as
-// on zeros, so a fair upper bound runs on real inputs (StagedInput).
+// values. Network cost depends on the data: on the CPU FaceMesh and Face
+// Landmarker v2 took about twice as long on a real crop as on zeros (as did
+// the iris model FaceMesh with attention replaced), so a fair upper bound
+// runs on real inputs (StagedInput).
 func (b *Bare) SetInput(x []float32) error {
 	t, ok := b.in[0].(*ort.Tensor[float32])
 	if !ok {
@@ -125,8 +126,8 @@ func (b *Bare) SetInput(x []float32) error {
 }
 
 // StagedInput is a copy of the input of one item (image or face) that the
-// engine last staged for model m: the detector's letterbox or a face or eye
-// crop of the last image it ran. It is nil when no session runs m.
+// engine last staged for model m: the detector's letterbox or a face crop
+// of the last image it ran. It is nil when no session runs m.
 func (e *Engine) StagedInput(m models.Model) []float32 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
