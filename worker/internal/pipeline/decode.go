@@ -86,29 +86,37 @@ type decoded struct {
 	pre   *imagedecode.Image
 }
 
-// detectOptions are the detect stage's options for d.img.
+// detectOptions are the detect stage's options for d.img. A region's
+// detection is not capped at o.MaxFaces: faces the frame shows outside the
+// region, which detected drops, must not take the places of the region's
+// own (detected applies the cap).
 func (d *decoded) detectOptions(o Options) engine.DetectOptions {
 	do := engine.DetectOptions{Detector: o.Detector, MaxFaces: o.MaxFaces}
 	if d.pre != nil {
-		do.Frame, do.Background = d.frame, d.pre.NRGBA
+		do.Frame, do.Background, do.MaxFaces = d.frame, d.pre.NRGBA, 0
 	}
 	return do
 }
 
 // detected keeps the faces whose box centre lies in d.img (for a region,
-// the frame around it can show a face that is not in it) and hands the
-// pre-pass picture back.
-func (d *decoded) detected(dets []engine.Detection) []engine.Detection {
+// the frame around it can show a face that is not in it), the first
+// maxFaces of them (dets are best first), and hands the pre-pass picture
+// back.
+func (d *decoded) detected(dets []engine.Detection, maxFaces int) []engine.Detection {
 	if d.pre == nil {
 		return dets
 	}
 	d.pre.Release()
 	d.pre = nil
 	w, h := float32(d.img.Rect.Dx()), float32(d.img.Rect.Dy())
-	return slices.DeleteFunc(dets, func(f engine.Detection) bool {
+	dets = slices.DeleteFunc(dets, func(f engine.Detection) bool {
 		cx, cy := f.Box[0]+f.Box[2]/2, f.Box[1]+f.Box[3]/2
 		return cx < 0 || cy < 0 || cx >= w || cy >= h
 	})
+	if maxFaces > 0 && len(dets) > maxFaces {
+		dets = dets[:maxFaces]
+	}
+	return dets
 }
 
 // decode is the decode stage: the image the other stages work on, whole or

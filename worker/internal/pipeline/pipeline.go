@@ -179,7 +179,7 @@ func (p *Pipeline) Run(ctx context.Context, data []byte, o Options, progress Pro
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: detect: %w", err)
 	}
-	dets = dec.detected(dets) // decode.go
+	dets = dec.detected(dets, o.MaxFaces) // decode.go
 	done()
 	tm.Detect += ms(dec.detect)
 	if err := checkpoint(StageDetect, 25); err != nil {
