@@ -195,7 +195,7 @@ func (h *Head) BakeTexture(img *image.NRGBA) (*image.NRGBA, TextureStats) {
 	normals := vertexNormals(h.Posed, m)
 	r := pose.Rotation
 	facing := func(n [3]float64) float64 { return -(r[2][0]*n[0] + r[2][1]*n[1] + r[2][2]*n[2]) }
-	zb := newDepth(proj, W, H)
+	zb := newDepth(proj, W, H, depthCellCM*pose.Scale)
 	back := -1
 	for g, name := range m.Materials {
 		if name == matBackHead {
@@ -556,15 +556,21 @@ func rasterUV(uv [3][2]float64, w, h int, fn func(x, y int, b [3]float64)) {
 	}
 }
 
+// depthCellCM is the finest cell of the bake's depth buffer on the face (cm):
+// much finer than its 4 mm depth tolerance, coarser than a large photo's
+// pixels (a 1024-pixel face would otherwise rasterise ~600k cells).
+const depthCellCM = 0.05
+
 // depth is an image-space z-buffer (smaller z = nearer) on a grid of at
-// most ~768 cells across the head's projected box.
+// most ~768 cells across the head's projected box, cells at least minCell
+// pixels (and one pixel) wide.
 type depth struct {
 	x0, y0, cell float64
 	w, h         int
 	z            []float32
 }
 
-func newDepth(proj [][3]float64, imgW, imgH int) *depth {
+func newDepth(proj [][3]float64, imgW, imgH int, minCell float64) *depth {
 	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
 	for _, q := range proj {
 		minX, minY = math.Min(minX, q[0]), math.Min(minY, q[1])
@@ -572,7 +578,7 @@ func newDepth(proj [][3]float64, imgW, imgH int) *depth {
 	}
 	minX, minY = math.Max(minX, 0), math.Max(minY, 0)
 	maxX, maxY = math.Min(maxX, float64(imgW)), math.Min(maxY, float64(imgH))
-	cell := math.Max(1, math.Max(maxX-minX, maxY-minY)/768)
+	cell := math.Max(math.Max(1, minCell), math.Max(maxX-minX, maxY-minY)/768)
 	d := &depth{x0: minX, y0: minY, cell: cell, w: max(1, int((maxX-minX)/cell)+1), h: max(1, int((maxY-minY)/cell)+1)}
 	d.z = make([]float32, d.w*d.h)
 	for i := range d.z {
