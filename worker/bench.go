@@ -137,8 +137,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if gcPercent < 1 {
-		return fmt.Errorf("-gc-percent %d: want at least 1", gcPercent)
+	w := workerDefaults() // the bound is the worker config's
+	w.GCPercent = gcPercent
+	if err := w.Validate(); err != nil {
+		return fmt.Errorf("-gc-percent: %w", err)
 	}
 	setGCPercent(gcPercent, log)
 	if writeMix != "" {

@@ -271,6 +271,9 @@ func TestBench(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(peer, "a.json"), []byte(`{"image":"a.jpg","faces":[],"ms":100}`), 0o644))
 	_, _, err = runCmd(t, "bench", "--ort-lib", lib, "--images", dir, "--n", "1", "--precisions", "fp32", "--slots", "0", "--peer", peer)
 	require.ErrorContains(t, err, "a.refine.json", "every image needs both oracle files")
+	// Bounds come from the worker's config.
+	_, _, err = runCmd(t, "bench", "--ort-lib", lib, "--images", dir, "--gc-percent", "0")
+	require.ErrorContains(t, err, "gc_percent")
 	// -no-bare: the pipeline alone (a worker's memory), no bare figures.
 	stdout, _, err = runCmd(t, "bench", "--ort-lib", lib, "--images", dir, "--n", "1", "--uv-size", "256", "--precisions", "fp32", "--slots", "0", "--no-bare")
 	require.NoError(t, err)
