@@ -149,3 +149,40 @@ func centroidWeight(f *frame, lay *layout, k int) float64 {
 	o, mi := tf.own, tf.mir
 	return f.seam.weight(o.aq*fi+o.bq*fj+o.cq, mi.aq*fi+mi.bq*fj+mi.cq)
 }
+
+// TestLayoutCacheIsBounded asks one mesh for more UV sizes than
+// MaxCachedSizes: at most that many layouts stay, and the ones built past
+// the bound equal what the cache would have held.
+func TestLayoutCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	c := *models.Canonical() // a mesh of its own: the cache is keyed by the pointer
+	m := &c
+	var sizes []int
+	for i := range MaxCachedSizes + 4 {
+		sizes = append(sizes, 256+i)
+	}
+	for _, s := range sizes {
+		lay, err := layoutFor(m, s)
+		require.NoError(t, err)
+		require.Equal(t, s, lay.size)
+	}
+	v, ok := caches.Load(m)
+	require.True(t, ok)
+	stored := 0
+	v.(*meshCache).sizes.Range(func(any, any) bool { stored++; return true })
+	require.Equal(t, MaxCachedSizes, stored)
+	require.EqualValues(t, MaxCachedSizes, v.(*meshCache).cached.Load())
+	// A size past the bound is built afresh each time, the same as a cached one.
+	past := sizes[len(sizes)-1]
+	a, err := layoutFor(m, past)
+	require.NoError(t, err)
+	b, err := layoutFor(m, past)
+	require.NoError(t, err)
+	require.NotSame(t, a, b)
+	require.Equal(t, a.spans, b.spans)
+	cachedA, err := layoutFor(m, sizes[0])
+	require.NoError(t, err)
+	cachedB, err := layoutFor(m, sizes[0])
+	require.NoError(t, err)
+	require.Same(t, cachedA, cachedB)
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/facefleet/facefleet/models/facemesh"
 )
@@ -68,9 +69,15 @@ type layout struct {
 
 // meshCache holds the derived data of one mesh and its layouts per size.
 type meshCache struct {
-	data  func() (*meshData, error)
-	sizes sync.Map // int → func() (*layout, error)
+	data   func() (*meshData, error)
+	sizes  sync.Map // int → func() (*layout, error)
+	cached atomic.Int32
 }
+
+// MaxCachedSizes bounds the UV sizes whose layout a mesh keeps: a job may
+// ask for any of 3841 sizes, and a 4096² layout holds megabytes. Past the
+// bound a size's layout is built for its call and dropped.
+const MaxCachedSizes = 8
 
 // caches maps *facemesh.Mesh → *meshCache. It is the package's only state:
 // layouts depend on nothing but the mesh and the size, and computing one per
@@ -90,7 +97,15 @@ func layoutFor(m *facemesh.Mesh, size int) (*layout, error) {
 	}
 	f, ok := mc.sizes.Load(size)
 	if !ok {
-		f, _ = mc.sizes.LoadOrStore(size, sync.OnceValues(func() (*layout, error) { return newLayout(m, md, size), nil }))
+		if mc.cached.Add(1) > MaxCachedSizes {
+			mc.cached.Add(-1)
+			return newLayout(m, md, size), nil
+		}
+		var loaded bool
+		f, loaded = mc.sizes.LoadOrStore(size, sync.OnceValues(func() (*layout, error) { return newLayout(m, md, size), nil }))
+		if loaded { // another call stored this size first
+			mc.cached.Add(-1)
+		}
 	}
 	return f.(func() (*layout, error))()
 }
