@@ -646,6 +646,18 @@ func TestPoolSkipsOversized(t *testing.T) {
 	require.Len(t, again.Pix, 4*900*900)
 }
 
+// TestPoolDropsLarge: a buffer over MaxPooledBytes is not kept.
+func TestPoolDropsLarge(t *testing.T) {
+	// Not parallel: it reasons about the package's buffer pool.
+	side := 2100 // 4·2100² > MaxPooledBytes
+	require.Greater(t, 4*side*side, MaxPooledBytes)
+	big := newNRGBA(side, side)
+	p := &big.Pix[0]
+	releasePix(big)
+	again := newNRGBA(side, side)
+	require.NotSame(t, p, &again.Pix[0], "a large buffer came back from the pool")
+}
+
 func TestErrorFormatting(t *testing.T) {
 	t.Parallel()
 	cause := errors.New("boom")
