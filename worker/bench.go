@@ -35,7 +35,8 @@ type benchReport struct {
 	stageMS   map[string]float64 // wall ms per stage, summed over the timed passes
 	stageCPU  map[string]float64 // process CPU ms per stage, summed likewise
 	totalMS   float64
-	cpuMS     float64 // process CPU ms of the timed pipeline passes
+	imageMS   []float64 // pipeline total ms of each image, summed over the timed passes
+	cpuMS     float64   // process CPU ms of the timed pipeline passes
 	detT, lmT time.Duration
 	detRuns   int
 	lmRuns    int
@@ -222,10 +223,20 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 // (landmarks only, the image already decoded by the browser), without and
 // with refineLandmarks (478 points), mean over the images.
 type peerTimes struct {
-	Dir          string  `json:"dir"`
-	Images       int     `json:"images"`
-	BaseMSPerImg float64 `json:"base_ms_per_image"`
-	RefineMSPer  float64 `json:"refine_ms_per_image"`
+	Dir          string      `json:"dir"`
+	Images       int         `json:"images"`
+	BaseMSPerImg float64     `json:"base_ms_per_image"`
+	RefineMSPer  float64     `json:"refine_ms_per_image"`
+	PerImage     []peerImage `json:"per_image"`
+}
+
+// peerImage is MediaPipe's time for one image, in the bench's order.
+type peerImage struct {
+	Name     string  `json:"name"`
+	Width    int     `json:"width"`
+	Height   int     `json:"height"`
+	BaseMS   float64 `json:"base_ms"`
+	RefineMS float64 `json:"refine_ms"`
 }
 
 // readPeer reads <stem>.json and <stem>.refine.json of every image name
@@ -234,19 +245,26 @@ func readPeer(dir string, names []string) (*peerTimes, error) {
 	p := &peerTimes{Dir: dir}
 	for _, name := range names {
 		stem := strings.TrimSuffix(name, filepath.Ext(name))
-		for suffix, sum := range map[string]*float64{".json": &p.BaseMSPerImg, ".refine.json": &p.RefineMSPer} {
+		im := peerImage{Name: name}
+		for suffix, ms := range map[string]*float64{".json": &im.BaseMS, ".refine.json": &im.RefineMS} {
 			b, err := os.ReadFile(filepath.Join(dir, stem+suffix))
 			if err != nil {
 				return nil, fmt.Errorf("peer: %w", err)
 			}
 			var r struct {
-				MS *float64 `json:"ms"`
+				MS     *float64 `json:"ms"`
+				Width  int      `json:"width"`
+				Height int      `json:"height"`
 			}
 			if err := json.Unmarshal(b, &r); err != nil || r.MS == nil {
 				return nil, fmt.Errorf("peer: %s%s: no \"ms\" (%v)", stem, suffix, err)
 			}
-			*sum += *r.MS
+			*ms = *r.MS
+			im.Width, im.Height = r.Width, r.Height
 		}
+		p.BaseMSPerImg += im.BaseMS
+		p.RefineMSPer += im.RefineMS
+		p.PerImage = append(p.PerImage, im)
 		p.Images++
 	}
 	p.BaseMSPerImg /= float64(p.Images)
@@ -262,6 +280,18 @@ func printPeer(w io.Writer, reports []benchReport, p *peerTimes) {
 		fmt.Fprintf(w, "  %s: our end to end %.1f ms/image = %.2f× its 468-point time, %.2f× its 478-point time\n",
 			r.precision, e2e, e2e/p.BaseMSPerImg, e2e/p.RefineMSPer)
 	}
+	if len(reports) == 0 || len(reports[0].imageMS) != len(p.PerImage) {
+		return
+	}
+	r := reports[0]
+	passes := float64(max(1, len(r.pipe)))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "image\tpixels\tours (%s, end to end) ms\tMediaPipe 478 ms\tratio\t\n", r.precision)
+	for i, im := range p.PerImage {
+		ours := r.imageMS[i] / passes
+		fmt.Fprintf(tw, "%s\t%dx%d\t%.1f\t%.1f\t%.2f\t\n", im.Name, im.Width, im.Height, ours, im.RefineMS, ours/im.RefineMS)
+	}
+	tw.Flush()
 }
 
 // benchJSON is the machine-readable form of `worker bench -json`.
@@ -515,7 +545,10 @@ func (s *benchSubject) barePass(ctx context.Context) error {
 func (s *benchSubject) pipelinePass(ctx context.Context, images [][]byte, o pipeline.Options) error {
 	start := time.Now()
 	c0 := cpuTime()
-	for _, img := range images {
+	if s.r.imageMS == nil {
+		s.r.imageMS = make([]float64, len(images))
+	}
+	for i, img := range images {
 		// Progress is called after each stage: the CPU the process used
 		// since the previous call is that stage's (one image at a time, so
 		// nothing else runs; ORT runs on the calling thread).
@@ -541,6 +574,7 @@ func (s *benchSubject) pipelinePass(ctx context.Context, images [][]byte, o pipe
 		}
 		s.r.stageMS[pipeline.StageEncode] += t.Encode
 		s.r.totalMS += t.Total
+		s.r.imageMS[i] += t.Total
 		out.Release()
 	}
 	s.r.pipe = append(s.r.pipe, float64(len(images))/time.Since(start).Seconds())

@@ -283,9 +283,13 @@ func TestBench(t *testing.T) {
 	require.NoError(t, err)
 	var rep struct {
 		Peer struct {
-			Images int     `json:"images"`
-			Base   float64 `json:"base_ms_per_image"`
-			Refine float64 `json:"refine_ms_per_image"`
+			Images   int     `json:"images"`
+			Base     float64 `json:"base_ms_per_image"`
+			Refine   float64 `json:"refine_ms_per_image"`
+			PerImage []struct {
+				Name   string  `json:"name"`
+				Refine float64 `json:"refine_ms"`
+			} `json:"per_image"`
 		} `json:"mediapipe"`
 		Results []struct {
 			StageCPU     map[string]float64 `json:"stage_cpu_ms_per_image"`
@@ -303,6 +307,9 @@ func TestBench(t *testing.T) {
 	require.Equal(t, 1, rep.Peer.Images)
 	require.InDelta(t, 100, rep.Peer.Base, 1e-9)
 	require.InDelta(t, 300, rep.Peer.Refine, 1e-9)
+	require.Len(t, rep.Peer.PerImage, 1)
+	require.Equal(t, "a.jpg", rep.Peer.PerImage[0].Name)
+	require.InDelta(t, 300, rep.Peer.PerImage[0].Refine, 1e-9)
 	r := rep.Results[0]
 	require.Equal(t, 2, r.Slots)
 	require.Positive(t, r.SlotsIPS)
