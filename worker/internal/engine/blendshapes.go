@@ -52,32 +52,34 @@ var BlendshapeNames = [NumBlendshapes]string{
 	"mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
 }
 
-// blendshapesInto scores each face's blendshapes from the Face Landmarker
-// v2 points of its ROI. Caller holds e.mu.
-func (e *Engine) blendshapesInto(img *image.NRGBA, faces []Face) error {
+// blendshapesFor scores the blendshapes of each ROI from its Face
+// Landmarker v2 points. It uses only the v2 and blendshape sessions, so it
+// may run beside FaceMesh and the attention model. Caller holds e.mu.
+func (e *Engine) blendshapesFor(img *image.NRGBA, rois []ROI) ([][]float32, error) {
 	s := e.blend
-	for i := range faces {
-		lm, err := e.landmarksV2(img, faces[i].ROI)
+	out := make([][]float32, len(rois))
+	for i, roi := range rois {
+		lm, err := e.landmarksV2(img, roi)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		buf, err := s.buffers(1)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for k, idx := range blendshapeLandmarks {
 			buf.in[2*k], buf.in[2*k+1] = lm[idx][0], lm[idx][1]
 		}
 		outs, err := s.run(1)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(outs[0]) != NumBlendshapes {
-			return fmt.Errorf("%w: blendshape output has %d values", ErrModel, len(outs[0]))
+			return nil, fmt.Errorf("%w: blendshape output has %d values", ErrModel, len(outs[0]))
 		}
-		faces[i].Blendshapes = append([]float32(nil), outs[0]...)
+		out[i] = append([]float32(nil), outs[0]...)
 	}
-	return nil
+	return out, nil
 }
 
 // landmarksV2 runs the Face Landmarker v2 landmark model on roi and returns

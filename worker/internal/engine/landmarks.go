@@ -139,9 +139,31 @@ func (e *Engine) Landmarks(ctx context.Context, img *image.NRGBA, dets []Detecti
 		rois = append(rois, RoiFromDetection(d))
 	}
 	e.lmBuf.rois = rois
+	// Face Landmarker v2 and the blendshapes need only each detection's
+	// ROI: they run beside FaceMesh and the attention model (other
+	// sessions, one thread each; on two cores a face's landmark stage takes
+	// v2's time instead of the sum), for every detection; the faces FaceMesh
+	// drops discard theirs. Every return waits for them first (deferred
+	// after the unlock, so it runs before it): the sessions are e.mu's.
+	type blendResult struct {
+		scores [][]float32
+		err    error
+	}
+	blendDone := make(chan blendResult, 1)
+	go func() {
+		scores, err := e.blendshapesFor(img, rois)
+		blendDone <- blendResult{scores, err}
+	}()
+	var blend *blendResult
+	defer func() {
+		if blend == nil {
+			<-blendDone
+		}
+	}()
 	const plane = 3 * landmarkSize * landmarkSize
 	maxBatch := s.maxBatch(e.cfg.MaxBatch)
 	var faces []Face
+	var detOf []int // detection index of each face
 	for start := 0; start < len(dets); start += maxBatch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -175,6 +197,7 @@ func (e *Engine) Landmarks(ctx context.Context, img *image.NRGBA, dets []Detecti
 				f.Landmarks[i] = r.project(c[3*i], c[3*i+1], c[3*i+2])
 			}
 			faces = append(faces, f)
+			detOf = append(detOf, start+j)
 			kept = append(kept, j)
 		}
 		e.lmBuf.kept = kept
@@ -195,11 +218,13 @@ func (e *Engine) Landmarks(ctx context.Context, img *image.NRGBA, dets []Detecti
 			copy(faces[len(faces)-len(kept)+i].Landmarks[NumMeshLandmarks:], lm[NumMeshLandmarks:])
 		}
 	}
-	if len(faces) == 0 {
-		return faces, nil
+	r := <-blendDone
+	blend = &r
+	if r.err != nil {
+		return nil, r.err
 	}
-	if err := e.blendshapesInto(img, faces); err != nil {
-		return nil, err
+	for i := range faces {
+		faces[i].Blendshapes = r.scores[detOf[i]]
 	}
 	return faces, nil
 }

@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"math"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -355,5 +358,47 @@ func TestLifecycle(t *testing.T) {
 	if _, err := models.ONNX(models.Landmark, models.FP16); err != nil {
 		_, err := New(Config{LibraryPath: testLibrary(), Precision: models.FP16})
 		require.ErrorIs(t, err, ErrModel)
+	}
+}
+
+// TestLandmarksConcurrentCallsAgree runs Landmarks from several goroutines
+// at once on the shared engine (its v2 and blendshape networks run beside
+// FaceMesh inside each call): every result equals the sequential one. Run
+// with -race it checks that no session is shared between calls.
+func TestLandmarksConcurrentCallsAgree(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	type job struct {
+		img  *image.NRGBA
+		dets []Detection
+		want []Face
+	}
+	var jobs []job
+	for _, name := range []string{"bf_Test3.jpg", "kj_test2.jpg"} {
+		img := loadPhoto(t, name)
+		dets, err := e.Detect(ctx, img, DetectOptions{})
+		require.NoError(t, err)
+		want, err := e.Landmarks(ctx, img, dets)
+		require.NoError(t, err)
+		require.NotEmpty(t, want)
+		jobs = append(jobs, job{img, dets, want})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func(j job) {
+			defer wg.Done()
+			got, err := e.Landmarks(ctx, j.img, j.dets)
+			if err == nil && !reflect.DeepEqual(got, j.want) {
+				err = fmt.Errorf("concurrent result differs from the sequential one")
+			}
+			errs <- err
+		}(jobs[i%len(jobs)])
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
 	}
 }
