@@ -46,16 +46,31 @@ func TestRunFleetServesJobs(t *testing.T) {
 	require.ElementsMatch(t, r.Outputs, keys)
 	require.Len(t, keys, 2)
 
-	code, body := httpGet("http://" + addr + "/metrics")
-	require.Equal(t, http.StatusOK, code)
-	for _, want := range []string{
+	// The worker counts a job after writing its terminal status (and acks
+	// it after that), so the counters catch up with the record shortly.
+	wants := []string{
 		`facefleet_worker_jobs_total{outcome="succeeded"} 1`,
 		`facefleet_worker_stage_duration_seconds_count{stage="detect"} 1`,
 		`facefleet_worker_stage_duration_seconds_count{stage="upload"} 1`,
 		`facefleet_worker_inflight_jobs{device="cpu"} 0`,
 		`facefleet_worker_gpu_memory_bytes{device="cpu"} 0`,
 		`process_resident_memory_bytes`,
-	} {
+	}
+	var body string
+	require.Eventually(t, func() bool {
+		var code int
+		code, body = httpGet("http://" + addr + "/metrics")
+		if code != http.StatusOK {
+			return false
+		}
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "metrics never showed the finished job")
+	for _, want := range wants {
 		require.Contains(t, body, want)
 	}
 	require.Eventually(t, func() bool {
