@@ -112,8 +112,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	ef.register(fs)
 	fs.StringVar(&dir, "images", "mix", "directory of JPEG/PNG/WebP images to run, or \"mix\": the 20-photo mix built from the repository's test photos (package benchmix)")
 	fs.StringVar(&writeMix, "write-mix", "", "write the 20-photo mix into this directory and exit (for the MediaPipe peer run)")
-	fs.IntVar(&slots, "slots", workerDefaults().SlotsPerDevice, "streams of the concurrent pass (a worker's FACEFLEET_SLOTS_PER_DEVICE; 0 skips it)")
-	fs.IntVar(&gcPercent, "gc-percent", workerDefaults().GCPercent, "Go GC target percent, as a worker's FACEFLEET_GC_PERCENT (a GOGC variable wins)")
+	def := workerDefaults()
+	fs.IntVar(&slots, "slots", def.SlotsPerDevice, "streams of the concurrent pass (a worker's FACEFLEET_SLOTS_PER_DEVICE; 0 skips it)")
+	fs.IntVar(&gcPercent, "gc-percent", def.GCPercent, "Go GC target percent, as a worker's FACEFLEET_GC_PERCENT (a GOGC variable wins)")
 	fs.BoolVar(&noBare, "no-bare", false, "skip the bare sessions (they are a second copy of every network: without them the peak RSS is a worker's)")
 	fs.StringVar(&peerDir, "peer", "", "output directory of the MediaPipe oracle (tools: ../shared/tools/mediapipe-oracle) run on the same images (-write-mix): compare its \"ms\" per image with ours")
 	fs.IntVar(&n, "n", 5, "interleaved passes over the images per precision (after one warm-up pass)")
@@ -138,9 +139,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	w := workerDefaults() // the bound is the worker config's
-	w.GCPercent = gcPercent
-	if err := w.Validate(); err != nil {
+	def.GCPercent = gcPercent // the bound is the worker config's
+	if err := def.Validate(); err != nil {
 		return fmt.Errorf("-gc-percent: %w", err)
 	}
 	setGCPercent(gcPercent, log)
@@ -562,17 +562,9 @@ func (s *benchSubject) pipelinePass(ctx context.Context, images [][]byte, o pipe
 			return err
 		}
 		t := out.Result.TimingsMS
-		s.r.stageMS[pipeline.StageDecode] += t.Decode
-		s.r.stageMS[pipeline.StageDetect] += t.Detect
-		s.r.stageMS[pipeline.StageLandmarks] += t.Landmarks
-		s.r.stageMS[pipeline.StageTexture] += t.Texture
-		if t.Geometry != nil {
-			s.r.stageMS[pipeline.StageGeometry] += *t.Geometry
+		for stage, ms := range t.Stages() {
+			s.r.stageMS[stage] += ms
 		}
-		if t.Head != nil {
-			s.r.stageMS[pipeline.StageHead] += *t.Head
-		}
-		s.r.stageMS[pipeline.StageEncode] += t.Encode
 		s.r.totalMS += t.Total
 		s.r.imageMS[i] += t.Total
 		out.Release()

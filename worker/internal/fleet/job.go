@@ -233,20 +233,8 @@ func (w *Worker) createRecord(ctx context.Context, m *job.Message) error {
 
 // timings flattens the pipeline's stage timings and adds the upload.
 func timings(t pipeline.Timings, upload time.Duration) map[string]float64 {
-	m := map[string]float64{
-		pipeline.StageDecode:    t.Decode,
-		pipeline.StageDetect:    t.Detect,
-		pipeline.StageLandmarks: t.Landmarks,
-		pipeline.StageTexture:   t.Texture,
-		pipeline.StageEncode:    t.Encode,
-		StageUpload:             float64(upload.Microseconds()) / 1000,
-	}
-	if t.Geometry != nil {
-		m[pipeline.StageGeometry] = *t.Geometry
-	}
-	if t.Head != nil {
-		m[pipeline.StageHead] = *t.Head
-	}
+	m := t.Stages()
+	m[StageUpload] = float64(upload.Microseconds()) / 1000
 	m["total"] = t.Total + m[StageUpload]
 	return m
 }

@@ -23,15 +23,9 @@ func benchRun(b *testing.B, image string, o Options) {
 	for b.Loop() {
 		out, err := p.Run(b.Context(), data, o, nil)
 		require.NoError(b, err)
-		t := out.Result.TimingsMS
-		sums[StageDecode] += t.Decode
-		sums[StageDetect] += t.Detect
-		sums[StageLandmarks] += t.Landmarks
-		sums[StageTexture] += t.Texture
-		if t.Geometry != nil {
-			sums[StageGeometry] += *t.Geometry
+		for stage, ms := range out.Result.TimingsMS.Stages() {
+			sums[stage] += ms
 		}
-		sums[StageEncode] += t.Encode
 		out.Release()
 	}
 	b.ReportMetric(float64((cpuTime(b)-c0).Microseconds())/1000/float64(b.N), "cpu-ms")

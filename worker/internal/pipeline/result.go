@@ -46,6 +46,25 @@ type Timings struct {
 	Total     float64  `json:"total"`
 }
 
+// Stages maps the name of every stage that ran (StageDecode, …) to its
+// milliseconds; Total is not a stage and is left out.
+func (t Timings) Stages() map[string]float64 {
+	m := map[string]float64{
+		StageDecode:    t.Decode,
+		StageDetect:    t.Detect,
+		StageLandmarks: t.Landmarks,
+		StageTexture:   t.Texture,
+		StageEncode:    t.Encode,
+	}
+	if t.Geometry != nil {
+		m[StageGeometry] = *t.Geometry
+	}
+	if t.Head != nil {
+		m[StageHead] = *t.Head
+	}
+	return m
+}
+
 // FaceResult is one reconstructed face.
 type FaceResult struct {
 	Index int `json:"index"`
